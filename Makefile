@@ -1,0 +1,62 @@
+# FaceDocket: every target sets itself up on a fresh machine.
+# `make demo` and `make test` are the two commands a new user needs.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+BENCH_VENV := .bench-venv
+BENCH_PY := $(BENCH_VENV)/bin/python
+BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
+FACES ?= ../shared/faces
+
+.PHONY: help install demo test lint format bench serve postgres-server clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install FaceDocket with its development tools
+
+demo: $(STAMP)  ## Run the main job on sample photos
+	$(PY) scripts/demo.py
+
+postgres-server:  ## Install the PostgreSQL server with apt-get if its binaries are missing
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing the PostgreSQL server (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+test: $(STAMP) postgres-server  ## Run the whole test suite
+	$(PY) -m pytest
+
+lint: $(STAMP)  ## ruff and mypy
+	$(VENV)/bin/ruff check facedocket tests scripts benchmarks
+	$(VENV)/bin/ruff format --check facedocket tests scripts benchmarks
+	$(VENV)/bin/mypy
+
+format: $(STAMP)  ## Format the code with ruff
+	$(VENV)/bin/ruff format facedocket tests scripts benchmarks
+	$(VENV)/bin/ruff check --fix facedocket tests scripts benchmarks
+
+$(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install --quiet --upgrade pip
+	$(BENCH_PY) -m pip install --quiet -e . -r benchmarks/requirements.txt
+	# face_recognition (the anchor) without its `dlib` requirement: dlib-bin provides dlib.
+	$(BENCH_PY) -m pip install --quiet --no-deps face_recognition==1.3.0
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)  ## Benchmarks against the face_recognition library; results in benchmarks/results/
+	$(BENCH_PY) benchmarks/pipeline.py --data $(FACES)/dev --out benchmarks/results
+
+serve: $(STAMP)  ## Start the REST API on 127.0.0.1
+	$(VENV)/bin/facedocket serve
+
+clean:  ## Remove the virtual environments and caches
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,348 @@
+"""The ``facedocket`` command line: a thin shell over the library.
+
+Every command has ``--help``; machine-readable output with ``--json``; errors are one
+line on standard error and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from facedocket.config import Settings
+from facedocket.errors import FaceDocketError, InvalidInput
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def _settings(ctx: click.Context) -> Settings:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Settings)
+    return obj
+
+
+def _pipeline(ctx: click.Context, **overrides: Any) -> Any:
+    from facedocket.vision.pipeline import FacePipeline
+
+    settings = _settings(ctx).model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    return FacePipeline(settings.pipeline_options())
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, default=_json_default))
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.ndarray):
+        return [round(float(x), 6) for x in value.ravel()]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+@contextmanager
+def _progress(total: int, label: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on standard error; yields an ``advance(n)`` callable."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def _face_dict(face: Any, index: int) -> dict[str, object]:
+    return {
+        "face": index,
+        "box": face.box.as_list(),
+        "score": round(face.score, 4),
+        "landmarks": [[round(x, 1), round(y, 1)] for x, y in face.landmarks],
+        "quality": face.quality.as_dict() if face.quality else None,
+    }
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="facedocket")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """FaceDocket: face recognition with the limits built in.
+
+    Settings come from FACEDOCKET_* environment variables (see `facedocket settings`).
+    """
+    if ctx.obj is None:
+        ctx.obj = Settings()
+
+
+@cli.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--detector", type=click.Choice(["retinaface", "hog"]), help="Face detector to use.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def detect(ctx: click.Context, images: Sequence[Path], detector: str | None, as_json: bool) -> None:
+    """Find faces in IMAGES: boxes, landmarks and quality.
+
+    Exits non-zero if any image cannot be read.
+    """
+    pipeline = _pipeline(ctx, detector=detector)
+    results = []
+    for path in images:
+        image = pipeline.load(path)
+        faces = pipeline.detect(image)
+        results.append(
+            {"path": str(path), "sha256": image.sha256, "width": image.width, "height": image.height,
+             "faces": [_face_dict(f, i + 1) for i, f in enumerate(faces)]}
+        )
+    if as_json:
+        _echo_json({"detector": pipeline.detector.name, "images": results})
+        return
+    for item in results:
+        faces = item["faces"]
+        assert isinstance(faces, list)
+        click.echo(f"{item['path']}: {len(faces)} face(s)")
+        for f in faces:
+            q = f["quality"]["score"] if f["quality"] else 0
+            click.echo(f"  face {f['face']}: box {f['box']} score {f['score']:.3f} quality {q:.2f}")
+
+
+@cli.command()
+@click.argument("image_a", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("image_b", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--face", "face_both", type=int, help="Use face N (1-based) where an image has several.")
+@click.option("--face-a", type=int, help="Face N of IMAGE_A (overrides --face).")
+@click.option("--face-b", type=int, help="Face N of IMAGE_B (overrides --face).")
+@click.option("--threshold", type=float, help="Similarity threshold (default: the model card's).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def compare(
+    ctx: click.Context,
+    image_a: Path,
+    image_b: Path,
+    face_both: int | None,
+    face_a: int | None,
+    face_b: int | None,
+    threshold: float | None,
+    as_json: bool,
+) -> None:
+    """Compare the faces in IMAGE_A and IMAGE_B: cosine similarity and same/different.
+
+    The result is a similarity score, not an identification: a score above the
+    threshold means the two faces are alike enough to be worth a human's review.
+    """
+    from facedocket.vision.models import default_threshold
+    from facedocket.vision.templates import similarity
+
+    pipeline = _pipeline(ctx)
+    ta = pipeline.template(pipeline.load(image_a), face_a if face_a is not None else face_both)
+    tb = pipeline.template(pipeline.load(image_b), face_b if face_b is not None else face_both)
+    score = similarity(ta, tb)
+    limit = threshold if threshold is not None else default_threshold(pipeline.model_id)
+    same = score >= limit
+    if as_json:
+        _echo_json(
+            {"image_a": str(image_a), "image_b": str(image_b), "similarity": round(score, 6),
+             "threshold": limit, "same": same, "model": pipeline.model_id}
+        )
+    else:
+        verdict = "same person (at this threshold)" if same else "different people (at this threshold)"
+        click.echo(f"similarity {score:.4f}, threshold {limit:.4f}: {verdict}")
+
+
+def _expand_paths(paths: Sequence[str]) -> list[Path]:
+    out: list[Path] = []
+    for item in paths:
+        if item == "-":
+            out.extend(Path(line.strip()) for line in sys.stdin if line.strip())
+            continue
+        p = Path(item)
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            out.append(p)
+    if not out:
+        raise InvalidInput("no images given; pass image files, folders, or - to read paths from standard input")
+    return out
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the templates to FILE.npz.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per image (with templates).")
+@click.pass_context
+def embed(ctx: click.Context, paths: Sequence[str], out: Path | None, as_json: bool) -> None:
+    """Make a template from the best (largest) face of each image in PATHS.
+
+    PATHS may be image files, folders (searched recursively) or - to read one path per
+    line from standard input. An image with no face gets a row with the reason.
+    The .npz file holds arrays paths, templates (N x 128 float32, zeros where no face),
+    found (bool), quality, boxes and model.
+    """
+    files = _expand_paths(paths)
+    pipeline = _pipeline(ctx)
+    rows = []
+    with _progress(len(files), "templates") as advance:
+        for result in pipeline.run_many(files, progress=advance):
+            rows.append(_embed_row(result, pipeline.model_id))
+    if out is not None:
+        _write_npz(out, rows, pipeline.model_id)
+    if as_json:
+        _echo_json({"model": pipeline.model_id, "images": rows})
+    else:
+        found = sum(1 for r in rows if r["found"])
+        for r in rows:
+            click.echo(f"{r['path']}: " + ("template" if r["found"] else f"none ({r['reason']})"))
+        click.echo(f"{found} of {len(rows)} images gave a template" + (f"; wrote {out}" if out else ""))
+
+
+def _embed_row(result: Any, model_id: str) -> dict[str, object]:
+    best = result.best
+    return {
+        "path": result.source,
+        "sha256": result.sha256,
+        "found": best is not None,
+        "reason": "" if best is not None else result.error,
+        "faces": len(result.faces),
+        "box": best.face.box.as_list() if best else None,
+        "quality": round(best.template.quality, 4) if best else None,
+        "model": model_id,
+        "template": best.template.vector if best else None,
+    }
+
+
+def _write_npz(out: Path, rows: list[dict[str, Any]], model_id: str) -> None:
+    templates = np.zeros((len(rows), 128), dtype=np.float32)
+    for i, r in enumerate(rows):
+        if r["found"]:
+            templates[i] = r["template"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("wb") as f:
+        np.savez(
+            f,
+            paths=np.array([r["path"] for r in rows]),
+            templates=templates,
+            found=np.array([r["found"] for r in rows], dtype=bool),
+            quality=np.array([r["quality"] or 0.0 for r in rows], dtype=np.float32),
+            boxes=np.array([r["box"] or [0, 0, 0, 0] for r in rows], dtype=np.float32),
+            model=np.array(model_id),
+        )
+
+
+@cli.command()
+@click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--detector", type=click.Choice(["retinaface", "hog"]), help="Face detector to use.")
+@click.option("--runtime", type=click.Choice(["onnx", "dlib"]), help="Runtime for dlib's ResNet.")
+@click.option("--flip/--no-flip", default=None, help="Average with the mirrored face's template.")
+@click.option("--max-identities", type=int, help="Use only the first N identities (sorted).")
+@click.option("--max-impostor-pairs", type=int, default=100_000, show_default=True, help="Impostor sample size.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the deterministic samples.")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
+@click.pass_context
+def evaluate(
+    ctx: click.Context,
+    data_dir: Path,
+    detector: str | None,
+    runtime: str | None,
+    flip: bool | None,
+    max_identities: int | None,
+    max_impostor_pairs: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Measure accuracy and speed on DATA_DIR, a folder with one sub-folder per identity.
+
+    Reports FNMR at FMR 1e-2/1e-3/1e-4, EER, rank-1, FNIR at FPIR 1e-2, detection
+    failures, images per second, and how quality relates to failed genuine comparisons.
+    The protocol is described in facedocket/oversight/evaluation.py and docs/evaluation.md.
+    """
+    from facedocket.oversight import evaluation
+
+    identities = evaluation.list_identities(data_dir, max_identities)
+    pipeline = _pipeline(ctx, detector=detector, runtime=runtime, flip=flip)
+    total = sum(len(v) for v in identities.values())
+    with _progress(total, "evaluating") as advance:
+        extracted = evaluation.extract(pipeline, identities, advance)
+    result = evaluation.evaluate(extracted, max_impostor_pairs=max_impostor_pairs, seed=seed)
+    result["data_dir"] = str(data_dir)
+    if as_json:
+        _echo_json(result)
+        return
+    _print_evaluation(result)
+
+
+def _print_evaluation(result: dict[str, Any]) -> None:
+    ver, ident = result["verification"], result["identification"]
+    click.echo(f"images {result['images']}, identities {result['identities']}, "
+               f"detection failures {result['detection_failures']}")
+    click.echo(f"model {result['model']}, detector {result['detector']}, flip {result['flip']}")
+    click.echo(f"genuine pairs {ver['genuine_pairs']}, impostor pairs {ver['impostor_pairs']}")
+    for fmr, fnmr in ver["fnmr_at_fmr"].items():
+        click.echo(f"  FNMR at FMR {fmr}: {fnmr:.4f}")
+    click.echo(f"  EER: {ver['eer']:.4f}")
+    click.echo(f"rank-1 {ident['rank1']:.4f}, FNIR at FPIR 0.01: {ident['fnir_at_fpir']['0.01']:.4f}")
+    click.echo(f"images per second: {result['images_per_second']}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def models(as_json: bool) -> None:
+    """Show the model cards: id, source package, licence, checksum, calibrated threshold."""
+    from facedocket.vision.models import model_cards
+
+    cards = {k: v.as_dict() for k, v in model_cards().items()}
+    if as_json:
+        _echo_json(cards)
+        return
+    for card in cards.values():
+        click.echo(f"{card['model_id']} ({card['kind']}): {card['description']}")
+        click.echo(f"  package {card['package']}, file {card['file']}, licence {card['licence']}")
+        click.echo(f"  sha256 {card['sha256']}")
+        if card["calibration"]:
+            cal = card["calibration"]
+            click.echo(f"  threshold {cal['threshold']} at FMR {cal['target_fmr']} on {cal['data']}")
+
+
+@cli.command()
+def settings() -> None:
+    """List every setting, its environment variable, current value and meaning."""
+    current = Settings()
+    for name, info in Settings.model_fields.items():
+        click.echo(f"FACEDOCKET_{name.upper()}={getattr(current, name)}")
+        click.echo(f"    {info.description}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: run the CLI, turning every error into one line and exit status 1."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False, prog_name="facedocket")
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except FaceDocketError as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(1)
+    except Exception as e:  # a bug: still one line, details on request
+        if os.environ.get("FACEDOCKET_DEBUG"):
+            raise
+        click.echo(f"Error: unexpected {type(e).__name__}: {e} (set FACEDOCKET_DEBUG=1 for details)", err=True)
+        sys.exit(1)

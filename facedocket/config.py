@@ -1,0 +1,66 @@
+"""Settings: one typed object, read from ``FACEDOCKET_*`` environment variables and ``.env``.
+
+Every setting has a description (shown by ``facedocket settings``, documented in
+docs/settings.md, and checked by a test). Model facts such as input size or the
+calibrated threshold are not settings: they live on the model card.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from facedocket.vision.detect import DetectorOptions
+from facedocket.vision.images import ImageLimits
+from facedocket.vision.pipeline import PipelineOptions
+
+
+class Settings(BaseSettings):
+    """FaceDocket settings. Environment variables are the upper-case names with the
+    ``FACEDOCKET_`` prefix, e.g. ``FACEDOCKET_DETECTOR=hog``."""
+
+    model_config = SettingsConfigDict(env_prefix="FACEDOCKET_", env_file=".env", extra="ignore")
+
+    home: Path = Field(Path("facedocket-data"), description="Data directory: database, index files, caches.")
+    detector: str = Field("retinaface", description="Face detector: retinaface (default) or hog (dlib).")
+    runtime: str = Field(
+        "onnx", description="Runtime of dlib's ResNet: onnx (ONNX Runtime, default) or dlib (dlib's own)."
+    )
+    flip: bool = Field(True, description="Average each template with that of the mirrored face.")
+    threads: int = Field(2, ge=1, le=64, description="CPU threads for detection and templates.")
+    detection_score: float = Field(0.9, gt=0, lt=1, description="Minimum detector confidence for a face.")
+    min_face_px: float = Field(16.0, ge=4, description="Smallest face side, in pixels, that counts as a face.")
+    detect_max_side: int = Field(
+        1280, ge=160, description="Images are scaled down to this longest side for detection."
+    )
+    max_image_pixels: int = Field(
+        40_000_000, ge=1, description="Refuse images with more pixels than this (decompression bombs)."
+    )
+    max_image_bytes: int = Field(30 * 1024 * 1024, ge=1, description="Refuse image files larger than this.")
+    max_image_side: int = Field(20_000, ge=16, description="Refuse images with a side longer than this.")
+    min_image_side: int = Field(16, ge=1, description="Refuse images with a side shorter than this.")
+
+    def image_limits(self) -> ImageLimits:
+        return ImageLimits(
+            max_pixels=self.max_image_pixels,
+            max_bytes=self.max_image_bytes,
+            max_side=self.max_image_side,
+            min_side=self.min_image_side,
+        )
+
+    def pipeline_options(self) -> PipelineOptions:
+        return PipelineOptions(
+            detector=self.detector,
+            runtime=self.runtime,
+            flip=self.flip,
+            threads=self.threads,
+            detection=DetectorOptions(
+                score_threshold=self.detection_score,
+                min_face_px=self.min_face_px,
+                max_side=self.detect_max_side,
+            ),
+            limits=self.image_limits(),
+            cache_dir=str(self.home / "cache"),
+        )

@@ -1,0 +1,64 @@
+"""The one exception tree of FaceDocket.
+
+Every error a user can cause is a ``FaceDocketError``; its message says what to do
+next and its ``status`` is the HTTP status the API answers with::
+
+    FaceDocketError (500)
+    ├── InvalidInput (400)
+    │   ├── InvalidImage (400)      bytes that are not a safe, decodable image
+    │   ├── NoFaceFound (422)       an image with no usable face
+    │   ├── SeveralFaces (422)      an image with more faces than the operation allows
+    │   └── ModelMismatch (409)     templates made by different models compared
+    ├── NotFound (404)
+    └── ConfigurationError (500)    a model file or setting that cannot be used
+"""
+
+from __future__ import annotations
+
+
+class FaceDocketError(Exception):
+    """Base of every error FaceDocket raises on purpose."""
+
+    status: int = 500
+
+
+class InvalidInput(FaceDocketError):
+    """The caller sent something we cannot use."""
+
+    status = 400
+
+
+class InvalidImage(InvalidInput):
+    """The bytes are not an image we accept (corrupt, truncated, too large, not an image)."""
+
+    status = 400
+
+
+class NoFaceFound(InvalidInput):
+    """No face was found where one was needed."""
+
+    status = 422
+
+
+class SeveralFaces(InvalidInput):
+    """More than one face was found where exactly one was needed."""
+
+    status = 422
+
+
+class ModelMismatch(InvalidInput):
+    """Templates from different models cannot be compared."""
+
+    status = 409
+
+
+class NotFound(FaceDocketError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+    status = 404
+
+
+class ConfigurationError(FaceDocketError):
+    """A setting or a model file cannot be used as configured."""
+
+    status = 500

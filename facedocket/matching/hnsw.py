@@ -1,0 +1,283 @@
+"""Approximate inner-product search on a FAISS HNSW graph, re-scored exactly.
+
+* Graph: ``faiss.IndexHNSWFlat(dim, M, METRIC_INNER_PRODUCT)``; its flat storage holds
+  the float32 vectors once (no second copy), and re-ranking reads them from there.
+* Search: the graph returns a shortlist of ``max(shortlist, 4 * k)`` candidates with
+  ``efSearch = max(ef_search, that size)``; the shortlist is re-scored exactly with
+  NumPy and the best ``k`` are returned. A query whose shortlist comes back short
+  falls back to an exact scan, and so do tiny indexes (``<= exact_below`` slots).
+* Ids: FAISS numbers vectors 0..n-1 in insertion order (its "slots"); ``_labels`` maps a
+  slot to our int64 id (``-1`` for a dead slot) and ``_slot`` maps id -> slot.
+* Removal: HNSW cannot delete, so a removed (or replaced) id leaves a tombstone: its
+  slot is dead and a FAISS ``IDSelectorBitmap`` keeps dead slots out of every result
+  while the graph still routes through them. When dead slots pass ``rebuild_ratio``
+  (20 %) of all slots, the graph is rebuilt from the live vectors.
+
+Defaults (M=32, efConstruction=80, efSearch=64, shortlist=64) come from
+``benchmarks/index.py`` on clustered face-like templates; see the module constants.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from facedocket.matching.index import (
+    Ids,
+    IdsLike,
+    IndexCorrupt,
+    Scores,
+    StoredIndex,
+    Vectors,
+    as_batch,
+    as_id_list,
+    as_queries,
+    check_k,
+    padded,
+    split_body,
+    top_k,
+    write_index_file,
+)
+
+M = 32
+EF_CONSTRUCTION = 80
+EF_SEARCH = 64
+SHORTLIST = 64
+REBUILD_RATIO = 0.2
+EXACT_BELOW = 2048
+_MIN_CAPACITY = 1024
+
+
+class HnswIndex:
+    """FAISS HNSW index with tombstones and exact re-ranking (see the module docstring).
+
+    Example::
+
+        >>> rng = np.random.default_rng(0)
+        >>> v = rng.standard_normal((5000, 16)).astype(np.float32)
+        >>> v /= np.linalg.norm(v, axis=1, keepdims=True)
+        >>> index = HnswIndex(dim=16)
+        >>> index.add(np.arange(5000) + 100, v)
+        >>> index.search(v[:1], k=1)[1].tolist()
+        [[100]]
+    """
+
+    kind = "hnsw"
+
+    def __init__(
+        self,
+        dim: int = 128,
+        m: int = M,
+        ef_construction: int = EF_CONSTRUCTION,
+        ef_search: int = EF_SEARCH,
+        shortlist: int = SHORTLIST,
+        rebuild_ratio: float = REBUILD_RATIO,
+        exact_below: int = EXACT_BELOW,
+    ) -> None:
+        self.dim = dim
+        self.m = m
+        self.ef_construction = ef_construction
+        self.ef_search = ef_search
+        self.shortlist = shortlist
+        self.rebuild_ratio = rebuild_ratio
+        self.exact_below = exact_below
+        self._index = self._new_graph()
+        self._labels = np.full(0, -1, dtype=np.int64)
+        self._slot: dict[int, int] = {}
+        self._live_bits: npt.NDArray[np.uint8] | None = None
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def __repr__(self) -> str:
+        return f"HnswIndex(dim={self.dim}, count={len(self)}, dead={self.dead_slots})"
+
+    @property
+    def dead_slots(self) -> int:
+        """Tombstones: slots of removed or replaced vectors still in the graph."""
+        return int(self._index.ntotal) - len(self._slot)
+
+    def add(self, ids: IdsLike, vectors: Vectors) -> None:
+        """Add ``vectors`` (n, dim) under ``ids``; a present id is tombstoned and re-added."""
+        id_array, vec_array = as_batch(ids, vectors, self.dim)
+        if len(id_array) == 0:
+            return
+        self._kill([i for i in id_array.tolist() if i in self._slot])
+        self._append(id_array, vec_array)
+        self._maybe_compact()
+
+    def remove(self, ids: IdsLike) -> int:
+        """Tombstone ``ids`` (unknown ids are ignored); returns how many were present."""
+        present = [i for i in dict.fromkeys(as_id_list(ids)) if i in self._slot]
+        self._kill(present)
+        self._maybe_compact()
+        return len(present)
+
+    def search(self, vectors: Vectors, k: int) -> tuple[Scores, Ids]:
+        """Approximate top ``k`` per query, scores exact, padded with ``-inf`` / ``-1``."""
+        check_k(k)
+        queries = as_queries(vectors, self.dim)
+        if len(self._slot) == 0:
+            empty = np.zeros((len(queries), 0))
+            return padded(empty.astype(np.float32), empty.astype(np.int64), k)
+        if self._index.ntotal <= self.exact_below:
+            scores, slots = self._exact(queries, k)
+        else:
+            scores, slots = self._approximate(queries, k)
+        return padded(scores, np.where(slots >= 0, self._labels[np.maximum(slots, 0)], -1), k)
+
+    def ids(self) -> Ids:
+        """All indexed ids, sorted."""
+        return np.sort(np.fromiter(self._slot, dtype=np.int64, count=len(self._slot)))
+
+    def vectors_for(self, ids: IdsLike) -> Vectors:
+        """The stored vectors of ``ids`` in that order; ``KeyError`` for an unknown id."""
+        slots = [self._slot[i] for i in as_id_list(ids)]
+        return self._stored()[slots].copy()
+
+    def save(self, path: Path, generation: int) -> None:
+        """Write the graph (``faiss.serialize_index``) and the slot -> id map to ``path``."""
+        ntotal = int(self._index.ntotal)
+        write_index_file(
+            path,
+            kind=self.kind,
+            dim=self.dim,
+            count=len(self),
+            generation=generation,
+            meta={**self._options(), "slots": ntotal},
+            body=[self._labels[:ntotal], faiss.serialize_index(self._index)],
+        )
+
+    @classmethod
+    def from_stored(cls, stored: StoredIndex) -> HnswIndex:
+        """The index held by a checked index file (the graph is loaded, not rebuilt)."""
+        try:
+            index = cls(stored.dim, **stored.meta.get("options", {}))
+            slots = int(stored.meta["slots"])
+        except (TypeError, KeyError, ValueError) as e:
+            raise IndexCorrupt(f"hnsw index metadata unusable ({e}); rebuild the index") from e
+        labels, graph = split_body(stored.body, [(np.int64, (slots,)), (np.uint8, (-1,))])
+        index._restore(labels, graph, stored.count)
+        return index
+
+    # --- search -------------------------------------------------------------------------
+
+    def _approximate(self, queries: Vectors, k: int) -> tuple[Scores, npt.NDArray[np.int64]]:
+        size = min(max(self.shortlist, 4 * k), int(self._index.ntotal))
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = max(self.ef_search, size)
+        bits = self._live_bitmap()
+        selector = None if bits is None else faiss.IDSelectorBitmap(len(self._labels), faiss.swig_ptr(bits))
+        if selector is not None:
+            params.sel = selector
+        _, shortlist = self._index.search(queries, size, params=params)
+        scores, slots = self._rerank(queries, shortlist.astype(np.int64, copy=False), k)
+        short = (slots[:, : min(k, len(self))] < 0).any(axis=1)
+        if short.any():
+            scores[short], slots[short] = padded(*self._exact(queries[short], k), scores.shape[1])
+        return scores, slots
+
+    def _rerank(
+        self, queries: Vectors, shortlist: npt.NDArray[np.int64], k: int
+    ) -> tuple[Scores, npt.NDArray[np.int64]]:
+        gathered = self._stored()[np.maximum(shortlist, 0)]
+        scores = np.einsum("qsd,qd->qs", gathered, queries)
+        scores[shortlist < 0] = -np.inf
+        best = top_k(scores, min(k, shortlist.shape[1]))
+        return np.take_along_axis(scores, best, axis=1), np.take_along_axis(shortlist, best, axis=1)
+
+    def _exact(self, queries: Vectors, k: int) -> tuple[Scores, npt.NDArray[np.int64]]:
+        live = np.flatnonzero(self._labels[: self._index.ntotal] >= 0)
+        scores = queries @ self._stored()[live].T
+        best = top_k(scores, min(k, len(live)))
+        return np.take_along_axis(scores, best, axis=1), live[best].astype(np.int64)
+
+    def _stored(self) -> Vectors:
+        """A zero-copy view of the graph's float32 vectors (valid until the next add)."""
+        n = int(self._index.ntotal)
+        if n == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        storage = faiss.downcast_index(self._index.storage)
+        view: Vectors = faiss.rev_swig_ptr(storage.get_xb(), n * self.dim).reshape(n, self.dim)
+        return view
+
+    def _live_bitmap(self) -> npt.NDArray[np.uint8] | None:
+        """Packed bits of live slots for the selector; None when no slot is dead."""
+        if self.dead_slots == 0:
+            return None
+        if self._live_bits is None:
+            self._live_bits = np.packbits(self._labels >= 0, bitorder="little")
+        return self._live_bits
+
+    # --- changes ------------------------------------------------------------------------
+
+    def _append(self, ids: Ids, vectors: Vectors) -> None:
+        start = int(self._index.ntotal)
+        self._reserve(start + len(ids))
+        self._index.add(vectors)
+        self._labels[start : start + len(ids)] = ids
+        self._slot.update(zip(ids.tolist(), range(start, start + len(ids)), strict=True))
+        self._live_bits = None
+
+    def _kill(self, ids: list[int]) -> None:
+        if ids:
+            slots = [self._slot.pop(i) for i in ids]
+            self._labels[slots] = -1
+            self._live_bits = None
+
+    def _maybe_compact(self) -> None:
+        if self.dead_slots > self.rebuild_ratio * max(int(self._index.ntotal), 1):
+            self.compact()
+
+    def compact(self) -> None:
+        """Rebuild the graph from the live vectors, dropping every tombstone."""
+        live = np.flatnonzero(self._labels[: self._index.ntotal] >= 0)
+        ids, vectors = self._labels[live].copy(), self._stored()[live].copy()
+        self._index = self._new_graph()
+        self._labels = np.full(0, -1, dtype=np.int64)
+        self._slot = {}
+        if len(ids):
+            self._append(ids, vectors)
+
+    def _reserve(self, needed: int) -> None:
+        capacity = len(self._labels)
+        if needed > capacity:
+            grown = np.full(max(needed, capacity + capacity // 2, _MIN_CAPACITY), -1, dtype=np.int64)
+            grown[:capacity] = self._labels
+            self._labels = grown
+
+    def _restore(self, labels: Ids, graph: npt.NDArray[np.uint8], count: int) -> None:
+        try:
+            self._index = faiss.deserialize_index(np.array(graph))
+        except RuntimeError as e:
+            raise IndexCorrupt(f"hnsw graph unreadable ({e}); rebuild the index") from e
+        if int(self._index.ntotal) != len(labels) or int(self._index.d) != self.dim:
+            raise IndexCorrupt("hnsw graph and id map disagree; rebuild the index")
+        self._index.hnsw.efSearch = self.ef_search
+        self._labels = np.array(labels)
+        live = np.flatnonzero(labels >= 0)
+        self._slot = dict(zip(labels[live].tolist(), live.tolist(), strict=True))
+        if len(self._slot) != count or len(live) != count:
+            raise IndexCorrupt("hnsw index file repeats an id or miscounts; rebuild the index")
+
+    def _new_graph(self) -> Any:
+        graph = faiss.IndexHNSWFlat(self.dim, self.m, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = self.ef_construction
+        graph.hnsw.efSearch = self.ef_search
+        return graph
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "options": {
+                "m": self.m,
+                "ef_construction": self.ef_construction,
+                "ef_search": self.ef_search,
+                "shortlist": self.shortlist,
+                "rebuild_ratio": self.rebuild_ratio,
+                "exact_below": self.exact_below,
+            }
+        }

@@ -1,0 +1,261 @@
+"""Accuracy evaluation on a labelled folder-per-identity data set.
+
+Protocol (the same for FaceDocket and for any other template extractor, so the figures
+compare):
+
+* identities are the sub-folders of ``DATA_DIR`` in sorted order (``max_identities`` takes
+  the first N); an identity's photos are its image files in natural order (2.jpg before
+  10.jpg);
+* each photo gives one template, from its largest face; a photo with no face found is a
+  *detection failure* and fails every comparison it is in (score ``-inf``);
+* verification: every genuine pair (two photos of one identity), and every impostor pair
+  (photos of two identities) or, where there are more, a deterministic sample of
+  ``max_impostor_pairs`` drawn with ``seed``; FNMR at FMR 1e-2, 1e-3, 1e-4 and the EER;
+* identification: a deterministic half of the identities (sorted names shuffled with
+  ``seed``) is enrolled by its first photo; their other photos are mated searches, and
+  every photo of the other half is a non-mated search; rank-1 hit rate and FNIR at
+  FPIR 1e-2 (a mate is returned when it is within the top ``max_rank`` candidates and at
+  or above the threshold);
+* quality: genuine pairs are split by the lower quality score of their two faces, and the
+  FNMR at the FMR-1e-3 threshold is reported per band, with the rank correlation between
+  quality and failure.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from facedocket.errors import InvalidInput
+from facedocket.matching import metrics
+from facedocket.vision.pipeline import FacePipeline
+from facedocket.vision.templates import TEMPLATE_DIM
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+FMR_TARGETS = (0.01, 0.001, 0.0001)
+FPIR_TARGETS = (0.01,)
+QUALITY_BANDS = (0.0, 0.25, 0.5, 0.75, 1.0001)
+
+
+def _natural_key(name: str) -> list[object]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def list_identities(data_dir: str | Path, max_identities: int | None = None) -> dict[str, list[Path]]:
+    """Identity name -> its photo paths, per the protocol's ordering rules."""
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise InvalidInput(f"{root} is not a folder; give a folder with one sub-folder per identity")
+    identities: dict[str, list[Path]] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        photos = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        if photos:
+            identities[folder.name] = sorted(photos, key=lambda p: _natural_key(p.name))
+        if max_identities is not None and len(identities) >= max_identities:
+            break
+    if not identities:
+        raise InvalidInput(f"{root} has no identity folders with photos in them")
+    return identities
+
+
+@dataclass
+class Extracted:
+    """Templates for a data set: one row per photo, ``found`` False where no face was found."""
+
+    paths: list[Path]
+    labels: list[str]
+    templates: npt.NDArray[np.float32]
+    found: npt.NDArray[np.bool_]
+    quality: npt.NDArray[np.float64]
+    seconds: float
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _pair_scores(t: npt.NDArray[np.float32], ok: npt.NDArray[np.bool_], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    scores = np.einsum("ij,ij->i", t[a], t[b]).astype(np.float64)
+    scores[~(ok[a] & ok[b])] = -np.inf
+    return scores
+
+
+def genuine_pairs(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i < j) of photos with the same label."""
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(labels):
+        groups.setdefault(name, []).append(i)
+    a, b = [], []
+    for members in groups.values():
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                a.append(members[x])
+                b.append(members[y])
+    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
+
+
+def impostor_pairs(labels: Sequence[str], limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """All index pairs (i < j) with different labels, or a seeded sample of ``limit`` of them."""
+    lab = np.unique(np.asarray(labels), return_inverse=True)[1]
+    n = len(labels)
+    i_all, j_all = np.triu_indices(n, k=1)
+    different = lab[i_all] != lab[j_all]
+    i_all, j_all = i_all[different], j_all[different]
+    if i_all.size > limit:
+        rng = np.random.default_rng(seed)
+        pick = np.sort(rng.choice(i_all.size, size=limit, replace=False))
+        i_all, j_all = i_all[pick], j_all[pick]
+    return i_all.astype(np.int64), j_all.astype(np.int64)
+
+
+def _rounded(values: dict[float, float]) -> dict[str, float]:
+    return {f"{k:g}" if k >= 0.001 else f"{k:.4f}": round(v, 6) for k, v in values.items()}
+
+
+def verification(ex: Extracted, max_impostor_pairs: int, seed: int) -> tuple[dict[str, object], np.ndarray]:
+    ga, gb = genuine_pairs(ex.labels)
+    ia, ib = impostor_pairs(ex.labels, max_impostor_pairs, seed)
+    genuine = _pair_scores(ex.templates, ex.found, ga, gb)
+    impostor = _pair_scores(ex.templates, ex.found, ia, ib)
+    threshold = metrics.threshold_for_rate(impostor, 0.001)
+    result: dict[str, object] = {
+        "genuine_pairs": int(genuine.size),
+        "impostor_pairs": int(impostor.size),
+        "fnmr_at_fmr": _rounded(metrics.fnmr_at_fmr(genuine, impostor, FMR_TARGETS)),
+        "eer": round(metrics.eer(genuine, impostor), 6),
+        "threshold_at_fmr": _rounded({f: metrics.threshold_for_rate(impostor, f) for f in FMR_TARGETS}),
+    }
+    quality = _quality_bands(ex, ga, gb, genuine, threshold)
+    return {**result, "quality": quality}, np.array([threshold])
+
+
+def _quality_bands(
+    ex: Extracted, ga: np.ndarray, gb: np.ndarray, genuine: np.ndarray, threshold: float
+) -> dict[str, object]:
+    both = ex.found[ga] & ex.found[gb]
+    q = np.minimum(ex.quality[ga], ex.quality[gb])[both]
+    failed = (genuine < threshold)[both]
+    bands = []
+    for low, high in zip(QUALITY_BANDS[:-1], QUALITY_BANDS[1:], strict=True):
+        inside = (q >= low) & (q < high)
+        bands.append(
+            {
+                "quality": f"{low:.2f}-{min(high, 1.0):.2f}",
+                "pairs": int(inside.sum()),
+                "fnmr": round(float(failed[inside].mean()), 6) if inside.any() else None,
+            }
+        )
+    return {"bands": bands, "spearman_quality_vs_failure": _spearman(q, failed.astype(float))}
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
+    if x.size < 3 or np.all(x == x[0]) or np.all(y == y[0]):
+        return None
+    rx, ry = _ranks(x), _ranks(y)
+    return round(float(np.corrcoef(rx, ry)[0, 1]), 4)
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(values.size, dtype=np.float64)
+    ranks[order] = np.arange(values.size, dtype=np.float64)
+    for value in np.unique(values):
+        same = values == value
+        ranks[same] = ranks[same].mean()
+    return ranks
+
+
+def split_identities(names: Sequence[str], seed: int) -> tuple[list[str], list[str]]:
+    """(enrolled half, non-enrolled half), a seeded shuffle of the sorted names."""
+    ordered = sorted(names)
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(ordered))
+    half = len(ordered) // 2
+    enrolled = sorted(ordered[i] for i in perm[:half])
+    return enrolled, sorted(set(ordered) - set(enrolled))
+
+
+def identification(ex: Extracted, seed: int, max_rank: int) -> dict[str, object]:
+    enrolled, _other = split_identities(sorted(set(ex.labels)), seed)
+    enrolled_set = set(enrolled)
+    first: dict[str, int] = {}
+    for i, name in enumerate(ex.labels):
+        first.setdefault(name, i)
+    gallery_idx = [first[name] for name in enrolled if ex.found[first[name]]]
+    gallery_labels = [ex.labels[i] for i in gallery_idx]
+    gallery = ex.templates[gallery_idx]
+    ranks: list[int | None] = []
+    mate_scores: list[float] = []
+    nonmated_top: list[float] = []
+    for i, name in enumerate(ex.labels):
+        if name in enrolled_set and i == first[name]:
+            continue
+        scores = gallery @ ex.templates[i] if ex.found[i] and len(gallery_idx) else np.zeros(0)
+        if name in enrolled_set:
+            rank, score = _mate(scores, gallery_labels, name, bool(ex.found[i]))
+            ranks.append(rank)
+            mate_scores.append(score)
+        else:
+            nonmated_top.append(float(scores.max()) if scores.size else -math.inf)
+    return {
+        "enrolled": len(gallery_idx),
+        "mated_searches": len(ranks),
+        "nonmated_searches": len(nonmated_top),
+        "rank1": round(metrics.rank_hit_rate(ranks, 1), 6),
+        "fnir_at_fpir": _rounded(metrics.fnir_at_fpir(ranks, mate_scores, nonmated_top, FPIR_TARGETS, max_rank)),
+        "max_rank": max_rank,
+    }
+
+
+def _mate(scores: np.ndarray, labels: list[str], name: str, found: bool) -> tuple[int | None, float]:
+    if not found or name not in labels:
+        return None, -math.inf
+    j = labels.index(name)
+    rank = int(np.sum(scores > scores[j])) + 1
+    return rank, float(scores[j])
+
+
+def evaluate(
+    ex: Extracted, max_impostor_pairs: int = 100_000, seed: int = 0, max_rank: int = 50
+) -> dict[str, object]:
+    """Run the protocol over extracted templates; returns the JSON-ready result."""
+    ver, _ = verification(ex, max_impostor_pairs, seed)
+    quality = ver.pop("quality")
+    return {
+        "images": len(ex.paths),
+        "identities": len(set(ex.labels)),
+        "detection_failures": int((~ex.found).sum()),
+        "failed_images": [str(p) for p, ok in zip(ex.paths, ex.found, strict=True) if not ok],
+        "verification": ver,
+        "identification": identification(ex, seed, max_rank),
+        "quality": quality,
+        "images_per_second": round(len(ex.paths) / ex.seconds, 3) if ex.seconds > 0 else None,
+        **ex.extra,
+    }
+
+
+
+def extract(
+    pipeline: FacePipeline,
+    identities: dict[str, list[Path]],
+    progress: Callable[[int], None] | None = None,
+) -> Extracted:
+    """Run the pipeline over every photo; the best (largest) face of each gives its template."""
+    paths = [p for photos in identities.values() for p in photos]
+    labels = [name for name, photos in identities.items() for _ in photos]
+    templates = np.zeros((len(paths), TEMPLATE_DIM), dtype=np.float32)
+    found = np.zeros(len(paths), dtype=bool)
+    quality = np.zeros(len(paths), dtype=np.float64)
+    start = time.perf_counter()
+    for i, result in enumerate(pipeline.run_many(paths, progress=progress)):
+        best = result.best
+        if best is not None:
+            templates[i], found[i], quality[i] = best.template.vector, True, best.template.quality
+    seconds = time.perf_counter() - start
+    extra = {"model": pipeline.model_id, "detector": pipeline.detector.name,
+             "runtime": pipeline.options.runtime, "flip": pipeline.options.flip}
+    return Extracted(paths, labels, templates, found, quality, seconds, extra)

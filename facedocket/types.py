@@ -1,0 +1,96 @@
+"""Plain value types that flow through the pipeline: image -> faces -> templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+RGBArray = npt.NDArray[np.uint8]
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Image:
+    """A decoded image: 8-bit RGB pixels (H, W, 3), upright, plus the SHA-256 of the
+    original bytes and the format they were in."""
+
+    pixels: RGBArray
+    sha256: str
+    format: str
+    source: str = ""
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in pixel coordinates (left, top, right, bottom)."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+    @property
+    def width(self) -> float:
+        return self.right - self.left
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.width) * max(0.0, self.height)
+
+    def as_list(self) -> list[float]:
+        return [round(self.left, 1), round(self.top, 1), round(self.right, 1), round(self.bottom, 1)]
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Per-face quality measures; ``score`` in [0, 1] sums them up (see vision/quality.py)."""
+
+    inter_eye_px: float
+    sharpness: float
+    brightness: float
+    contrast: float
+    yaw: float
+    roll: float
+    detection_score: float
+    symmetry: float
+    score: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(float(v), 4) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face: box, detection score and five landmarks
+    (right eye, left eye, nose, right mouth corner, left mouth corner, as seen in the image:
+    'right eye' is the subject's right eye, on the image's left)."""
+
+    box: Box
+    score: float
+    landmarks: tuple[tuple[float, float], ...]
+    quality: Quality | None = None
+
+
+@dataclass(frozen=True)
+class Template:
+    """A face template: an L2-normalised float32 vector and the id of the model that made it."""
+
+    vector: Vector
+    model_id: str
+    quality: float = 0.0
+    source_sha256: str = ""
+    face: Face | None = field(default=None, compare=False)

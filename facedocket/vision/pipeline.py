@@ -1,0 +1,169 @@
+"""The face pipeline: image -> faces -> aligned chips -> quality -> templates.
+
+Example::
+
+    pipeline = FacePipeline()
+    image = load_image("probe.jpg")
+    for found in pipeline.analyse(image):
+        found.face.box, found.face.quality.score, found.template.vector
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from facedocket.errors import FaceDocketError, NoFaceFound, SeveralFaces
+from facedocket.types import Face, Image, RGBArray, Template
+from facedocket.vision import quality as quality_mod
+from facedocket.vision.align import Aligner
+from facedocket.vision.detect import DetectorOptions, create_detector
+from facedocket.vision.images import DEFAULT_LIMITS, ImageLimits, load_image
+from facedocket.vision.models import TEMPLATE_MODEL_ID
+from facedocket.vision.templates import chip_stack, create_descriptor, embed
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """How the pipeline runs. Model facts (input size, thresholds) live on the model card."""
+
+    detector: str = "retinaface"
+    runtime: str = "onnx"
+    flip: bool = True
+    threads: int = 2
+    detection: DetectorOptions = DetectorOptions()
+    limits: ImageLimits = DEFAULT_LIMITS
+    cache_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class FoundFace:
+    """A face with its quality and template."""
+
+    face: Face
+    template: Template
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """What the pipeline made of one image: its faces, or the reason there are none."""
+
+    source: str
+    sha256: str
+    faces: tuple[FoundFace, ...]
+    error: str = ""
+
+    @property
+    def best(self) -> FoundFace | None:
+        """The largest face (the subject of a portrait), if any."""
+        if not self.faces:
+            return None
+        return max(self.faces, key=lambda f: f.face.box.area)
+
+
+class FacePipeline:
+    """Detector, aligner and template model, built once and reused."""
+
+    model_id = TEMPLATE_MODEL_ID
+
+    def __init__(self, options: PipelineOptions | None = None) -> None:
+        self.options = options or PipelineOptions()
+        det_options = replace(self.options.detection, threads=self.options.threads)
+        self.detector = create_detector(self.options.detector, det_options)
+        self.aligner = Aligner()
+        self.descriptor = create_descriptor(
+            self.options.runtime, threads=self.options.threads, cache_dir=self.options.cache_dir
+        )
+
+    def load(self, source: bytes | str | Path) -> Image:
+        """Decode an image with this pipeline's limits."""
+        return load_image(source, self.options.limits)
+
+    def _faces_and_chips(self, pixels: RGBArray) -> tuple[list[Face], list[RGBArray]]:
+        faces, chips = [], []
+        for face in self.detector.detect(pixels):
+            chip = self.aligner.align(pixels, face, self.detector.name)
+            faces.append(replace(face, quality=quality_mod.assess(face, chip)))
+            chips.append(chip)
+        return faces, chips
+
+    def detect(self, image: Image) -> list[Face]:
+        """Faces with boxes, landmarks and quality, highest detection score first."""
+        return self._faces_and_chips(image.pixels)[0]
+
+    def analyse(self, image: Image) -> list[FoundFace]:
+        """Every face in ``image`` with its template."""
+        faces, chips = self._faces_and_chips(image.pixels)
+        return self._templates(image.sha256, faces, chips)
+
+    def _templates(self, sha256: str, faces: list[Face], chips: list[RGBArray]) -> list[FoundFace]:
+        vectors = embed(self.descriptor, chip_stack(chips), flip=self.options.flip)
+        return [
+            FoundFace(face, self._template(vector, face, sha256))
+            for face, vector in zip(faces, vectors, strict=True)
+        ]
+
+    def _template(self, vector: np.ndarray, face: Face, sha256: str) -> Template:
+        q = face.quality.score if face.quality else 0.0
+        return Template(vector=vector, model_id=self.model_id, quality=q, source_sha256=sha256, face=face)
+
+    def template(self, image: Image, face_index: int | None = None) -> Template:
+        """The template of the one face in ``image`` (or of face ``face_index``, 1-based,
+        in detection order). Raises :class:`NoFaceFound` / :class:`SeveralFaces`."""
+        found = self.analyse(image)
+        name = image.source or "image"
+        if not found:
+            raise NoFaceFound(f"no face found in {name}; use a clearer, frontal photo")
+        if face_index is not None:
+            if not 1 <= face_index <= len(found):
+                raise NoFaceFound(f"{name} has {len(found)} face(s); --face must be 1..{len(found)}")
+            return found[face_index - 1].template
+        if len(found) > 1:
+            raise SeveralFaces(f"{name} has {len(found)} faces; pass --face N (1..{len(found)}) or crop it")
+        return found[0].template
+
+    def run_many(
+        self,
+        sources: Iterable[str | Path],
+        batch_size: int = 16,
+        progress: Callable[[int], None] | None = None,
+    ) -> Iterator[ImageResult]:
+        """Results for many image files in order, decoding and detecting on a thread pool
+        and computing templates in batches."""
+        with ThreadPoolExecutor(max_workers=max(1, self.options.threads)) as pool:
+            batch: list[tuple[str, str, list[Face], list[RGBArray], str]] = []
+            for item in pool.map(self._prepare, sources):
+                batch.append(item)
+                if len(batch) >= batch_size:
+                    yield from self._finish(batch, progress)
+                    batch = []
+            yield from self._finish(batch, progress)
+
+    def _prepare(self, source: str | Path) -> tuple[str, str, list[Face], list[RGBArray], str]:
+        try:
+            image = self.load(source)
+            faces, chips = self._faces_and_chips(image.pixels)
+            return str(source), image.sha256, faces, chips, ""
+        except FaceDocketError as e:
+            return str(source), "", [], [], str(e)
+
+    def _finish(
+        self,
+        batch: list[tuple[str, str, list[Face], list[RGBArray], str]],
+        progress: Callable[[int], None] | None,
+    ) -> Iterator[ImageResult]:
+        all_chips = [chip for item in batch for chip in item[3]]
+        vectors = embed(self.descriptor, chip_stack(all_chips), flip=self.options.flip)
+        start = 0
+        for source, sha, faces, _chips, error in batch:
+            found = tuple(
+                FoundFace(face, self._template(vectors[start + i], face, sha)) for i, face in enumerate(faces)
+            )
+            start += len(faces)
+            if progress:
+                progress(1)
+            yield ImageResult(source, sha, found, error or ("" if found else "no face found"))

@@ -1,0 +1,41 @@
+"""Shared fixtures: the real photos in ../shared/faces and one pipeline per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FACES = Path(os.environ.get("FACEDOCKET_FACES", REPO.parent / "shared" / "faces"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not (FACES / "dev").is_dir():
+        raise pytest.UsageError(
+            f"test photos not found at {FACES}; put the shared data beside the repo "
+            "or set FACEDOCKET_FACES"
+        )
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    return FACES
+
+
+@pytest.fixture(scope="session")
+def dev_dir() -> Path:
+    return FACES / "dev"
+
+
+@pytest.fixture(scope="session")
+def dev_photo() -> Path:
+    return FACES / "dev" / "Aaron_Peirsol" / "1.jpg"
+
+
+@pytest.fixture(scope="session")
+def pipeline():  # type: ignore[no-untyped-def]
+    from facedocket.vision.pipeline import FacePipeline, PipelineOptions
+
+    return FacePipeline(PipelineOptions())

@@ -1,0 +1,136 @@
+"""The CLI on real photos: exit 0 with valid JSON, non-zero with a one-line error on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from facedocket.cli import cli
+
+
+def run(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed entry point, in a subprocess, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-c", "from facedocket.cli import main; main()", *args],
+        capture_output=True, text=True, input=stdin, timeout=300,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("Error")
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+COMMANDS = ["detect", "compare", "embed", "evaluate", "models", "settings"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+    assert len(result.output.splitlines()) > 3
+
+
+def test_detect_json(faces_dir: Path) -> None:
+    photo = faces_dir / "multi" / "CompreFace__embedding-calculator_sample_images_010_2.jpg"
+    proc = run(["detect", str(photo), "--json"])
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    faces = data["images"][0]["faces"]
+    assert len(faces) == 2
+    for face in faces:
+        assert len(face["box"]) == 4 and len(face["landmarks"]) == 5
+        assert 0 <= face["quality"]["score"] <= 1
+
+
+def test_compare_same_and_different(dev_dir: Path) -> None:
+    a, b = dev_dir / "Colin_Powell" / "1.jpg", dev_dir / "Colin_Powell" / "2.jpg"
+    other = dev_dir / "Gloria_Macapagal_Arroyo" / "1.jpg"
+    same = json.loads(run(["compare", str(a), str(b), "--json"]).stdout)
+    diff = json.loads(run(["compare", str(a), str(other), "--json"]).stdout)
+    assert same["same"] is True and diff["same"] is False
+    assert same["similarity"] > same["threshold"] > diff["similarity"]
+
+
+def test_compare_without_a_face_is_a_clear_error(dev_dir: Path, faces_dir: Path) -> None:
+    noface = faces_dir / "noface" / "dlib__dlib_test_ffmpeg_data_eagle.jpg"
+    proc = run(["compare", str(dev_dir / "Colin_Powell" / "1.jpg"), str(noface)])
+    assert_one_line_error(proc, "no face found", "eagle")
+
+
+def test_compare_several_faces_needs_face_option(dev_dir: Path, faces_dir: Path) -> None:
+    group = faces_dir / "multi" / "CompreFace__embedding-calculator_sample_images_010_2.jpg"
+    proc = run(["compare", str(group), str(dev_dir / "Colin_Powell" / "1.jpg")])
+    assert_one_line_error(proc, "--face")
+    ok = run(["compare", str(group), str(dev_dir / "Colin_Powell" / "1.jpg"), "--face-a", "2", "--json"])
+    assert ok.returncode == 0, ok.stderr
+    assert -1 <= json.loads(ok.stdout)["similarity"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [(b"", "empty"), (b"hello, not an image" * 20, "not an image"), (b"\xff\xd8\xff\xe0" + b"\x00" * 300, "corrupt")],
+)
+def test_bad_images_give_one_line_errors(tmp_path: Path, content: bytes, fragment: str) -> None:
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(content)
+    assert_one_line_error(run(["detect", str(bad)]), fragment)
+
+
+def test_missing_file_and_bad_option() -> None:
+    assert_one_line_error(run(["detect", "/no/such/photo.jpg"]), "cannot read")
+    proc = run(["detect", "--detector", "nope", "x.jpg"])
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+
+
+def test_embed_folder_stdin_and_npz(tmp_path: Path, dev_dir: Path, faces_dir: Path) -> None:
+    folder = dev_dir / "Colin_Powell"
+    noface = faces_dir / "noface" / "dlib__dlib_test_ffmpeg_data_eagle.jpg"
+    out = tmp_path / "t.npz"
+    proc = run(["embed", str(folder), "-", "--out", str(out), "--json"], stdin=f"{noface}\n")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["images"]
+    n_photos = len(list(folder.glob("*.jpg")))
+    assert len(rows) == n_photos + 1
+    assert rows[-1]["found"] is False and rows[-1]["reason"]
+    saved = np.load(out)
+    assert saved["templates"].shape == (n_photos + 1, 128)
+    assert saved["templates"].dtype == np.float32
+    assert saved["found"].tolist() == [True] * n_photos + [False]
+    assert not saved["templates"][-1].any()
+    norms = np.linalg.norm(saved["templates"][:-1], axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-4)
+    assert list(saved["paths"])[-1] == str(noface)
+
+
+def test_evaluate_json_shape(dev_dir: Path) -> None:
+    proc = run(["evaluate", str(dev_dir), "--max-identities", "12", "--json"])
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    for key in ("images", "identities", "detection_failures", "model", "detector", "verification",
+                "identification", "images_per_second"):
+        assert key in data
+    assert data["identities"] == 12
+    ver = data["verification"]
+    assert set(ver["fnmr_at_fmr"]) == {"0.01", "0.001", "0.0001"}
+    assert ver["genuine_pairs"] > 0 and ver["impostor_pairs"] > 0
+    assert 0 <= ver["eer"] <= 1
+    assert set(data["identification"]["fnir_at_fpir"]) == {"0.01"}
+    assert 0 <= data["identification"]["rank1"] <= 1
+
+
+def test_evaluate_refuses_a_file(dev_photo: Path) -> None:
+    proc = run(["evaluate", str(dev_photo)])
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
