@@ -70,7 +70,12 @@ def _anchor_extract(identities: dict[str, list[Path]]) -> evaluation.Extracted:
         templates[i] = encoding / np.linalg.norm(encoding)
         found[i] = True
     seconds = time.perf_counter() - start
-    extra = {"model": "dlib-resnet-v1 (face_recognition)", "detector": "hog", "runtime": "dlib", "flip": False}
+    extra = {
+        "model": "dlib-resnet-v1 (face_recognition)",
+        "detector": "hog",
+        "runtime": "dlib",
+        "flip": False,
+    }
     return evaluation.Extracted(paths, labels, templates, found, np.ones(len(paths)), seconds, extra)
 
 
@@ -150,7 +155,9 @@ def write_report(results: list[dict[str, object]], host: dict[str, object], out:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, required=True, help="folder-per-identity photos")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="results folder")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated configurations")
@@ -164,11 +171,17 @@ def main() -> None:
         print(f"benchmark: {config} ...", file=sys.stderr, flush=True)
         proc = subprocess.run(
             [sys.executable, __file__, "--data", str(args.data), "--child", config],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         result = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(f"  {result['images_per_second']} images/s, FNMR@FMR1e-3 "
-              f"{result['verification']['fnmr_at_fmr']['0.001']}", file=sys.stderr, flush=True)
+        print(
+            f"  {result['images_per_second']} images/s, FNMR@FMR1e-3 "
+            f"{result['verification']['fnmr_at_fmr']['0.001']}",
+            file=sys.stderr,
+            flush=True,
+        )
         results.append(result)
     write_report(results, machine(), args.out, args.data)
     print((args.out / "pipeline.md").read_text())

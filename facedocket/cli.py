@@ -108,8 +108,13 @@ def detect(ctx: click.Context, images: Sequence[Path], detector: str | None, as_
         image = pipeline.load(path)
         faces = pipeline.detect(image)
         results.append(
-            {"path": str(path), "sha256": image.sha256, "width": image.width, "height": image.height,
-             "faces": [_face_dict(f, i + 1) for i, f in enumerate(faces)]}
+            {
+                "path": str(path),
+                "sha256": image.sha256,
+                "width": image.width,
+                "height": image.height,
+                "faces": [_face_dict(f, i + 1) for i, f in enumerate(faces)],
+            }
         )
     if as_json:
         _echo_json({"detector": pipeline.detector.name, "images": results})
@@ -158,8 +163,14 @@ def compare(
     same = score >= limit
     if as_json:
         _echo_json(
-            {"image_a": str(image_a), "image_b": str(image_b), "similarity": round(score, 6),
-             "threshold": limit, "same": same, "model": pipeline.model_id}
+            {
+                "image_a": str(image_a),
+                "image_b": str(image_b),
+                "similarity": round(score, 6),
+                "threshold": limit,
+                "same": same,
+                "model": pipeline.model_id,
+            }
         )
     else:
         verdict = "same person (at this threshold)" if same else "different people (at this threshold)"
@@ -178,13 +189,17 @@ def _expand_paths(paths: Sequence[str]) -> list[Path]:
         else:
             out.append(p)
     if not out:
-        raise InvalidInput("no images given; pass image files, folders, or - to read paths from standard input")
+        raise InvalidInput(
+            "no images given; pass image files, folders, or - to read paths from standard input"
+        )
     return out
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the templates to FILE.npz.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the templates to FILE.npz."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per image (with templates).")
 @click.pass_context
 def embed(ctx: click.Context, paths: Sequence[str], out: Path | None, as_json: bool) -> None:
@@ -251,7 +266,9 @@ def _write_npz(out: Path, rows: list[dict[str, Any]], model_id: str) -> None:
 @click.option("--runtime", type=click.Choice(["onnx", "dlib"]), help="Runtime for dlib's ResNet.")
 @click.option("--flip/--no-flip", default=None, help="Average with the mirrored face's template.")
 @click.option("--max-identities", type=int, help="Use only the first N identities (sorted).")
-@click.option("--max-impostor-pairs", type=int, default=100_000, show_default=True, help="Impostor sample size.")
+@click.option(
+    "--max-impostor-pairs", type=int, default=100_000, show_default=True, help="Impostor sample size."
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the deterministic samples.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 @click.pass_context
@@ -289,8 +306,10 @@ def evaluate(
 
 def _print_evaluation(result: dict[str, Any]) -> None:
     ver, ident = result["verification"], result["identification"]
-    click.echo(f"images {result['images']}, identities {result['identities']}, "
-               f"detection failures {result['detection_failures']}")
+    click.echo(
+        f"images {result['images']}, identities {result['identities']}, "
+        f"detection failures {result['detection_failures']}"
+    )
     click.echo(f"model {result['model']}, detector {result['detector']}, flip {result['flip']}")
     click.echo(f"genuine pairs {ver['genuine_pairs']}, impostor pairs {ver['impostor_pairs']}")
     for fmr, fnmr in ver["fnmr_at_fmr"].items():
@@ -306,7 +325,7 @@ def models(as_json: bool) -> None:
     """Show the model cards: id, source package, licence, checksum, calibrated threshold."""
     from facedocket.vision.models import model_cards
 
-    cards = {k: v.as_dict() for k, v in model_cards().items()}
+    cards: dict[str, dict[str, Any]] = {k: v.as_dict() for k, v in model_cards().items()}
     if as_json:
         _echo_json(cards)
         return
@@ -344,5 +363,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as e:  # a bug: still one line, details on request
         if os.environ.get("FACEDOCKET_DEBUG"):
             raise
-        click.echo(f"Error: unexpected {type(e).__name__}: {e} (set FACEDOCKET_DEBUG=1 for details)", err=True)
+        click.echo(
+            f"Error: unexpected {type(e).__name__}: {e} (set FACEDOCKET_DEBUG=1 for details)", err=True
+        )
         sys.exit(1)

@@ -7,15 +7,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from samples import sample_root  # noqa: E402
+from rich.console import Console
+from rich.table import Table
+from samples import sample_root
 
-from facedocket.config import Settings  # noqa: E402
-from facedocket.oversight.evaluation import list_identities  # noqa: E402
-from facedocket.vision.models import default_threshold  # noqa: E402
-from facedocket.vision.pipeline import FacePipeline  # noqa: E402
-from facedocket.vision.templates import similarity  # noqa: E402
+from facedocket.config import Settings
+from facedocket.oversight.evaluation import list_identities
+from facedocket.vision.models import default_threshold
+from facedocket.vision.pipeline import FacePipeline
+from facedocket.vision.templates import similarity
 
 
 def main() -> None:
@@ -42,8 +42,9 @@ def main() -> None:
                 continue
             templates[label] = best.template
             q = best.face.quality.score if best.face.quality else 0.0
-            detections.add_row(label, str(len(found)), str(best.face.box.as_list()),
-                               f"{best.face.score:.3f}", f"{q:.2f}")
+            detections.add_row(
+                label, str(len(found)), str(best.face.box.as_list()), f"{best.face.score:.3f}", f"{q:.2f}"
+            )
     console.print(detections)
 
     comparisons = Table(title=f"Comparisons (cosine similarity; threshold {threshold:.3f} for FMR 1e-3)")

@@ -43,8 +43,19 @@ def _sdist_photos() -> Path:
     archive = CACHE / "face_recognition-1.3.0.tar.gz"
     if not archive.is_file():
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-             SDIST, "-d", str(CACHE)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                SDIST,
+                "-d",
+                str(CACHE),
+            ],
             check=True,
         )
     with tarfile.open(archive) as tar:

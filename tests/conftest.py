@@ -14,8 +14,7 @@ FACES = Path(os.environ.get("FACEDOCKET_FACES", REPO.parent / "shared" / "faces"
 def pytest_configure(config: pytest.Config) -> None:
     if not (FACES / "dev").is_dir():
         raise pytest.UsageError(
-            f"test photos not found at {FACES}; put the shared data beside the repo "
-            "or set FACEDOCKET_FACES"
+            f"test photos not found at {FACES}; put the shared data beside the repo or set FACEDOCKET_FACES"
         )
 
 

@@ -1,4 +1,4 @@
-"""The throwaway PostgreSQL server of the test suite (tests/pgserver.py) works end to end."""
+"""The throwaway PostgreSQL server of the test suite (tests/pg_testserver.py) works end to end."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pgserver
+import pg_testserver
 import pytest
 import sqlalchemy as sa
-from pgserver import INSTALL_HINT, PostgresServer, find_bin_dir
+from pg_testserver import INSTALL_HINT, PostgresServer, find_bin_dir
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +96,7 @@ def test_server_does_not_outlive_a_killed_python_process(tmp_path: Path) -> None
         f"""
         import sys, time
         sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from pgserver import PostgresServer
+        from pg_testserver import PostgresServer
         server = PostgresServer().start()
         open({str(pidfile)!r}, "w").write(f"{{server._proc.pid}} {{server.tmpdir}}")
         time.sleep(600)
@@ -121,7 +121,7 @@ def test_server_does_not_outlive_a_killed_python_process(tmp_path: Path) -> None
             pytest.fail("the postmaster outlived the SIGKILLed Python process")
         # the directory the killed run left behind goes with the next start()
         assert server_dir.is_dir()
-        pgserver._remove_stale_dirs()
+        pg_testserver._remove_stale_dirs()
         assert not server_dir.exists()
     finally:
         if child.poll() is None:

@@ -30,6 +30,7 @@ from facedocket.matching.index import (
     as_id_list,
     as_queries,
     check_k,
+    dict_nbytes,
     padded,
     split_body,
     top_k,
@@ -70,6 +71,11 @@ class ExactIndex:
 
     def __repr__(self) -> str:
         return f"ExactIndex(dim={self.dim}, count={self._count})"
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the vector matrix (spare rows included), the id array and the id map."""
+        return int(self._vectors.nbytes + self._ids.nbytes) + dict_nbytes(self._row)
 
     def add(self, ids: IdsLike, vectors: Vectors) -> None:
         """Add ``vectors`` (n, dim) under ``ids``; an id already present gets the new vector."""

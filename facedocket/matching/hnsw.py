@@ -37,6 +37,7 @@ from facedocket.matching.index import (
     as_id_list,
     as_queries,
     check_k,
+    dict_nbytes,
     padded,
     split_body,
     top_k,
@@ -44,8 +45,8 @@ from facedocket.matching.index import (
 )
 
 M = 32
-EF_CONSTRUCTION = 80
-EF_SEARCH = 64
+EF_CONSTRUCTION = 200
+EF_SEARCH = 256
 SHORTLIST = 64
 REBUILD_RATIO = 0.2
 EXACT_BELOW = 2048
@@ -100,6 +101,14 @@ class HnswIndex:
     def dead_slots(self) -> int:
         """Tombstones: slots of removed or replaced vectors still in the graph."""
         return int(self._index.ntotal) - len(self._slot)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the graph (vectors, links, levels, offsets) and the id maps."""
+        graph = self._index.hnsw
+        storage: Any = faiss.downcast_index(self._index.storage)
+        links = 4 * graph.neighbors.size() + 8 * graph.offsets.size() + 4 * graph.levels.size()
+        return int(storage.codes.size() + links + self._labels.nbytes) + dict_nbytes(self._slot)
 
     def add(self, ids: IdsLike, vectors: Vectors) -> None:
         """Add ``vectors`` (n, dim) under ``ids``; a present id is tombstoned and re-added."""
@@ -168,7 +177,7 @@ class HnswIndex:
 
     def _approximate(self, queries: Vectors, k: int) -> tuple[Scores, npt.NDArray[np.int64]]:
         size = min(max(self.shortlist, 4 * k), int(self._index.ntotal))
-        params = faiss.SearchParametersHNSW()
+        params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
         params.efSearch = max(self.ef_search, size)
         bits = self._live_bitmap()
         selector = None if bits is None else faiss.IDSelectorBitmap(len(self._labels), faiss.swig_ptr(bits))
@@ -201,7 +210,7 @@ class HnswIndex:
         n = int(self._index.ntotal)
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        storage = faiss.downcast_index(self._index.storage)
+        storage: Any = faiss.downcast_index(self._index.storage)
         view: Vectors = faiss.rev_swig_ptr(storage.get_xb(), n * self.dim).reshape(n, self.dim)
         return view
 
@@ -252,7 +261,7 @@ class HnswIndex:
 
     def _restore(self, labels: Ids, graph: npt.NDArray[np.uint8], count: int) -> None:
         try:
-            self._index = faiss.deserialize_index(np.array(graph))
+            self._index = faiss.deserialize_index(graph)
         except RuntimeError as e:
             raise IndexCorrupt(f"hnsw graph unreadable ({e}); rebuild the index") from e
         if int(self._index.ntotal) != len(labels) or int(self._index.d) != self.dim:

@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import struct
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -67,7 +68,7 @@ class VectorIndex(Protocol):
     kind: str
     dim: int
 
-    def add(self, ids: Ids, vectors: Vectors) -> None:
+    def add(self, ids: IdsLike, vectors: Vectors) -> None:
         """Add ``vectors`` (n, dim) under ``ids`` (n,); an id already present is replaced."""
         ...
 
@@ -90,6 +91,11 @@ class VectorIndex(Protocol):
 
     def save(self, path: Path, generation: int) -> None:
         """Write the index to ``path`` atomically, tagged with ``generation``."""
+        ...
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the index's own structures (vectors, graph, id maps), estimated."""
         ...
 
     def __len__(self) -> int: ...
@@ -203,6 +209,11 @@ def as_id_list(ids: IdsLike) -> list[int]:
     return [int(i) for i in np.asarray(ids, dtype=np.int64).ravel()]
 
 
+def dict_nbytes(d: dict[int, int]) -> int:
+    """Bytes of an int -> int dict: its table plus a 28-byte int object per key and value."""
+    return sys.getsizeof(d) + 56 * len(d)
+
+
 def check_k(k: int) -> None:
     """Refuse a ``k`` below 1."""
     if k < 1:
@@ -258,7 +269,8 @@ def write_index_file(
 ) -> None:
     """Write an index file atomically: header, meta JSON, then each array of ``body``."""
     meta_bytes = json.dumps(meta, sort_keys=True).encode()
-    chunks = [_META_LEN.pack(len(meta_bytes)), meta_bytes, *(_as_bytes(a) for a in body)]
+    chunks: list[bytes | memoryview] = [_META_LEN.pack(len(meta_bytes)), meta_bytes]
+    chunks += [_as_bytes(a) for a in body]
     length = sum(len(c) for c in chunks)
     fields = _FIELDS.pack(MAGIC, FORMAT_VERSION, kind.encode(), dim, count, generation, length)
     digest = hashlib.sha256(fields)
@@ -305,7 +317,8 @@ def _check_payload(path: Path, magic: bytes, version: int, length: int, payload:
         raise IndexCorrupt(f"{path}: not a FaceDocket index file (bad magic); rebuild the index")
     if version != FORMAT_VERSION:
         raise IndexCorrupt(
-            f"{path}: index format version {version}, this FaceDocket reads {FORMAT_VERSION}; rebuild the index"
+            f"{path}: index format version {version}, this FaceDocket reads {FORMAT_VERSION}; "
+            "rebuild the index"
         )
     if len(payload) != length:
         raise IndexCorrupt(
@@ -333,7 +346,7 @@ def split_body(body: memoryview, parts: Sequence[tuple[npt.DTypeLike, tuple[int,
 
 
 def _as_bytes(array: npt.NDArray[Any]) -> memoryview:
-    return memoryview(np.ascontiguousarray(array)).cast("B")
+    return np.ascontiguousarray(array).data.cast("B")
 
 
 def _atomic_write(path: Path, chunks: Sequence[bytes | memoryview]) -> None:

@@ -23,6 +23,7 @@ compare):
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import time
@@ -78,8 +79,10 @@ class Extracted:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def _pair_scores(t: npt.NDArray[np.float32], ok: npt.NDArray[np.bool_], a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    scores = np.einsum("ij,ij->i", t[a], t[b]).astype(np.float64)
+def _pair_scores(
+    t: npt.NDArray[np.float32], ok: npt.NDArray[np.bool_], a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    scores: np.ndarray = np.einsum("ij,ij->i", t[a], t[b]).astype(np.float64)
     scores[~(ok[a] & ok[b])] = -np.inf
     return scores
 
@@ -140,7 +143,7 @@ def _quality_bands(
     q = np.minimum(ex.quality[ga], ex.quality[gb])[both]
     failed = (genuine < threshold)[both]
     bands = []
-    for low, high in zip(QUALITY_BANDS[:-1], QUALITY_BANDS[1:], strict=True):
+    for low, high in itertools.pairwise(QUALITY_BANDS):
         inside = (q >= low) & (q < high)
         bands.append(
             {
@@ -206,7 +209,9 @@ def identification(ex: Extracted, seed: int, max_rank: int) -> dict[str, object]
         "mated_searches": len(ranks),
         "nonmated_searches": len(nonmated_top),
         "rank1": round(metrics.rank_hit_rate(ranks, 1), 6),
-        "fnir_at_fpir": _rounded(metrics.fnir_at_fpir(ranks, mate_scores, nonmated_top, FPIR_TARGETS, max_rank)),
+        "fnir_at_fpir": _rounded(
+            metrics.fnir_at_fpir(ranks, mate_scores, nonmated_top, FPIR_TARGETS, max_rank)
+        ),
         "max_rank": max_rank,
     }
 
@@ -238,7 +243,6 @@ def evaluate(
     }
 
 
-
 def extract(
     pipeline: FacePipeline,
     identities: dict[str, list[Path]],
@@ -256,6 +260,11 @@ def extract(
         if best is not None:
             templates[i], found[i], quality[i] = best.template.vector, True, best.template.quality
     seconds = time.perf_counter() - start
-    extra = {"model": pipeline.model_id, "detector": pipeline.detector.name,
-             "runtime": pipeline.options.runtime, "flip": pipeline.options.flip}
+    extra = {
+        "model": pipeline.model_id,
+        "detector": pipeline.detector.name,
+        "runtime": pipeline.options.runtime,
+        "flip": pipeline.options.flip,
+        "jitter": pipeline.options.jitter,
+    }
     return Extracted(paths, labels, templates, found, quality, seconds, extra)

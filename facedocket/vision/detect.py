@@ -85,9 +85,7 @@ def _priors(height: int, width: int) -> FloatArray:
         ny, nx = math.ceil(height / stride), math.ceil(width / stride)
         ys, xs = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
         centres = np.stack([(xs.ravel() + 0.5) * stride / width, (ys.ravel() + 0.5) * stride / height], 1)
-        for_size = [
-            np.hstack([centres, np.tile([s / width, s / height], (len(centres), 1))]) for s in sizes
-        ]
+        for_size = [np.hstack([centres, np.tile([s / width, s / height], (len(centres), 1))]) for s in sizes]
         rows.append(np.stack(for_size, axis=1).reshape(-1, 4))
     return np.concatenate(rows).astype(np.float32)
 
@@ -101,8 +99,12 @@ def nms(boxes: FloatArray, scores: FloatArray, threshold: float) -> list[int]:
         i = int(order[0])
         keep.append(i)
         rest = order[1:]
-        w = np.clip(np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None)
-        h = np.clip(np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None)
+        w = np.clip(
+            np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None
+        )
+        h = np.clip(
+            np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None
+        )
         inter = w * h
         iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
         order = rest[iou <= threshold]
@@ -190,13 +192,17 @@ class HogDetector:
         self.options = options or DetectorOptions()
         self.upsample = upsample
         self._detector = dlib.get_frontal_face_detector()
-        self._marks = dlib.shape_predictor(str(models.dlib_model_path("shape_predictor_68_face_landmarks.dat")))
+        self._marks = dlib.shape_predictor(
+            str(models.dlib_model_path("shape_predictor_68_face_landmarks.dat"))
+        )
 
     def detect(self, pixels: RGBArray) -> list[Face]:
         rects, scores, _ = self._detector.run(pixels, self.upsample, 0.0)
         faces = []
         for rect, score in sorted(zip(rects, scores, strict=True), key=lambda rs: -rs[1]):
-            box = Box(float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1))
+            box = Box(
+                float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1)
+            )
             if min(box.width, box.height) < self.options.min_face_px:
                 continue
             shape = self._marks(pixels, rect)

@@ -98,8 +98,7 @@ def decode(data: bytes, limits: ImageLimits = DEFAULT_LIMITS, name: str = "image
             ) from None
         except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
             raise InvalidImage(
-                f"{name} decodes to too many pixels (decompression bomb?); "
-                f"the limit is {limits.max_pixels:,}"
+                f"{name} decodes to too many pixels (decompression bomb?); the limit is {limits.max_pixels:,}"
             ) from None
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError) as e:
             raise InvalidImage(f"{name} is truncated or corrupt ({_short(e)})") from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +34,9 @@ class PipelineOptions:
     detector: str = "retinaface"
     runtime: str = "onnx"
     flip: bool = True
+    jitter: bool = True
     threads: int = 2
-    detection: DetectorOptions = DetectorOptions()
+    detection: DetectorOptions = field(default_factory=DetectorOptions)
     limits: ImageLimits = DEFAULT_LIMITS
     cache_dir: str | None = None
 
@@ -84,32 +85,40 @@ class FacePipeline:
         return load_image(source, self.options.limits)
 
     def _faces_and_chips(self, pixels: RGBArray) -> tuple[list[Face], list[RGBArray]]:
-        faces, chips = [], []
-        for face in self.detector.detect(pixels):
-            chip = self.aligner.align(pixels, face, self.detector.name)
-            faces.append(replace(face, quality=quality_mod.assess(face, chip)))
-            chips.append(chip)
-        return faces, chips
+        faces = self.detector.detect(pixels)
+        return faces, [self.aligner.align(pixels, face, self.detector.name) for face in faces]
 
     def detect(self, image: Image) -> list[Face]:
-        """Faces with boxes, landmarks and quality, highest detection score first."""
-        return self._faces_and_chips(image.pixels)[0]
+        """Faces with boxes, landmarks and quality, highest detection score first.
+        (Quality includes the template's symmetry, so templates are computed too.)"""
+        return [found.face for found in self.analyse(image)]
 
     def analyse(self, image: Image) -> list[FoundFace]:
-        """Every face in ``image`` with its template."""
+        """Every face in ``image`` with its quality and template."""
         faces, chips = self._faces_and_chips(image.pixels)
-        return self._templates(image.sha256, faces, chips)
+        vectors, symmetry = embed(self.descriptor, chip_stack(chips), self.options.flip, self.options.jitter)
+        return self._found(image.sha256, faces, chips, vectors, symmetry)
 
-    def _templates(self, sha256: str, faces: list[Face], chips: list[RGBArray]) -> list[FoundFace]:
-        vectors = embed(self.descriptor, chip_stack(chips), flip=self.options.flip)
-        return [
-            FoundFace(face, self._template(vector, face, sha256))
-            for face, vector in zip(faces, vectors, strict=True)
-        ]
-
-    def _template(self, vector: np.ndarray, face: Face, sha256: str) -> Template:
-        q = face.quality.score if face.quality else 0.0
-        return Template(vector=vector, model_id=self.model_id, quality=q, source_sha256=sha256, face=face)
+    def _found(
+        self,
+        sha256: str,
+        faces: list[Face],
+        chips: list[RGBArray],
+        vectors: np.ndarray,
+        symmetry: np.ndarray,
+    ) -> list[FoundFace]:
+        found = []
+        for face, chip, vector, sym in zip(faces, chips, vectors, symmetry, strict=True):
+            rated = replace(face, quality=quality_mod.assess(face, chip, float(sym)))
+            template = Template(
+                vector=vector,
+                model_id=self.model_id,
+                quality=rated.quality.score if rated.quality else 0.0,
+                source_sha256=sha256,
+                face=rated,
+            )
+            found.append(FoundFace(rated, template))
+        return found
 
     def template(self, image: Image, face_index: int | None = None) -> Template:
         """The template of the one face in ``image`` (or of face ``face_index``, 1-based,
@@ -157,13 +166,14 @@ class FacePipeline:
         progress: Callable[[int], None] | None,
     ) -> Iterator[ImageResult]:
         all_chips = [chip for item in batch for chip in item[3]]
-        vectors = embed(self.descriptor, chip_stack(all_chips), flip=self.options.flip)
+        vectors, symmetry = embed(
+            self.descriptor, chip_stack(all_chips), self.options.flip, self.options.jitter
+        )
         start = 0
-        for source, sha, faces, _chips, error in batch:
-            found = tuple(
-                FoundFace(face, self._template(vectors[start + i], face, sha)) for i, face in enumerate(faces)
-            )
-            start += len(faces)
+        for source, sha, faces, chips, error in batch:
+            end = start + len(faces)
+            found = self._found(sha, faces, chips, vectors[start:end], symmetry[start:end])
+            start = end
             if progress:
                 progress(1)
-            yield ImageResult(source, sha, found, error or ("" if found else "no face found"))
+            yield ImageResult(source, sha, tuple(found), error or ("" if found else "no face found"))

@@ -75,9 +75,7 @@ def _grey(chip: RGBArray) -> np.ndarray:
 def sharpness(grey: np.ndarray) -> float:
     """Variance of the Laplacian of a grey image."""
     g = grey
-    lap = (
-        g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:] - 4 * g[1:-1, 1:-1]
-    )
+    lap = g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:] - 4 * g[1:-1, 1:-1]
     return float(lap.var())
 
 

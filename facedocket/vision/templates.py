@@ -7,8 +7,11 @@ Two runtimes compute the same model (``dlib-resnet-v1``):
   CPU code and tested to agree with it (cosine >= 0.999).
 * ``dlib``: dlib's own ``face_recognition_model_v1``.
 
-With ``flip`` the template is the normalised mean of the chip's descriptor and its mirror
-image's, which is more robust to pose and lighting asymmetry.
+Test-time augmentation makes templates steadier. With ``flip`` the template is the
+normalised mean over the chip and its mirror image; with ``jitter`` as well over four
+fixed small similarity transforms of the chip (rotated by +/-4 degrees, scaled by
++/-5 %), each with its mirror: ten views. On the development set, FNMR at FMR 1e-3 is
+6.6 % with one view, 5.5 % with flip and 5.0 % with flip and jitter (docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image as PILImage
 
 from facedocket.errors import ConfigurationError, ModelMismatch
 from facedocket.types import RGBArray, Template, Vector
@@ -62,26 +66,58 @@ def create_descriptor(runtime: str = "onnx", threads: int = 1, cache_dir: str | 
 def normalise(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Rows scaled to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    out: npt.NDArray[np.float32] = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return out
 
 
-def embed(descriptor: Descriptor, chips: npt.NDArray[np.uint8], flip: bool = True) -> npt.NDArray[np.float32]:
-    """Unit-length templates (N, 128) for aligned chips (N, 150, 150, 3)."""
-    if len(chips) == 0:
-        return np.zeros((0, TEMPLATE_DIM), dtype=np.float32)
-    if not flip:
-        return normalise(descriptor.compute(chips))
-    both = descriptor.compute(np.concatenate([chips, chips[:, :, ::-1, :]]))
+JITTERS = ((4.0, 1.0), (-4.0, 1.0), (0.0, 1.05), (0.0, 0.95))
+
+
+def warp(chip: RGBArray, angle: float, scale: float) -> RGBArray:
+    """``chip`` rotated by ``angle`` degrees (anticlockwise) and scaled by ``scale`` about
+    its centre; uncovered corners are black, as in dlib's own jitter."""
+    size = chip.shape[1], chip.shape[0]
+    cx, cy = (size[0] - 1) / 2, (size[1] - 1) / 2
+    theta = np.deg2rad(angle)
+    cos, sin = np.cos(theta) / scale, np.sin(theta) / scale
+    # output (x, y) samples input (a x + b y + c, d x + e y + f): the inverse transform.
+    data = (cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy)
+    image = PILImage.fromarray(chip).transform(
+        size, PILImage.Transform.AFFINE, data, PILImage.Resampling.BILINEAR
+    )
+    return np.asarray(image, dtype=np.uint8)
+
+
+def _views(chips: npt.NDArray[np.uint8], jitter: bool) -> list[npt.NDArray[np.uint8]]:
+    views = [chips]
+    if jitter:
+        views += [np.stack([warp(c, angle, scale) for c in chips]) for angle, scale in JITTERS]
+    return views
+
+
+def embed(
+    descriptor: Descriptor, chips: npt.NDArray[np.uint8], flip: bool = True, jitter: bool = True
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Unit-length templates (N, 128) for aligned chips (N, 150, 150, 3), and each chip's
+    symmetry: the cosine between the templates of the chip and its mirror image (1.0
+    without ``flip``, where the mirror is not computed). ``jitter`` needs ``flip``."""
     n = len(chips)
-    return normalise(normalise(both[:n]) + normalise(both[n:]))
+    if n == 0:
+        return np.zeros((0, TEMPLATE_DIM), dtype=np.float32), np.zeros(0, dtype=np.float32)
+    if not flip:
+        return normalise(descriptor.compute(chips)), np.ones(n, dtype=np.float32)
+    views = _views(chips, jitter)
+    batch = np.concatenate([x for view in views for x in (view, view[:, :, ::-1, :])])
+    descriptors = normalise(descriptor.compute(batch)).reshape(len(views) * 2, n, TEMPLATE_DIM)
+    symmetry = np.einsum("ij,ij->i", descriptors[0], descriptors[1]).astype(np.float32)
+    return normalise(descriptors.sum(axis=0)), symmetry
 
 
 def similarity(a: Template, b: Template) -> float:
     """Cosine similarity of two templates (higher = more alike), refusing mixed models."""
     if a.model_id != b.model_id:
         raise ModelMismatch(
-            f"cannot compare a {a.model_id} template with a {b.model_id} template; "
-            "re-enrol with one model"
+            f"cannot compare a {a.model_id} template with a {b.model_id} template; re-enrol with one model"
         )
     return cosine(a.vector, b.vector)
 

@@ -24,8 +24,10 @@ def _encode(img: PILImage.Image, fmt: str, **kw: object) -> bytes:
 
 def _gradient(width: int = 64, height: int = 48) -> PILImage.Image:
     x = np.linspace(0, 255, width, dtype=np.uint8)
-    arr = np.stack([np.tile(x, (height, 1)), np.full((height, width), 100, np.uint8),
-                    np.tile(x[::-1], (height, 1))], axis=2)
+    arr = np.stack(
+        [np.tile(x, (height, 1)), np.full((height, width), 100, np.uint8), np.tile(x[::-1], (height, 1))],
+        axis=2,
+    )
     return PILImage.fromarray(arr, "RGB")
 
 
