@@ -8,6 +8,7 @@ calibrated threshold are not settings: they live on the model card.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,24 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FACEDOCKET_", env_file=".env", extra="ignore")
 
     home: Path = Field(Path("facedocket-data"), description="Data directory: database, index files, caches.")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL of the database; empty means the SQLite file facedocket.db in home. "
+        "PostgreSQL: postgresql+psycopg://user:password@host/dbname.",
+    )
+    multi_face: Literal["largest", "reject"] = Field(
+        "largest", description="Enrolment of a photo with several faces: enrol the largest, or reject it."
+    )
+    enrol_min_quality: float = Field(
+        0.05, ge=0, le=1, description="Photos whose best face has a lower quality score are not enrolled."
+    )
+    default_k: int = Field(10, ge=1, le=100, description="Candidates a search returns when k is not given.")
+    max_k: int = Field(100, ge=1, le=1000, description="Most candidates a search may return.")
+    max_upload_bytes: int = Field(
+        15 * 1024 * 1024, ge=1024, description="Largest upload the REST API accepts, in bytes."
+    )
+    host: str = Field("127.0.0.1", description="Address `facedocket serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `facedocket serve` listens on.")
     detector: str = Field("retinaface", description="Face detector: retinaface (default) or hog (dlib).")
     runtime: str = Field(
         "onnx", description="Runtime of dlib's ResNet: onnx (ONNX Runtime, default) or dlib (dlib's own)."
@@ -46,6 +65,10 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(30 * 1024 * 1024, ge=1, description="Refuse image files larger than this.")
     max_image_side: int = Field(20_000, ge=16, description="Refuse images with a side longer than this.")
     min_image_side: int = Field(16, ge=1, description="Refuse images with a side shorter than this.")
+
+    def resolved_database_url(self) -> str:
+        """The database URL; the SQLite file in ``home`` unless ``database_url`` is set."""
+        return self.database_url or f"sqlite:///{self.home / 'facedocket.db'}"
 
     def image_limits(self) -> ImageLimits:
         return ImageLimits(

@@ -8,8 +8,13 @@ next and its ``status`` is the HTTP status the API answers with::
     │   ├── InvalidImage (400)      bytes that are not a safe, decodable image
     │   ├── NoFaceFound (422)       an image with no usable face
     │   ├── SeveralFaces (422)      an image with more faces than the operation allows
-    │   └── ModelMismatch (409)     templates made by different models compared
-    ├── NotFound (404)
+    │   ├── ModelMismatch (409)     templates made by different models compared
+    │   ├── RequestIncomplete (422) a search without a complete written request
+    │   └── PayloadTooLarge (413)   an upload over the size limit
+    ├── Unauthorized (401)          missing, unknown or revoked token
+    ├── Forbidden (403)             the role does not allow the action
+    ├── NotFound (404)              unknown id, or another agency's record
+    ├── Conflict (409)              duplicate name and the like
     └── ConfigurationError (500)    a model file or setting that cannot be used
 """
 
@@ -62,3 +67,34 @@ class ConfigurationError(FaceDocketError):
     """A setting or a model file cannot be used as configured."""
 
     status = 500
+
+
+class Unauthorized(FaceDocketError):
+    """No valid credentials: a missing, unknown or revoked token."""
+
+    status = 401
+
+
+class Forbidden(FaceDocketError):
+    """The caller's role does not allow this action."""
+
+    status = 403
+
+
+class Conflict(FaceDocketError):
+    """The request clashes with what exists (a duplicate name, say)."""
+
+    status = 409
+
+
+class RequestIncomplete(InvalidInput):
+    """A search was asked for without a complete written request (case, offence, legal basis,
+    justification)."""
+
+    status = 422
+
+
+class PayloadTooLarge(InvalidInput):
+    """An upload over the size limit."""
+
+    status = 413

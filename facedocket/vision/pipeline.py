@@ -22,9 +22,11 @@ from facedocket.types import Face, Image, RGBArray, Template
 from facedocket.vision import quality as quality_mod
 from facedocket.vision.align import Aligner
 from facedocket.vision.detect import DetectorOptions, create_detector
-from facedocket.vision.images import DEFAULT_LIMITS, ImageLimits, load_image
+from facedocket.vision.images import DEFAULT_LIMITS, ImageLimits, decode, load_image
 from facedocket.vision.models import TEMPLATE_MODEL_ID
 from facedocket.vision.templates import chip_stack, create_descriptor, embed
+
+Source = str | Path | tuple[str, bytes]
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class ImageResult:
     sha256: str
     faces: tuple[FoundFace, ...]
     error: str = ""
+    invalid: bool = False  # the image itself could not be used (see ``error``)
 
     @property
     def best(self) -> FoundFace | None:
@@ -137,12 +140,12 @@ class FacePipeline:
 
     def run_many(
         self,
-        sources: Iterable[str | Path],
+        sources: Iterable[Source],
         batch_size: int = 16,
         progress: Callable[[int], None] | None = None,
     ) -> Iterator[ImageResult]:
-        """Results for many image files in order, decoding and detecting on a thread pool
-        and computing templates in batches."""
+        """Results for many images in order, decoding and detecting on a thread pool and
+        computing templates in batches. A source is a path, or ``(name, bytes)``."""
         with ThreadPoolExecutor(max_workers=max(1, self.options.threads)) as pool:
             batch: list[tuple[str, str, list[Face], list[RGBArray], str]] = []
             for item in pool.map(self._prepare, sources):
@@ -152,13 +155,17 @@ class FacePipeline:
                     batch = []
             yield from self._finish(batch, progress)
 
-    def _prepare(self, source: str | Path) -> tuple[str, str, list[Face], list[RGBArray], str]:
+    def _prepare(self, source: Source) -> tuple[str, str, list[Face], list[RGBArray], str]:
+        name = source[0] if isinstance(source, tuple) else str(source)
         try:
-            image = self.load(source)
+            if isinstance(source, tuple):
+                image = decode(source[1], self.options.limits, name)
+            else:
+                image = self.load(source)
             faces, chips = self._faces_and_chips(image.pixels)
-            return str(source), image.sha256, faces, chips, ""
+            return name, image.sha256, faces, chips, ""
         except FaceDocketError as e:
-            return str(source), "", [], [], str(e)
+            return name, "", [], [], str(e)
 
     def _finish(
         self,
@@ -176,4 +183,5 @@ class FacePipeline:
             start = end
             if progress:
                 progress(1)
-            yield ImageResult(source, sha, tuple(found), error or ("" if found else "no face found"))
+            reason = error or ("" if found else "no face found")
+            yield ImageResult(source, sha, tuple(found), reason, invalid=bool(error))

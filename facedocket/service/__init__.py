@@ -1,0 +1,50 @@
+"""The service layer: the one place where rules, storage and the index meet.
+
+Both shells (the CLI and the REST API) call these methods and nothing deeper, so a rule
+such as "no search without a written request" lives once.
+
+Example::
+
+    service = open_service(Settings(home=Path("data")))
+    token = service.bootstrap("State Police", "admin")
+    actor = service.authenticate(token.secret)
+"""
+
+from __future__ import annotations
+
+from facedocket.config import Settings
+from facedocket.service.accounts import AccountsMixin, IssuedToken
+from facedocket.service.base import Actor, Clock, system_clock
+from facedocket.service.enrolment import EnrolItem, EnrolmentMixin, read_source
+from facedocket.service.galleries import GalleriesMixin
+from facedocket.service.search import LEGAL_BASES, RequestFields, SearchMixin, SearchResult
+from facedocket.store import db
+
+
+class Service(AccountsMixin, GalleriesMixin, EnrolmentMixin, SearchMixin):
+    """Every use case of FaceDocket (see the mixins for each area)."""
+
+
+def open_service(
+    settings: Settings | None = None, clock: Clock = system_clock, migrate: bool = True
+) -> Service:
+    """Open (and by default migrate) the database named by ``settings`` and return the service."""
+    settings = settings or Settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = db.make_engine(settings.resolved_database_url())
+    if migrate:
+        db.migrate(engine)
+    return Service(settings, engine, clock)
+
+
+__all__ = [
+    "LEGAL_BASES",
+    "Actor",
+    "EnrolItem",
+    "IssuedToken",
+    "RequestFields",
+    "SearchResult",
+    "Service",
+    "open_service",
+    "read_source",
+]

@@ -1,0 +1,343 @@
+"""Enrolment: photos in, subjects and templates out, batched, resumable, with an outcome
+for every image.
+
+Sources: a folder with one sub-folder per subject (the folder name is the subject's
+reference), or a CSV manifest with columns ``subject`` (or ``reference``), ``image`` (or
+``path``, relative to the CSV's folder) and optional ``sex``, ``birth_year`` and any other
+attribute columns.
+
+Each image ends with one outcome: ``enrolled``, ``already-enrolled`` (its SHA-256 is in
+the gallery: a re-run skips it), ``duplicate`` (the same bytes twice in this run),
+``no-face``, ``several-faces`` (when the multi-face policy is ``reject``),
+``below-quality`` or ``invalid-image``. Each batch is one transaction: a crash loses at
+most the batch in flight, and a re-run picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from facedocket.errors import InvalidImage, InvalidInput
+from facedocket.oversight.evaluation import list_identities
+from facedocket.service.base import Actor, ServiceBase
+from facedocket.service.galleries import bump_generation
+from facedocket.store.tables import Subject, TemplateRow
+from facedocket.vision.images import read_bytes, sha256_hex
+from facedocket.vision.pipeline import FoundFace, ImageResult
+
+ENROLLERS = ("admin", "supervisor", "examiner")
+OUTCOMES = (
+    "enrolled", "already-enrolled", "duplicate", "no-face", "several-faces", "below-quality", "invalid-image",
+)  # fmt: skip
+OUTCOME_COLUMNS = ("source", "subject", "outcome", "detail", "template_id", "sha256")
+
+
+@dataclass(frozen=True)
+class EnrolItem:
+    """One photo to enrol for one subject; ``data`` for uploads, else read from ``source``."""
+
+    reference: str
+    source: str
+    data: bytes | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    source: str
+    subject: str
+    outcome: str
+    detail: str = ""
+    template_id: int | None = None
+    sha256: str = ""
+
+
+@dataclass
+class EnrolmentReport:
+    counts: Counter[str] = field(default_factory=Counter)
+    outcomes_file: str | None = None
+    seconds: float = 0.0
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "counts": {k: self.counts.get(k, 0) for k in OUTCOMES},
+            "images": sum(self.counts.values()),
+            "outcomes_file": self.outcomes_file,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def read_source(path: Path) -> list[EnrolItem]:
+    """Enrolment items from a folder-per-subject tree or a CSV manifest."""
+    if path.is_dir():
+        return [
+            EnrolItem(reference=name, source=str(photo))
+            for name, photos in list_identities(path).items()
+            for photo in photos
+        ]
+    if path.suffix.lower() == ".csv" and path.is_file():
+        return _read_manifest(path)
+    raise InvalidInput(f"{path} is neither a folder of subject folders nor a .csv manifest")
+
+
+def _read_manifest(path: Path) -> list[EnrolItem]:
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        columns = {c.strip().lower(): c for c in reader.fieldnames or []}
+        ref_col = columns.get("subject") or columns.get("reference")
+        img_col = columns.get("image") or columns.get("path")
+        if not ref_col or not img_col:
+            raise InvalidInput(
+                f"{path}: the manifest needs columns subject (or reference) and image (or path)"
+            )
+        items = []
+        for line, row in enumerate(reader, start=2):
+            reference, image = (row.get(ref_col) or "").strip(), (row.get(img_col) or "").strip()
+            if not reference or not image:
+                raise InvalidInput(f"{path} line {line}: subject and image are both required")
+            extra = {k: v for k, v in row.items() if k not in (ref_col, img_col) and v not in (None, "")}
+            items.append(EnrolItem(reference, str((path.parent / image).resolve()), attributes=extra))
+    return items
+
+
+def _subject_fields(attributes: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {"attributes": {}}
+    for key, value in attributes.items():
+        if key == "sex":
+            fields["sex"] = str(value)
+        elif key == "birth_year":
+            try:
+                fields["birth_year"] = int(value)
+            except (TypeError, ValueError):
+                raise InvalidInput(f"birth_year must be a year, got {value!r}") from None
+        else:
+            fields["attributes"][key] = value
+    return fields
+
+
+class EnrolmentMixin(ServiceBase):
+    def enroll(
+        self,
+        actor: Actor,
+        gallery_id: int,
+        items: Iterable[EnrolItem],
+        outcomes_file: Path | None = None,
+        progress: Callable[[int], None] | None = None,
+        batch_size: int = 32,
+    ) -> EnrolmentReport:
+        """Enrol photos into a gallery the actor's agency owns (see module docstring)."""
+        actor.require(*ENROLLERS)
+        with self.sessions() as session:
+            self._owned_gallery(session, actor, gallery_id)
+        report = EnrolmentReport(outcomes_file=str(outcomes_file) if outcomes_file else None)
+        start = time.perf_counter()
+        writer = _OutcomeWriter(outcomes_file)
+        try:
+            for batch in _batches(items, batch_size):
+                for outcome in self._enrol_batch(gallery_id, batch):
+                    report.counts[outcome.outcome] += 1
+                    report.outcomes.append(outcome)
+                    writer.write(outcome)
+                writer.flush()
+                if progress:
+                    progress(len(batch))
+        finally:
+            writer.close()
+            self.indexes.get(gallery_id)
+            self.indexes.save(gallery_id)
+        report.seconds = time.perf_counter() - start
+        return report
+
+    def enroll_image(
+        self,
+        actor: Actor,
+        gallery_id: int,
+        reference: str,
+        data: bytes,
+        attributes: dict[str, Any] | None = None,
+    ) -> Outcome:
+        """Enrol one uploaded photo; the outcome says what happened."""
+        item = EnrolItem(reference.strip(), "upload", data, attributes or {})
+        if not item.reference:
+            raise InvalidInput("a subject reference is required")
+        return self.enroll(actor, gallery_id, [item]).outcomes[0]
+
+    def _enrol_batch(self, gallery_id: int, batch: list[EnrolItem]) -> list[Outcome]:
+        loaded = [_load(item, self.settings.max_image_bytes) for item in batch]
+        for attempt in range(3):
+            try:
+                return self._enrol_loaded(gallery_id, batch, loaded)
+            except IntegrityError:  # another process enrolled the same photo or subject meanwhile
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _enrol_loaded(
+        self, gallery_id: int, batch: list[EnrolItem], loaded: list[tuple[bytes | None, str, str]]
+    ) -> list[Outcome]:
+        with self.sessions() as session:
+            shas = [sha for _data, sha, _err in loaded if sha]
+            known = set(
+                session.scalars(
+                    select(TemplateRow.source_sha256).where(
+                        TemplateRow.gallery_id == gallery_id, TemplateRow.source_sha256.in_(shas)
+                    )
+                )
+            )
+        outcomes: list[Outcome | None] = [None] * len(batch)
+        todo: list[int] = []
+        seen: set[str] = set()
+        for i, (item, (data, sha, error)) in enumerate(zip(batch, loaded, strict=True)):
+            if error:
+                outcomes[i] = Outcome(item.source, item.reference, "invalid-image", error, sha256=sha)
+            elif sha in known:
+                outcomes[i] = Outcome(item.source, item.reference, "already-enrolled", sha256=sha)
+            elif sha in seen:
+                outcomes[i] = Outcome(
+                    item.source, item.reference, "duplicate", "same bytes earlier in this run", sha256=sha
+                )
+            else:
+                seen.add(sha)
+                todo.append(i)
+        sources = [(batch[i].source, loaded[i][0] or b"") for i in todo]
+        results = list(self.pipeline.run_many(sources, batch_size=max(1, len(sources))))
+        chosen: list[tuple[int, FoundFace]] = []
+        for i, result in zip(todo, results, strict=True):
+            outcome, face = self._judge(batch[i], result)
+            outcomes[i] = outcome
+            if face is not None:
+                chosen.append((i, face))
+        if chosen:
+            ids = self._store(gallery_id, batch, chosen)
+            for (i, _face), template_id in zip(chosen, ids, strict=True):
+                item = batch[i]
+                outcomes[i] = Outcome(
+                    item.source, item.reference, "enrolled", template_id=template_id, sha256=loaded[i][1]
+                )
+        return [o for o in outcomes if o is not None]
+
+    def _judge(self, item: EnrolItem, result: ImageResult) -> tuple[Outcome, FoundFace | None]:
+        def outcome(kind: str, detail: str = "") -> Outcome:
+            return Outcome(item.source, item.reference, kind, detail, sha256=result.sha256)
+
+        if result.invalid:
+            return outcome("invalid-image", result.error), None
+        if not result.faces:
+            return outcome("no-face", "no face found"), None
+        if len(result.faces) > 1 and self.settings.multi_face == "reject":
+            return outcome(
+                "several-faces", f"{len(result.faces)} faces; crop the photo or set multi_face=largest"
+            ), None
+        best = result.best
+        assert best is not None
+        if best.template.quality < self.settings.enrol_min_quality:
+            floor = self.settings.enrol_min_quality
+            return outcome("below-quality", f"quality {best.template.quality:.2f} < {floor}"), None
+        return outcome("enrolled"), best
+
+    def _store(
+        self, gallery_id: int, batch: list[EnrolItem], chosen: list[tuple[int, FoundFace]]
+    ) -> list[int]:
+        with self.transaction() as session:
+            subjects = self._subjects_for(session, gallery_id, [batch[i] for i, _ in chosen])
+            rows = [
+                TemplateRow(
+                    gallery_id=gallery_id,
+                    subject_id=subjects[batch[i].reference].id,
+                    vector=np.asarray(face.template.vector, dtype=np.float32).tobytes(),
+                    model_id=face.template.model_id,
+                    quality=float(face.template.quality),
+                    source_sha256=face.template.source_sha256,
+                    box=face.face.box.as_list(),
+                    created=self.clock(),
+                )
+                for i, face in chosen
+            ]
+            session.add_all(rows)
+            session.flush()
+            generation = bump_generation(session, gallery_id)
+            ids = np.array([r.id for r in rows], dtype=np.int64)
+            vectors = np.stack([face.template.vector for _, face in chosen]).astype(np.float32)
+        self.indexes.applied(gallery_id, generation, added=(ids, vectors))
+        return [int(x) for x in ids]
+
+    def _subjects_for(self, session: Session, gallery_id: int, items: list[EnrolItem]) -> dict[str, Subject]:
+        references = sorted({item.reference for item in items})
+        found = {
+            s.reference: s
+            for s in session.scalars(
+                select(Subject).where(Subject.gallery_id == gallery_id, Subject.reference.in_(references))
+            )
+        }
+        for item in items:
+            if item.reference not in found:
+                subject = Subject(gallery_id=gallery_id, reference=item.reference, created=self.clock(),
+                                  **_subject_fields(item.attributes))  # fmt: skip
+                session.add(subject)
+                found[item.reference] = subject
+        session.flush()
+        return found
+
+
+def _load(item: EnrolItem, max_bytes: int) -> tuple[bytes | None, str, str]:
+    """(bytes, sha256, error) for an item."""
+    if item.data is not None:
+        data = item.data
+    else:
+        try:
+            from facedocket.vision.images import ImageLimits
+
+            data = read_bytes(item.source, ImageLimits(max_bytes=max_bytes))
+        except InvalidImage as e:
+            return None, "", str(e)
+    return data, sha256_hex(data), ""
+
+
+def _batches(items: Iterable[EnrolItem], size: int) -> Iterator[list[EnrolItem]]:
+    batch: list[EnrolItem] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _OutcomeWriter:
+    """Appends outcomes to a CSV file as each batch completes."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._file = None
+        self._writer: Any = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            new = not path.exists() or path.stat().st_size == 0
+            self._file = path.open("a", newline="", encoding="utf-8")
+            self._writer = csv.writer(self._file)
+            if new:
+                self._writer.writerow(OUTCOME_COLUMNS)
+
+    def write(self, o: Outcome) -> None:
+        if self._writer is not None:
+            self._writer.writerow([o.source, o.subject, o.outcome, o.detail, o.template_id or "", o.sha256])
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()

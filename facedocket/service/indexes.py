@@ -1,0 +1,168 @@
+"""Per-gallery vector indexes kept in step with the database.
+
+The database is the record. Each gallery row carries a ``generation`` that every
+transaction changing its templates increments. An index (in memory, and in a file
+``index/gallery-<id>.fdindex`` under the data directory) remembers the generation it
+reflects. Before a search the manager compares the two:
+
+* same generation: use the index as it is;
+* in-memory index behind by exactly the change this process just committed: apply it;
+* otherwise (another process enrolled, a crash left the file stale): bring the index level
+  with the database by comparing template ids, adding the missing, removing the gone;
+* no file, or a corrupt one: rebuild from the database.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from facedocket.matching.index import IndexCorrupt, VectorIndex, choose_kind, create_index, load_index
+from facedocket.store.tables import Gallery, TemplateRow
+from facedocket.vision.templates import TEMPLATE_DIM
+
+
+@dataclass
+class _Entry:
+    index: VectorIndex
+    generation: int
+    lock: threading.RLock
+
+
+def vectors_from_rows(blobs: list[bytes]) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, TEMPLATE_DIM), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), TEMPLATE_DIM)
+
+
+class IndexManager:
+    """Holds one index per gallery and keeps it equal to the database."""
+
+    def __init__(self, folder: Path, sessions: sessionmaker[Session]) -> None:
+        self.folder = folder
+        self.sessions = sessions
+        self._entries: dict[int, _Entry] = {}
+        self._guard = threading.Lock()
+
+    def path(self, gallery_id: int) -> Path:
+        return self.folder / f"gallery-{gallery_id}.fdindex"
+
+    def _lock(self, gallery_id: int) -> threading.RLock:
+        with self._guard:
+            entry = self._entries.get(gallery_id)
+            if entry is not None:
+                return entry.lock
+            lock = threading.RLock()
+            self._entries[gallery_id] = _Entry(create_index("exact"), -1, lock)
+            return lock
+
+    def get(self, gallery_id: int) -> VectorIndex:
+        """The gallery's index, level with the database."""
+        with self._lock(gallery_id):
+            entry = self._entries[gallery_id]
+            with self.sessions() as session:
+                gallery = session.get(Gallery, gallery_id)
+                generation = gallery.generation if gallery else 0
+                if entry.generation == generation:
+                    return entry.index
+                if entry.generation < 0 and not self._load(gallery_id, entry):
+                    entry.index = self._build(session, gallery_id, gallery)
+                elif entry.generation != generation:
+                    self._catch_up(session, gallery_id, entry)
+                entry.generation = generation
+            return entry.index
+
+    def _load(self, gallery_id: int, entry: _Entry) -> bool:
+        """Load the index file into ``entry``; False when it is missing or corrupt."""
+        try:
+            entry.index, entry.generation = load_index(self.path(gallery_id))
+        except IndexCorrupt:
+            return False
+        return True
+
+    def _build(self, session: Session, gallery_id: int, gallery: Gallery | None) -> VectorIndex:
+        rows = session.execute(
+            select(TemplateRow.id, TemplateRow.vector).where(TemplateRow.gallery_id == gallery_id)
+        ).all()
+        kind = gallery.index_kind if gallery else "auto"
+        index = create_index(choose_kind(len(rows)) if kind == "auto" else kind)
+        if rows:
+            index.add(np.array([r[0] for r in rows], dtype=np.int64), vectors_from_rows([r[1] for r in rows]))
+        return index
+
+    def _catch_up(self, session: Session, gallery_id: int, entry: _Entry) -> None:
+        in_db = np.array(
+            session.scalars(select(TemplateRow.id).where(TemplateRow.gallery_id == gallery_id)).all(),
+            dtype=np.int64,
+        )
+        in_index = entry.index.ids()
+        gone = np.setdiff1d(in_index, in_db, assume_unique=True)
+        missing = np.setdiff1d(in_db, in_index, assume_unique=True)
+        if gone.size:
+            entry.index.remove(gone)
+        for start in range(0, missing.size, 10_000):
+            chunk = [int(x) for x in missing[start : start + 10_000]]
+            rows = session.execute(
+                select(TemplateRow.id, TemplateRow.vector).where(TemplateRow.id.in_(chunk))
+            ).all()
+            entry.index.add(
+                np.array([r[0] for r in rows], dtype=np.int64), vectors_from_rows([r[1] for r in rows])
+            )
+
+    def search(self, gallery_id: int, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Top-``k`` (scores, template ids) in the gallery's index, level with the database,
+        and the index size; searched under the gallery's lock, so never half-updated."""
+        with self._lock(gallery_id):
+            index = self.get(gallery_id)
+            scores, ids = index.search(vectors, k)
+            return scores, ids, len(index)
+
+    def applied(
+        self,
+        gallery_id: int,
+        generation: int,
+        added: tuple[np.ndarray, np.ndarray] | None = None,
+        removed: np.ndarray | None = None,
+    ) -> None:
+        """Tell the manager that a committed transaction moved the gallery to ``generation``
+        by adding and/or removing these templates. Applied at once when the in-memory index
+        was at ``generation - 1``; otherwise the next :meth:`get` catches up."""
+        with self._lock(gallery_id):
+            entry = self._entries[gallery_id]
+            if entry.generation != generation - 1:
+                return
+            if removed is not None and removed.size:
+                entry.index.remove(removed)
+            if added is not None and added[0].size:
+                entry.index.add(added[0], added[1])
+            entry.generation = generation
+
+    def save(self, gallery_id: int) -> None:
+        """Write the gallery's index file (atomically), at the generation it reflects."""
+        with self._lock(gallery_id):
+            entry = self._entries[gallery_id]
+            if entry.generation >= 0:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                entry.index.save(self.path(gallery_id), entry.generation)
+
+    def rebuild(self, gallery_id: int) -> int:
+        """Rebuild the gallery's index from the database and save it; returns its size."""
+        with self._lock(gallery_id):
+            entry = self._entries[gallery_id]
+            with self.sessions() as session:
+                gallery = session.get(Gallery, gallery_id)
+                entry.index = self._build(session, gallery_id, gallery)
+                entry.generation = gallery.generation if gallery else 0
+            self.save(gallery_id)
+            return len(entry.index)
+
+    def forget(self, gallery_id: int) -> None:
+        """Drop the gallery's index from memory and disk (the gallery is gone)."""
+        with self._guard:
+            self._entries.pop(gallery_id, None)
+        self.path(gallery_id).unlink(missing_ok=True)
