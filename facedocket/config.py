@@ -48,17 +48,11 @@ class Settings(BaseSettings):
         "onnx", description="Runtime of dlib's ResNet: onnx (ONNX Runtime, default) or dlib (dlib's own)."
     )
     flip: bool = Field(True, description="Average each template with that of the mirrored face.")
-    jitter: bool = Field(
-        True, description="Also average over four slightly rotated and scaled views (needs flip)."
-    )
+    jitter: bool = Field(True, description="Also average over four slightly rotated and scaled views (needs flip).")
     threads: int = Field(2, ge=1, le=64, description="CPU threads for detection and templates.")
     detection_score: float = Field(0.9, gt=0, lt=1, description="Minimum detector confidence for a face.")
-    min_face_px: float = Field(
-        16.0, ge=4, description="Smallest face side, in pixels, that counts as a face."
-    )
-    detect_max_side: int = Field(
-        1280, ge=160, description="Images are scaled down to this longest side for detection."
-    )
+    min_face_px: float = Field(16.0, ge=4, description="Smallest face side, in pixels, that counts as a face.")
+    detect_max_side: int = Field(1280, ge=160, description="Images are scaled down to this longest side for detection.")
     max_image_pixels: int = Field(
         40_000_000, ge=1, description="Refuse images with more pixels than this (decompression bombs)."
     )

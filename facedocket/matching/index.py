@@ -317,8 +317,7 @@ def _check_payload(path: Path, magic: bytes, version: int, length: int, payload:
         raise IndexCorrupt(f"{path}: not a FaceDocket index file (bad magic); rebuild the index")
     if version != FORMAT_VERSION:
         raise IndexCorrupt(
-            f"{path}: index format version {version}, this FaceDocket reads {FORMAT_VERSION}; "
-            "rebuild the index"
+            f"{path}: index format version {version}, this FaceDocket reads {FORMAT_VERSION}; rebuild the index"
         )
     if len(payload) != length:
         raise IndexCorrupt(

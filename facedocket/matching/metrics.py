@@ -144,6 +144,4 @@ def fnir_at_fpir(
     max_rank: int | None = None,
 ) -> dict[float, float]:
     """FNIR at the threshold of each target FPIR."""
-    return {
-        f: fnir_at(mate_ranks, mate_scores, threshold_for_rate(nonmated_top, f), max_rank) for f in targets
-    }
+    return {f: fnir_at(mate_ranks, mate_scores, threshold_for_rate(nonmated_top, f), max_rank) for f in targets}

@@ -79,9 +79,7 @@ class Extracted:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def _pair_scores(
-    t: npt.NDArray[np.float32], ok: npt.NDArray[np.bool_], a: np.ndarray, b: np.ndarray
-) -> np.ndarray:
+def _pair_scores(t: npt.NDArray[np.float32], ok: npt.NDArray[np.bool_], a: np.ndarray, b: np.ndarray) -> np.ndarray:
     scores: np.ndarray = np.einsum("ij,ij->i", t[a], t[b]).astype(np.float64)
     scores[~(ok[a] & ok[b])] = -np.inf
     return scores
@@ -209,9 +207,7 @@ def identification(ex: Extracted, seed: int, max_rank: int) -> dict[str, object]
         "mated_searches": len(ranks),
         "nonmated_searches": len(nonmated_top),
         "rank1": round(metrics.rank_hit_rate(ranks, 1), 6),
-        "fnir_at_fpir": _rounded(
-            metrics.fnir_at_fpir(ranks, mate_scores, nonmated_top, FPIR_TARGETS, max_rank)
-        ),
+        "fnir_at_fpir": _rounded(metrics.fnir_at_fpir(ranks, mate_scores, nonmated_top, FPIR_TARGETS, max_rank)),
         "max_rank": max_rank,
     }
 
@@ -224,9 +220,7 @@ def _mate(scores: np.ndarray, labels: list[str], name: str, found: bool) -> tupl
     return rank, float(scores[j])
 
 
-def evaluate(
-    ex: Extracted, max_impostor_pairs: int = 100_000, seed: int = 0, max_rank: int = 50
-) -> dict[str, object]:
+def evaluate(ex: Extracted, max_impostor_pairs: int = 100_000, seed: int = 0, max_rank: int = 50) -> dict[str, object]:
     """Run the protocol over extracted templates; returns the JSON-ready result."""
     ver, _ = verification(ex, max_impostor_pairs, seed)
     quality = ver.pop("quality")

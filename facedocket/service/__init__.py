@@ -19,15 +19,14 @@ from facedocket.service.enrolment import EnrolItem, EnrolmentMixin, read_source
 from facedocket.service.galleries import GalleriesMixin
 from facedocket.service.search import LEGAL_BASES, RequestFields, SearchMixin, SearchResult
 from facedocket.store import db
+from facedocket.vision.pipeline import FacePipeline
 
 
 class Service(AccountsMixin, GalleriesMixin, EnrolmentMixin, SearchMixin):
     """Every use case of FaceDocket (see the mixins for each area)."""
 
 
-def open_service(
-    settings: Settings | None = None, clock: Clock = system_clock, migrate: bool = True
-) -> Service:
+def open_service(settings: Settings | None = None, clock: Clock = system_clock, migrate: bool = True) -> Service:
     """Open (and by default migrate) the database named by ``settings`` and return the service."""
     settings = settings or Settings()
     settings.home.mkdir(parents=True, exist_ok=True)

@@ -75,18 +75,14 @@ class AccountsMixin(ServiceBase):
         with self.transaction() as session:
             if session.scalar(select(Agency.id).limit(1)) is not None:
                 raise Conflict("this database already has agencies; use `facedocket user create` instead")
-            agency = Agency(
-                name=_check_name(agency_name, "agency name"), is_operator=True, created=self.clock()
-            )
+            agency = Agency(name=_check_name(agency_name, "agency name"), is_operator=True, created=self.clock())
             session.add(agency)
             session.flush()
             return self._new_user_and_token(session, agency.id, admin_username, "admin")
 
     def _new_user_and_token(self, session, agency_id: int, username: str, role: str) -> IssuedToken:  # type: ignore[no-untyped-def]
         _check_role(role)
-        user = User(
-            agency_id=agency_id, username=_check_name(username, "username"), role=role, created=self.clock()
-        )
+        user = User(agency_id=agency_id, username=_check_name(username, "username"), role=role, created=self.clock())
         session.add(user)
         try:
             session.flush()
@@ -190,9 +186,7 @@ class AccountsMixin(ServiceBase):
             now = self.clock()
             if token.last_used is None or _naive(now) - _naive(token.last_used) > timedelta(minutes=1):
                 token.last_used = now
-            return Actor(
-                user.id, user.username, user.agency_id, user.role, bool(agency and agency.is_operator)
-            )
+            return Actor(user.id, user.username, user.agency_id, user.role, bool(agency and agency.is_operator))
 
 
 def _naive(value: datetime) -> datetime:

@@ -46,13 +46,15 @@ class Actor:
 class ServiceBase:
     """Holds the engine, sessions, index manager and (built on first use) the pipeline."""
 
-    def __init__(self, settings: Settings, engine: Engine, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, clock: Clock = system_clock, pipeline: FacePipeline | None = None
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.sessions: sessionmaker[Session] = db.session_factory(engine)
         self.indexes = IndexManager(settings.home / "index", self.sessions)
         self.clock = clock
-        self._pipeline: FacePipeline | None = None
+        self._pipeline: FacePipeline | None = pipeline
         self._pipeline_lock = threading.Lock()
 
     @property

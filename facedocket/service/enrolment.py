@@ -99,9 +99,7 @@ def _read_manifest(path: Path) -> list[EnrolItem]:
         ref_col = columns.get("subject") or columns.get("reference")
         img_col = columns.get("image") or columns.get("path")
         if not ref_col or not img_col:
-            raise InvalidInput(
-                f"{path}: the manifest needs columns subject (or reference) and image (or path)"
-            )
+            raise InvalidInput(f"{path}: the manifest needs columns subject (or reference) and image (or path)")
         items = []
         for line, row in enumerate(reader, start=2):
             reference, image = (row.get(ref_col) or "").strip(), (row.get(img_col) or "").strip()
@@ -247,9 +245,7 @@ class EnrolmentMixin(ServiceBase):
             return outcome("below-quality", f"quality {best.template.quality:.2f} < {floor}"), None
         return outcome("enrolled"), best
 
-    def _store(
-        self, gallery_id: int, batch: list[EnrolItem], chosen: list[tuple[int, FoundFace]]
-    ) -> list[int]:
+    def _store(self, gallery_id: int, batch: list[EnrolItem], chosen: list[tuple[int, FoundFace]]) -> list[int]:
         with self.transaction() as session:
             subjects = self._subjects_for(session, gallery_id, [batch[i] for i, _ in chosen])
             rows = [

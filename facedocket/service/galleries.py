@@ -80,9 +80,7 @@ class GalleriesMixin(ServiceBase):
         templates = session.scalar(select(func.count()).where(TemplateRow.gallery_id == gallery.id)) or 0
         owned = gallery.agency_id == actor.agency_id
         shares = (
-            tuple(
-                session.scalars(select(GalleryShare.agency_id).where(GalleryShare.gallery_id == gallery.id))
-            )
+            tuple(session.scalars(select(GalleryShare.agency_id).where(GalleryShare.gallery_id == gallery.id)))
             if owned
             else ()
         )
@@ -96,9 +94,7 @@ class GalleriesMixin(ServiceBase):
         with self.sessions() as session:
             shared = select(GalleryShare.gallery_id).where(GalleryShare.agency_id == actor.agency_id)
             query = select(Gallery).where((Gallery.agency_id == actor.agency_id) | Gallery.id.in_(shared))
-            return [
-                self._gallery_info(session, actor, g) for g in session.scalars(query.order_by(Gallery.id))
-            ]
+            return [self._gallery_info(session, actor, g) for g in session.scalars(query.order_by(Gallery.id))]
 
     def get_gallery(self, actor: Actor, gallery_id: int) -> GalleryInfo:
         with self.sessions() as session:
@@ -109,18 +105,12 @@ class GalleriesMixin(ServiceBase):
         if name.isdigit():
             return self.get_gallery(actor, int(name))
         with self.sessions() as session:
-            gallery = session.scalar(
-                select(Gallery).where(Gallery.agency_id == actor.agency_id, Gallery.name == name)
-            )
+            gallery = session.scalar(select(Gallery).where(Gallery.agency_id == actor.agency_id, Gallery.name == name))
             if gallery is None:
-                raise NotFound(
-                    f"no gallery named {name!r} in your agency; `facedocket gallery list` shows them"
-                )
+                raise NotFound(f"no gallery named {name!r} in your agency; `facedocket gallery list` shows them")
             return self._gallery_info(session, actor, gallery)
 
-    def share_gallery(
-        self, actor: Actor, gallery_id: int, agency_id: int, shared: bool = True
-    ) -> GalleryInfo:
+    def share_gallery(self, actor: Actor, gallery_id: int, agency_id: int, shared: bool = True) -> GalleryInfo:
         """Let another agency search this gallery (or stop it)."""
         actor.require(*GALLERY_ADMINS)
         with self.transaction() as session:
@@ -136,9 +126,7 @@ class GalleriesMixin(ServiceBase):
             session.flush()
             return self._gallery_info(session, actor, gallery)
 
-    def list_subjects(
-        self, actor: Actor, gallery_id: int, offset: int = 0, limit: int = 100
-    ) -> list[SubjectInfo]:
+    def list_subjects(self, actor: Actor, gallery_id: int, offset: int = 0, limit: int = 100) -> list[SubjectInfo]:
         with self.sessions() as session:
             self._usable_gallery(session, actor, gallery_id)
             counts = (

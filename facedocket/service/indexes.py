@@ -107,12 +107,8 @@ class IndexManager:
             entry.index.remove(gone)
         for start in range(0, missing.size, 10_000):
             chunk = [int(x) for x in missing[start : start + 10_000]]
-            rows = session.execute(
-                select(TemplateRow.id, TemplateRow.vector).where(TemplateRow.id.in_(chunk))
-            ).all()
-            entry.index.add(
-                np.array([r[0] for r in rows], dtype=np.int64), vectors_from_rows([r[1] for r in rows])
-            )
+            rows = session.execute(select(TemplateRow.id, TemplateRow.vector).where(TemplateRow.id.in_(chunk))).all()
+            entry.index.add(np.array([r[0] for r in rows], dtype=np.int64), vectors_from_rows([r[1] for r in rows]))
 
     def search(self, gallery_id: int, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, int]:
         """Top-``k`` (scores, template ids) in the gallery's index, level with the database,

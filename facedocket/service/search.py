@@ -42,9 +42,7 @@ class RequestFields:
         if missing:
             raise RequestIncomplete(f"a search needs a written request; missing: {', '.join(missing)}")
         if self.legal_basis not in LEGAL_BASES:
-            raise RequestIncomplete(
-                f"legal basis {self.legal_basis!r} is not one of: {', '.join(LEGAL_BASES)}"
-            )
+            raise RequestIncomplete(f"legal basis {self.legal_basis!r} is not one of: {', '.join(LEGAL_BASES)}")
 
 
 @dataclass(frozen=True)
@@ -109,9 +107,7 @@ class SearchMixin(ServiceBase):
         with self.transaction() as session:
             ranked = _collapse(session, hits, limit, k)
             duration = (time.perf_counter() - start) * 1000
-            row = self._record(
-                session, actor, request, "search", template, galleries, limit, k, duration, size
-            )
+            row = self._record(session, actor, request, "search", template, galleries, limit, k, duration, size)
             session.add_all(
                 Candidate(search_id=row.id, rank=i + 1, subject_id=s, template_id=t, gallery_id=g, score=sc)
                 for i, (s, t, g, sc) in enumerate(ranked)
@@ -146,9 +142,7 @@ class SearchMixin(ServiceBase):
         best = int(np.argmax(scores)) if scores else -1
         with self.transaction() as session:
             duration = (time.perf_counter() - start) * 1000
-            row = self._record(
-                session, actor, request, "verify", template, [gallery], limit, 1, duration, len(rows)
-            )
+            row = self._record(session, actor, request, "verify", template, [gallery], limit, 1, duration, len(rows))
             row.subject_id = subject_id
             if best >= 0 and scores[best] >= limit:
                 session.add(Candidate(search_id=row.id, rank=1, subject_id=subject_id,
@@ -169,10 +163,7 @@ class SearchMixin(ServiceBase):
         actor.require(*READERS)
         with self.sessions() as session:
             rows = session.scalars(
-                select(Search)
-                .where(Search.agency_id == actor.agency_id)
-                .order_by(Search.id.desc())
-                .limit(limit)
+                select(Search).where(Search.agency_id == actor.agency_id).order_by(Search.id.desc()).limit(limit)
             )
             return [self._result(session, row) for row in rows]
 
@@ -242,9 +233,7 @@ class SearchMixin(ServiceBase):
     def _result(self, session: Session, row: Search) -> SearchResult:
         request = session.get(Request, row.request_id)
         assert request is not None
-        candidates = session.scalars(
-            select(Candidate).where(Candidate.search_id == row.id).order_by(Candidate.rank)
-        )
+        candidates = session.scalars(select(Candidate).where(Candidate.search_id == row.id).order_by(Candidate.rank))
         infos = []
         for c in candidates:
             subject = session.get(Subject, c.subject_id) if c.subject_id is not None else None

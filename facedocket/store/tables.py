@@ -168,9 +168,7 @@ class Search(Base):
     probe_sha256: Mapped[str] = mapped_column(String(64))
     probe_quality: Mapped[float] = mapped_column(Float)
     galleries: Mapped[list[Any]] = mapped_column(JSON)
-    subject_id: Mapped[int | None] = mapped_column(
-        ForeignKey("subject.id", ondelete="SET NULL"), nullable=True
-    )
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id", ondelete="SET NULL"), nullable=True)
     model_id: Mapped[str] = mapped_column(String(80))
     threshold: Mapped[float] = mapped_column(Float)
     k: Mapped[int] = mapped_column(Integer)
@@ -178,9 +176,7 @@ class Search(Base):
     gallery_size: Mapped[int] = mapped_column(Integer)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    candidates: Mapped[list[Candidate]] = relationship(
-        order_by="Candidate.rank", cascade="all, delete-orphan"
-    )
+    candidates: Mapped[list[Candidate]] = relationship(order_by="Candidate.rank", cascade="all, delete-orphan")
 
 
 class Candidate(Base):

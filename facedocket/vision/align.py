@@ -47,9 +47,7 @@ class Aligner:
 
     def shape(self, pixels: RGBArray, box: Box) -> Any:
         """dlib's ``full_object_detection`` (5 points) inside ``box``."""
-        rect = self._dlib.rectangle(
-            round(box.left), round(box.top), round(box.right) - 1, round(box.bottom) - 1
-        )
+        rect = self._dlib.rectangle(round(box.left), round(box.top), round(box.right) - 1, round(box.bottom) - 1)
         return self._predictor(pixels, rect)
 
     def chip(self, pixels: RGBArray, shape: Any) -> RGBArray:

@@ -99,12 +99,8 @@ def nms(boxes: FloatArray, scores: FloatArray, threshold: float) -> list[int]:
         i = int(order[0])
         keep.append(i)
         rest = order[1:]
-        w = np.clip(
-            np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None
-        )
-        h = np.clip(
-            np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None
-        )
+        w = np.clip(np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None)
+        h = np.clip(np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None)
         inter = w * h
         iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
         order = rest[iou <= threshold]
@@ -124,9 +120,7 @@ class RetinaFaceDetector:
         so.intra_op_num_threads = max(1, self.options.threads)
         so.inter_op_num_threads = 1
         so.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            models.retinaface_onnx_bytes(), so, providers=["CPUExecutionProvider"]
-        )
+        self._session = ort.InferenceSession(models.retinaface_onnx_bytes(), so, providers=["CPUExecutionProvider"])
 
     def detect(self, pixels: RGBArray) -> list[Face]:
         scale = min(1.0, self.options.max_side / max(pixels.shape[:2]))
@@ -192,17 +186,13 @@ class HogDetector:
         self.options = options or DetectorOptions()
         self.upsample = upsample
         self._detector = dlib.get_frontal_face_detector()
-        self._marks = dlib.shape_predictor(
-            str(models.dlib_model_path("shape_predictor_68_face_landmarks.dat"))
-        )
+        self._marks = dlib.shape_predictor(str(models.dlib_model_path("shape_predictor_68_face_landmarks.dat")))
 
     def detect(self, pixels: RGBArray) -> list[Face]:
         rects, scores, _ = self._detector.run(pixels, self.upsample, 0.0)
         faces = []
         for rect, score in sorted(zip(rects, scores, strict=True), key=lambda rs: -rs[1]):
-            box = Box(
-                float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1)
-            )
+            box = Box(float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1))
             if min(box.width, box.height) < self.options.min_face_px:
                 continue
             shape = self._marks(pixels, rect)

@@ -56,9 +56,7 @@ def read_bytes(path: str | Path, limits: ImageLimits = DEFAULT_LIMITS) -> bytes:
     if p.is_dir():
         raise InvalidImage(f"{p} is a folder, not an image file")
     if size > limits.max_bytes:
-        raise InvalidImage(
-            f"{p} is {size:,} bytes, over the {limits.max_bytes:,}-byte limit; resize it first"
-        )
+        raise InvalidImage(f"{p} is {size:,} bytes, over the {limits.max_bytes:,}-byte limit; resize it first")
     return p.read_bytes()
 
 
@@ -116,9 +114,7 @@ def _check_bytes(data: bytes, limits: ImageLimits, name: str) -> None:
     if len(data) == 0:
         raise InvalidImage(f"{name} is empty (0 bytes)")
     if len(data) > limits.max_bytes:
-        raise InvalidImage(
-            f"{name} is {len(data):,} bytes, over the {limits.max_bytes:,}-byte limit; resize it first"
-        )
+        raise InvalidImage(f"{name} is {len(data):,} bytes, over the {limits.max_bytes:,}-byte limit; resize it first")
 
 
 def _check_dimensions(size: tuple[int, int], limits: ImageLimits, name: str) -> None:
@@ -131,9 +127,7 @@ def _check_dimensions(size: tuple[int, int], limits: ImageLimits, name: str) -> 
     if max(width, height) > limits.max_side:
         raise InvalidImage(f"{name} is {width}x{height}; a side over {limits.max_side} px is refused")
     if min(width, height) < limits.min_side:
-        raise InvalidImage(
-            f"{name} is {width}x{height}; images under {limits.min_side} px on a side are refused"
-        )
+        raise InvalidImage(f"{name} is {width}x{height}; images under {limits.min_side} px on a side are refused")
 
 
 def _to_rgb(img: PILImage.Image) -> RGBArray:

@@ -173,9 +173,7 @@ class FacePipeline:
         progress: Callable[[int], None] | None,
     ) -> Iterator[ImageResult]:
         all_chips = [chip for item in batch for chip in item[3]]
-        vectors, symmetry = embed(
-            self.descriptor, chip_stack(all_chips), self.options.flip, self.options.jitter
-        )
+        vectors, symmetry = embed(self.descriptor, chip_stack(all_chips), self.options.flip, self.options.jitter)
         start = 0
         for source, sha, faces, chips, error in batch:
             end = start + len(faces)

@@ -82,9 +82,7 @@ def warp(chip: RGBArray, angle: float, scale: float) -> RGBArray:
     cos, sin = np.cos(theta) / scale, np.sin(theta) / scale
     # output (x, y) samples input (a x + b y + c, d x + e y + f): the inverse transform.
     data = (cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy)
-    image = PILImage.fromarray(chip).transform(
-        size, PILImage.Transform.AFFINE, data, PILImage.Resampling.BILINEAR
-    )
+    image = PILImage.fromarray(chip).transform(size, PILImage.Transform.AFFINE, data, PILImage.Resampling.BILINEAR)
     return np.asarray(image, dtype=np.uint8)
 
 

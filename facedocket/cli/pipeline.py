@@ -1,95 +1,19 @@
-"""The ``facedocket`` command line: a thin shell over the library.
-
-Every command has ``--help``; machine-readable output with ``--json``; errors are one
-line on standard error and a non-zero exit status.
-"""
+"""Pipeline commands: detect, compare, embed, evaluate, models, settings."""
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 
+from facedocket.cli import cli
+from facedocket.cli.common import IMAGE_SUFFIXES, _echo_json, _face_dict, _pipeline, _progress
 from facedocket.config import Settings
-from facedocket.errors import FaceDocketError, InvalidInput
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj = ctx.find_root().obj
-    assert isinstance(obj, Settings)
-    return obj
-
-
-def _pipeline(ctx: click.Context, **overrides: Any) -> Any:
-    from facedocket.vision.pipeline import FacePipeline
-
-    settings = _settings(ctx).model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    return FacePipeline(settings.pipeline_options())
-
-
-def _echo_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, default=_json_default))
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, np.ndarray):
-        return [round(float(x), 6) for x in value.ravel()]
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-@contextmanager
-def _progress(total: int, label: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on standard error; yields an ``advance(n)`` callable."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not enabled,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(label, total=total)
-        yield lambda n: progress.advance(task, n)
-
-
-def _face_dict(face: Any, index: int) -> dict[str, object]:
-    return {
-        "face": index,
-        "box": face.box.as_list(),
-        "score": round(face.score, 4),
-        "landmarks": [[round(x, 1), round(y, 1)] for x, y in face.landmarks],
-        "quality": face.quality.as_dict() if face.quality else None,
-    }
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="facedocket")
-@click.pass_context
-def cli(ctx: click.Context) -> None:
-    """FaceDocket: face recognition with the limits built in.
-
-    Settings come from FACEDOCKET_* environment variables (see `facedocket settings`).
-    """
-    if ctx.obj is None:
-        ctx.obj = Settings()
+from facedocket.errors import InvalidInput
 
 
 @cli.command()
@@ -189,17 +113,13 @@ def _expand_paths(paths: Sequence[str]) -> list[Path]:
         else:
             out.append(p)
     if not out:
-        raise InvalidInput(
-            "no images given; pass image files, folders, or - to read paths from standard input"
-        )
+        raise InvalidInput("no images given; pass image files, folders, or - to read paths from standard input")
     return out
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the templates to FILE.npz."
-)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the templates to FILE.npz.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per image (with templates).")
 @click.pass_context
 def embed(ctx: click.Context, paths: Sequence[str], out: Path | None, as_json: bool) -> None:
@@ -266,9 +186,7 @@ def _write_npz(out: Path, rows: list[dict[str, Any]], model_id: str) -> None:
 @click.option("--runtime", type=click.Choice(["onnx", "dlib"]), help="Runtime for dlib's ResNet.")
 @click.option("--flip/--no-flip", default=None, help="Average with the mirrored face's template.")
 @click.option("--max-identities", type=int, help="Use only the first N identities (sorted).")
-@click.option(
-    "--max-impostor-pairs", type=int, default=100_000, show_default=True, help="Impostor sample size."
-)
+@click.option("--max-impostor-pairs", type=int, default=100_000, show_default=True, help="Impostor sample size.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the deterministic samples.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 @click.pass_context
@@ -345,25 +263,3 @@ def settings() -> None:
     for name, info in Settings.model_fields.items():
         click.echo(f"FACEDOCKET_{name.upper()}={getattr(current, name)}")
         click.echo(f"    {info.description}")
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: run the CLI, turning every error into one line and exit status 1."""
-    try:
-        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False, prog_name="facedocket")
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except FaceDocketError as e:
-        click.echo(f"Error: {e}", err=True)
-        sys.exit(1)
-    except Exception as e:  # a bug: still one line, details on request
-        if os.environ.get("FACEDOCKET_DEBUG"):
-            raise
-        click.echo(
-            f"Error: unexpected {type(e).__name__}: {e} (set FACEDOCKET_DEBUG=1 for details)", err=True
-        )
-        sys.exit(1)

@@ -1,0 +1,457 @@
+"""Service commands: init, serve, agencies, users, tokens, galleries, enrolment, subjects,
+search, verify, searches, index. Each calls one service method.
+
+Commands act as the user whose token is given by ``--token``, ``FACEDOCKET_TOKEN``, or
+(after ``facedocket init``) the admin token saved in ``HOME/token``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from facedocket.cli import cli
+from facedocket.cli.common import _echo_json, _progress, settings_of
+from facedocket.errors import Unauthorized
+from facedocket.service import LEGAL_BASES, Actor, RequestFields, Service, open_service, read_source
+from facedocket.store.tables import ROLES
+
+TOKEN_FILE = "token"
+
+
+def _service(ctx: click.Context) -> Service:
+    root = ctx.find_root()
+    service = root.meta.get("facedocket.service")
+    if service is None:
+        service = open_service(settings_of(ctx))
+        root.meta["facedocket.service"] = service
+    assert isinstance(service, Service)
+    return service
+
+
+def _actor(ctx: click.Context, token: str | None) -> Actor:
+    secret = token or os.environ.get("FACEDOCKET_TOKEN")
+    saved = settings_of(ctx).home / TOKEN_FILE
+    if not secret and saved.is_file():
+        secret = saved.read_text().strip()
+    if not secret:
+        raise Unauthorized("no token: pass --token, set FACEDOCKET_TOKEN, or run `facedocket init` first")
+    return _service(ctx).authenticate(secret)
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in asdict(value).items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _show(data: Any, as_json: bool, text: str) -> None:
+    if as_json:
+        _echo_json(_plain(data))
+    else:
+        click.echo(text)
+
+
+token_option = click.option("--token", envvar="FACEDOCKET_TOKEN", help="API token to act as (fd_...).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+@cli.command()
+@click.option("--agency", default="Operator", show_default=True, help="Name of the first (operator) agency.")
+@click.option("--admin", "admin_username", default="admin", show_default=True, help="First admin's username.")
+@click.pass_context
+def init(ctx: click.Context, agency: str, admin_username: str) -> None:
+    """Create the data directory, the database, the first agency and its admin.
+
+    The admin's token is printed once and saved to HOME/token (readable by you only), so
+    the other commands work on this machine without --token.
+    """
+    settings = settings_of(ctx)
+    service = _service(ctx)
+    issued = service.bootstrap(agency, admin_username)
+    path = settings.home / TOKEN_FILE
+    path.write_text(issued.secret + "\n")
+    path.chmod(0o600)
+    click.echo(f"created {settings.resolved_database_url()} with agency {agency!r} and admin {admin_username!r}")
+    click.echo(f"admin token (shown once, saved to {path}): {issued.secret}")
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default 8000).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Start the REST API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from facedocket.api import create_app
+
+    settings = settings_of(ctx)
+    app = create_app(settings, _service(ctx))
+    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+# --- agencies, users, tokens ---------------------------------------------------------------
+
+
+@cli.group()
+def agency() -> None:
+    """Agencies (tenants). Only the operator agency's admins create them."""
+
+
+@agency.command("create")
+@click.argument("name")
+@click.option("--admin", "admin_username", required=True, help="Username of the new agency's first admin.")
+@token_option
+@json_option
+@click.pass_context
+def agency_create(ctx: click.Context, name: str, admin_username: str, token: str | None, as_json: bool) -> None:
+    """Create agency NAME with a first admin; prints the admin's token once."""
+    info, issued = _service(ctx).create_agency(_actor(ctx, token), name, admin_username)
+    _show(
+        {"agency": info, "token": issued},
+        as_json,
+        f"agency {info.id} {info.name!r}; admin token: {issued.secret}",
+    )
+
+
+@agency.command("list")
+@token_option
+@json_option
+@click.pass_context
+def agency_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
+    """List the agencies you can see."""
+    agencies = _service(ctx).list_agencies(_actor(ctx, token))
+    _show(
+        agencies,
+        as_json,
+        "\n".join(f"{a.id}\t{a.name}{' (operator)' if a.operator else ''}" for a in agencies),
+    )
+
+
+@cli.group()
+def user() -> None:
+    """Users of your agency and their roles."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="The user's role.")
+@token_option
+@json_option
+@click.pass_context
+def user_create(ctx: click.Context, username: str, role: str, token: str | None, as_json: bool) -> None:
+    """Create USERNAME in your agency (admins only); prints their token once."""
+    info, issued = _service(ctx).create_user(_actor(ctx, token), username, role)
+    _show(
+        {"user": info, "token": issued},
+        as_json,
+        f"user {info.id} {info.username} ({info.role}); token: {issued.secret}",
+    )
+
+
+@user.command("list")
+@token_option
+@json_option
+@click.pass_context
+def user_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
+    """List your agency's users."""
+    users = _service(ctx).list_users(_actor(ctx, token))
+    _show(
+        users,
+        as_json,
+        "\n".join(f"{u.id}\t{u.username}\t{u.role}\t{'active' if u.active else 'inactive'}" for u in users),
+    )
+
+
+@user.command("deactivate")
+@click.argument("user_id", type=int)
+@token_option
+@click.pass_context
+def user_deactivate(ctx: click.Context, user_id: int, token: str | None) -> None:
+    """Deactivate a user: their tokens stop working."""
+    info = _service(ctx).set_user_active(_actor(ctx, token), user_id, False)
+    click.echo(f"user {info.id} {info.username} deactivated")
+
+
+@cli.group("token")
+def token_group() -> None:
+    """API tokens (only a hash is stored; a secret is shown once)."""
+
+
+@token_group.command("create")
+@click.option("--user", "user_id", type=int, help="For this user of your agency (admins); default yourself.")
+@click.option("--name", default="", help="A label for the token.")
+@token_option
+@click.pass_context
+def token_create(ctx: click.Context, user_id: int | None, name: str, token: str | None) -> None:
+    """Issue a new token; prints its secret once."""
+    issued = _service(ctx).create_token(_actor(ctx, token), user_id, name)
+    click.echo(f"token {issued.id} for {issued.username}: {issued.secret}")
+
+
+@token_group.command("revoke")
+@click.argument("token_id", type=int)
+@token_option
+@click.pass_context
+def token_revoke(ctx: click.Context, token_id: int, token: str | None) -> None:
+    """Revoke token TOKEN_ID."""
+    _service(ctx).revoke_token(_actor(ctx, token), token_id)
+    click.echo(f"token {token_id} revoked")
+
+
+# --- galleries, enrolment, subjects, index ---------------------------------------------------
+
+
+@cli.group()
+def gallery() -> None:
+    """Galleries: named sets of enrolled templates with a declared source and purpose."""
+
+
+@gallery.command("create")
+@click.argument("name")
+@click.option("--source", required=True, help='Where the photos come from, e.g. "RMV licence photos".')
+@click.option("--purpose", required=True, help="What the gallery may be searched for.")
+@click.option("--index", "index_kind", type=click.Choice(["auto", "exact", "hnsw"]), default="auto",
+              show_default=True, help="Vector index kind (auto: exact below 50,000 templates).")  # fmt: skip
+@token_option
+@json_option
+@click.pass_context
+def gallery_create(
+    ctx: click.Context,
+    name: str,
+    source: str,
+    purpose: str,
+    index_kind: str,
+    token: str | None,
+    as_json: bool,
+) -> None:
+    """Create gallery NAME in your agency."""
+    info = _service(ctx).create_gallery(_actor(ctx, token), name, source, purpose, index_kind)
+    _show(info, as_json, f"gallery {info.id} {info.name!r} created")
+
+
+@gallery.command("list")
+@token_option
+@json_option
+@click.pass_context
+def gallery_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
+    """List galleries your agency owns or may search."""
+    galleries = _service(ctx).list_galleries(_actor(ctx, token))
+    lines = [
+        f"{g.id}\t{g.name}\t{g.subjects} subjects\t{g.templates} templates\t{'owned' if g.owned else 'shared with you'}"
+        for g in galleries
+    ]
+    _show(galleries, as_json, "\n".join(lines) or "no galleries")
+
+
+@gallery.command("show")
+@click.argument("gallery_ref")
+@token_option
+@click.pass_context
+def gallery_show(ctx: click.Context, gallery_ref: str, token: str | None) -> None:
+    """Show a gallery (by name or id) as JSON."""
+    _echo_json(_plain(_service(ctx).gallery_by_name(_actor(ctx, token), gallery_ref)))
+
+
+@gallery.command("share")
+@click.argument("gallery_ref")
+@click.option("--agency", "agency_id", type=int, required=True, help="Agency id to share with.")
+@click.option("--revoke", is_flag=True, help="Stop sharing instead.")
+@token_option
+@click.pass_context
+def gallery_share(ctx: click.Context, gallery_ref: str, agency_id: int, revoke: bool, token: str | None) -> None:
+    """Let another agency search a gallery of yours (or stop it with --revoke)."""
+    service, actor = _service(ctx), _actor(ctx, token)
+    info = service.share_gallery(actor, service.gallery_by_name(actor, gallery_ref).id, agency_id, not revoke)
+    click.echo(f"gallery {info.id} shared with agencies: {list(info.shared_with) or 'none'}")
+
+
+@cli.command()
+@click.argument("gallery_ref")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--outcomes", type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV of per-image outcomes (default HOME/enrolment/<gallery>-outcomes.csv).")  # fmt: skip
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Images per transaction.")
+@token_option
+@json_option
+@click.pass_context
+def enroll(
+    ctx: click.Context, gallery_ref: str, path: Path, outcomes: Path | None, batch_size: int,
+    token: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Enrol PATH into a gallery: a folder with one sub-folder per subject, or a CSV
+    manifest (subject, image[, sex, birth_year, ...]).
+
+    Resumable: photos already in the gallery (same SHA-256) are skipped. Every photo gets
+    an outcome: enrolled, already-enrolled, duplicate, no-face, several-faces,
+    below-quality or invalid-image.
+    """
+    service, actor = _service(ctx), _actor(ctx, token)
+    target = service.gallery_by_name(actor, gallery_ref)
+    items = read_source(path)
+    outcomes = outcomes or settings_of(ctx).home / "enrolment" / f"gallery-{target.id}-outcomes.csv"
+    with _progress(len(items), f"enrolling into {target.name}") as advance:
+        report = service.enroll(actor, target.id, items, outcomes, advance, batch_size)
+    summary = ", ".join(f"{k} {v}" for k, v in report.as_dict()["counts"].items() if v)  # type: ignore[attr-defined]
+    _show(report.as_dict(), as_json, f"{len(items)} photos: {summary}; outcomes in {outcomes}")
+
+
+@cli.group()
+def subject() -> None:
+    """Subjects (person records) of a gallery."""
+
+
+@subject.command("list")
+@click.argument("gallery_ref")
+@click.option("--offset", type=int, default=0, help="Skip this many.")
+@click.option("--limit", type=int, default=100, help="Show at most this many.")
+@token_option
+@json_option
+@click.pass_context
+def subject_list(
+    ctx: click.Context, gallery_ref: str, offset: int, limit: int, token: str | None, as_json: bool
+) -> None:
+    """List a gallery's subjects."""
+    service, actor = _service(ctx), _actor(ctx, token)
+    subjects = service.list_subjects(actor, service.gallery_by_name(actor, gallery_ref).id, offset, limit)
+    _show(subjects, as_json, "\n".join(f"{s.id}\t{s.reference}\t{s.templates} templates" for s in subjects))
+
+
+@subject.command("delete")
+@click.argument("subject_id", type=int)
+@token_option
+@click.pass_context
+def subject_delete(ctx: click.Context, subject_id: int, token: str | None) -> None:
+    """Delete a subject and its templates from the database and the index."""
+    n = _service(ctx).delete_subject(_actor(ctx, token), subject_id)
+    click.echo(f"subject {subject_id} deleted with {n} template(s)")
+
+
+@cli.group()
+def index() -> None:
+    """Vector indexes (rebuilt from the database whenever needed)."""
+
+
+@index.command("rebuild")
+@click.argument("gallery_ref")
+@token_option
+@click.pass_context
+def index_rebuild(ctx: click.Context, gallery_ref: str, token: str | None) -> None:
+    """Rebuild a gallery's index from the database."""
+    service, actor = _service(ctx), _actor(ctx, token)
+    target = service.gallery_by_name(actor, gallery_ref)
+    click.echo(f"gallery {target.id}: index rebuilt with {service.rebuild_index(actor, target.id)} templates")
+
+
+# --- search and verify -------------------------------------------------------------------------
+
+
+def _request_options(f: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--case", "case_number", required=True, help="Case number."),
+            click.option("--offence", required=True, help="Offence under investigation."),
+            click.option("--legal-basis", type=click.Choice(LEGAL_BASES), required=True, help="Legal basis."),
+            click.option("--justification", required=True, help="Why this search is necessary."),
+            click.option("--threshold", type=float, help="Score threshold (default: the model card's)."),
+            click.option("--face", type=int, help="Face N of the probe when it has several."),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+def _print_result(result: Any, as_json: bool) -> None:
+    if as_json:
+        _echo_json(_plain(result) | {"created": result.created.isoformat()})
+        return
+    click.echo(f"search {result.id} ({result.kind}) under case {result.case_number}: {result.label}")
+    click.echo(
+        f"threshold {result.threshold:.4f}, {result.gallery_size} templates searched in {result.duration_ms:.1f} ms"
+    )
+    if result.empty:
+        click.echo("no candidate above threshold")
+    for c in result.candidates:
+        click.echo(
+            f"  {c.rank}. {c.subject_reference or '(deleted subject)'}  score {c.score:.4f}  gallery {c.gallery_id}"
+        )
+
+
+@cli.command()
+@click.argument("probe", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--gallery", "galleries", multiple=True, required=True, help="Gallery name or id (repeatable).")
+@click.option("-k", "--k", "k", type=int, help="Most candidates to return (default 10).")
+@_request_options
+@token_option
+@json_option
+@click.pass_context
+def search(
+    ctx: click.Context, probe: Path, galleries: tuple[str, ...], k: int | None, case_number: str, offence: str,
+    legal_basis: str, justification: str, threshold: float | None, face: int | None, token: str | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Search the face in PROBE against galleries, under a written request.
+
+    Prints a ranked candidate list for trained human review: an investigative lead, not a
+    positive identification. An empty list means no candidate above the threshold.
+    """
+    service, actor = _service(ctx), _actor(ctx, token)
+    ids = [service.gallery_by_name(actor, g).id for g in galleries]
+    request = RequestFields(case_number, offence, legal_basis, justification)
+    _print_result(service.search(actor, request, probe.read_bytes(), ids, k, threshold, face), as_json)
+
+
+@cli.command()
+@click.argument("probe", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--subject", "subject_id", type=int, required=True, help="Subject id to compare with.")
+@_request_options
+@token_option
+@json_option
+@click.pass_context
+def verify(
+    ctx: click.Context, probe: Path, subject_id: int, case_number: str, offence: str, legal_basis: str,
+    justification: str, threshold: float | None, face: int | None, token: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Compare the face in PROBE with one subject's templates (1:1), under a written request."""
+    service, actor = _service(ctx), _actor(ctx, token)
+    request = RequestFields(case_number, offence, legal_basis, justification)
+    _print_result(service.verify(actor, request, probe.read_bytes(), subject_id, threshold, face), as_json)
+
+
+@cli.group()
+def searches() -> None:
+    """Past searches and verifications of your agency."""
+
+
+@searches.command("list")
+@click.option("--limit", type=int, default=50, help="Show at most this many.")
+@token_option
+@json_option
+@click.pass_context
+def searches_list(ctx: click.Context, limit: int, token: str | None, as_json: bool) -> None:
+    """List your agency's searches, newest first."""
+    rows = _service(ctx).list_searches(_actor(ctx, token), limit)
+    if as_json:
+        _echo_json([_plain(r) | {"created": r.created.isoformat()} for r in rows])
+        return
+    for r in rows:
+        click.echo(
+            f"{r.id}\t{r.kind}\tcase {r.case_number}\t{len(r.candidates)} candidate(s)\t{r.created:%Y-%m-%d %H:%M}"
+        )
+
+
+@searches.command("show")
+@click.argument("search_id", type=int)
+@token_option
+@json_option
+@click.pass_context
+def searches_show(ctx: click.Context, search_id: int, token: str | None, as_json: bool) -> None:
+    """Show one search with its candidates."""
+    _print_result(_service(ctx).get_search(_actor(ctx, token), search_id), as_json)
