@@ -1,7 +1,7 @@
 """Regenerate docs/cli.md (every command's --help) and docs/settings.md (every setting).
 
-    python scripts/gen_docs.py          # write the files
-    python scripts/gen_docs.py --check  # exit 1 if they are out of date (run by the tests)
+python scripts/gen_docs.py          # write the files
+python scripts/gen_docs.py --check  # exit 1 if they are out of date (run by the tests)
 """
 
 from __future__ import annotations

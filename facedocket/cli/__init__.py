@@ -49,8 +49,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
+    except click.UsageError as e:
+        command = e.ctx.command_path if e.ctx else "facedocket"
+        click.echo(f"Error: {e.format_message()} (see `{command} --help`)", err=True)
+        sys.exit(e.exit_code)
     except click.ClickException as e:
-        e.show()
+        click.echo(f"Error: {e.format_message()}", err=True)
         sys.exit(e.exit_code)
     except FaceDocketError as e:
         click.echo(f"Error: {e}", err=True)

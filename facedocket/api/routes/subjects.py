@@ -1,0 +1,105 @@
+"""Subjects: enrol by upload, list, show, delete (with their templates, everywhere at once)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+
+from facedocket.api.deps import ActorDep, ServiceDep, SettingsDep
+from facedocket.api.errors import ApiError
+from facedocket.api.schemas import (
+    EnrolmentPublic,
+    SubjectDeletedPublic,
+    SubjectPublic,
+    SubjectsPublic,
+    error_responses,
+)
+from facedocket.api.uploads import read_upload
+from facedocket.service.enrolment import Outcome
+
+router = APIRouter(tags=["subjects"], responses=error_responses(401, 403, 404, 422))
+
+# Outcomes that enrol nothing: the status they are answered with, and what to do next.
+_REFUSED: dict[str, tuple[int, str]] = {
+    "invalid-image": (400, "upload a JPEG, PNG, WEBP, BMP, GIF or TIFF photo"),
+    "no-face": (422, "upload a clear, frontal photo of the subject"),
+    "several-faces": (422, "upload a photo of the subject alone, or crop it"),
+    "below-quality": (422, "upload a sharper, frontal, well-lit photo"),
+    "duplicate": (409, "the same photo was sent twice"),
+}
+
+
+@router.post(
+    "/galleries/{gallery_id}/subjects",
+    status_code=201,
+    responses={
+        200: {"model": EnrolmentPublic, "description": "This photo is already in the gallery; nothing changed."},
+        **error_responses(400, 409, 413),
+    },
+)
+def enrol_subject(
+    gallery_id: int,
+    reference: Annotated[str, Form(description="The subject's external reference; new or existing.")],
+    image: Annotated[UploadFile, File(description="One photo of the subject: one face.")],
+    actor: ActorDep,
+    service: ServiceDep,
+    settings: SettingsDep,
+    response: Response,
+    sex: Annotated[str | None, Form(description="Recorded sex, for evaluation and reporting only.")] = None,
+    birth_year: Annotated[int | None, Form(description="Recorded birth year, for evaluation only.")] = None,
+) -> EnrolmentPublic:
+    """Enrol one photo into a gallery your agency owns (admins, supervisors, examiners): the
+    subject is created on its first photo. 201 when enrolled, 200 when the photo is already in
+    the gallery. A photo that enrols nothing (no face, several faces, too low quality: 422; not
+    an image: 400) is answered in the error shape with the outcome in ``errors``."""
+    data = read_upload(image, settings.max_upload_bytes, "image")
+    attributes: dict[str, Any] = {k: v for k, v in (("sex", sex), ("birth_year", birth_year)) if v is not None}
+    outcome = service.enroll_image(actor, gallery_id, reference, data, attributes)
+    if outcome.outcome not in ("enrolled", "already-enrolled"):
+        raise _refused(outcome)
+    if outcome.outcome == "already-enrolled":
+        response.status_code = 200
+    return EnrolmentPublic(
+        gallery_id=gallery_id,
+        reference=outcome.subject,
+        outcome=outcome.outcome,
+        detail=outcome.detail,
+        template_id=outcome.template_id,
+        sha256=outcome.sha256,
+    )
+
+
+def _refused(outcome: Outcome) -> ApiError:
+    """The error for an outcome that enrolled nothing, with the outcome in ``errors``."""
+    status, hint = _REFUSED.get(outcome.outcome, (422, "try another photo"))
+    detail = {"outcome": outcome.outcome, "detail": outcome.detail, "reference": outcome.subject}
+    message = f"{outcome.outcome}: {outcome.detail or outcome.outcome}; nothing was enrolled — {hint}"
+    return ApiError(status, message, [{**detail, "sha256": outcome.sha256}])
+
+
+@router.get("/galleries/{gallery_id}/subjects")
+def list_subjects(
+    gallery_id: int,
+    actor: ActorDep,
+    service: ServiceDep,
+    offset: Annotated[int, Query(ge=0, description="Skip this many subjects.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many subjects.")] = 100,
+) -> SubjectsPublic:
+    """The subjects of a gallery your agency owns or may search, by id."""
+    subjects = [SubjectPublic.model_validate(s) for s in service.list_subjects(actor, gallery_id, offset, limit)]
+    total = service.get_gallery(actor, gallery_id).subjects
+    return SubjectsPublic(data=subjects, count=len(subjects), total=total, offset=offset, limit=limit)
+
+
+@router.get("/subjects/{subject_id}")
+def get_subject(subject_id: int, actor: ActorDep, service: ServiceDep) -> SubjectPublic:
+    """One subject of a gallery your agency owns or may search."""
+    return SubjectPublic.model_validate(service.get_subject(actor, subject_id))
+
+
+@router.delete("/subjects/{subject_id}")
+def delete_subject(subject_id: int, actor: ActorDep, service: ServiceDep) -> SubjectDeletedPublic:
+    """Delete a subject and its templates from the database and the index in one operation
+    (owner's admins and supervisors). Past searches keep their candidates, with the subject removed."""
+    return SubjectDeletedPublic(id=subject_id, templates_deleted=service.delete_subject(actor, subject_id))

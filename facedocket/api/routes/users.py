@@ -1,0 +1,44 @@
+"""Users of your agency: create (admins), list, deactivate and activate."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from facedocket.api.deps import ActorDep, ServiceDep
+from facedocket.api.schemas import (
+    TokenPublic,
+    UserCreate,
+    UserCreatedPublic,
+    UserPublic,
+    UsersPublic,
+    error_responses,
+)
+
+router = APIRouter(tags=["users"], responses=error_responses(401, 403, 422))
+
+
+@router.post("/users", status_code=201, responses=error_responses(400, 409))
+def create_user(body: UserCreate, actor: ActorDep, service: ServiceDep) -> UserCreatedPublic:
+    """Create a user of your agency with a role (admins only). The user's first token is in
+    the answer, shown this once."""
+    user, token = service.create_user(actor, body.username, body.role)
+    return UserCreatedPublic(user=UserPublic.model_validate(user), token=TokenPublic.model_validate(token))
+
+
+@router.get("/users")
+def list_users(actor: ActorDep, service: ServiceDep) -> UsersPublic:
+    """The users of your agency (admins, supervisors and auditors)."""
+    users = [UserPublic.model_validate(u) for u in service.list_users(actor)]
+    return UsersPublic(data=users, count=len(users))
+
+
+@router.post("/users/{user_id}/deactivate", responses=error_responses(404))
+def deactivate_user(user_id: int, actor: ActorDep, service: ServiceDep) -> UserPublic:
+    """Deactivate a user of your agency (admins only): their tokens stop working."""
+    return UserPublic.model_validate(service.set_user_active(actor, user_id, False))
+
+
+@router.post("/users/{user_id}/activate", responses=error_responses(404))
+def activate_user(user_id: int, actor: ActorDep, service: ServiceDep) -> UserPublic:
+    """Activate a user of your agency again (admins only)."""
+    return UserPublic.model_validate(service.set_user_active(actor, user_id, True))
