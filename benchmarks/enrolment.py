@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline import machine  # noqa: E402
+from pipeline import machine
 
-from facedocket.config import Settings  # noqa: E402
-from facedocket.service import open_service, read_source  # noqa: E402
-from facedocket.vision.pipeline import FacePipeline  # noqa: E402
+from facedocket.config import Settings
+from facedocket.service import open_service, read_source
+from facedocket.vision.pipeline import FacePipeline
 
 
 def main() -> None:

@@ -7,13 +7,21 @@ rules behind each field live in the service, not here.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 LEAD = "investigative lead — not a positive identification"
 COMPARISON = "1:1 comparison result at the stated threshold — not a positive identification"
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Times are UTC; SQLite hands them back without a zone, so say so."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class _Public(BaseModel):
@@ -205,7 +213,7 @@ class SearchPublic(_Public):
     threshold: float = Field(description="Candidates scored at least this.")
     k: int = Field(description="At most this many candidates.")
     duration_ms: float
-    created: datetime
+    created: UtcDatetime
     candidates: list[CandidatePublic] = Field(
         description="Ranked, best first; empty means no candidate reached the threshold."
     )
@@ -240,7 +248,7 @@ class VerificationPublic(BaseModel):
     )
     label: str = COMPARISON
     duration_ms: float
-    created: datetime
+    created: UtcDatetime
 
 
 # --- documented error responses ----------------------------------------------------------------

@@ -40,6 +40,7 @@ __all__ = [
     "LEGAL_BASES",
     "Actor",
     "EnrolItem",
+    "FacePipeline",
     "IssuedToken",
     "RequestFields",
     "SearchResult",

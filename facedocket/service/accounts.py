@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from facedocket.service.base import Actor, ServiceBase
@@ -80,7 +81,7 @@ class AccountsMixin(ServiceBase):
             session.flush()
             return self._new_user_and_token(session, agency.id, admin_username, "admin")
 
-    def _new_user_and_token(self, session, agency_id: int, username: str, role: str) -> IssuedToken:  # type: ignore[no-untyped-def]
+    def _new_user_and_token(self, session: Session, agency_id: int, username: str, role: str) -> IssuedToken:
         _check_role(role)
         user = User(agency_id=agency_id, username=_check_name(username, "username"), role=role, created=self.clock())
         session.add(user)
@@ -90,7 +91,7 @@ class AccountsMixin(ServiceBase):
             raise Conflict(f"username {username!r} is taken; choose another") from None
         return self._issue(session, user, "initial")
 
-    def _issue(self, session, user: User, name: str) -> IssuedToken:  # type: ignore[no-untyped-def]
+    def _issue(self, session: Session, user: User, name: str) -> IssuedToken:
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = ApiToken(
             user_id=user.id,

@@ -197,7 +197,7 @@ class EnrolmentMixin(ServiceBase):
         outcomes: list[Outcome | None] = [None] * len(batch)
         todo: list[int] = []
         seen: set[str] = set()
-        for i, (item, (data, sha, error)) in enumerate(zip(batch, loaded, strict=True)):
+        for i, (item, (_data, sha, error)) in enumerate(zip(batch, loaded, strict=True)):
             if error:
                 outcomes[i] = Outcome(item.source, item.reference, "invalid-image", error, sha256=sha)
             elif sha in known:

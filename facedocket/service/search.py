@@ -145,8 +145,9 @@ class SearchMixin(ServiceBase):
             row = self._record(session, actor, request, "verify", template, [gallery], limit, 1, duration, len(rows))
             row.subject_id = subject_id
             if best >= 0 and scores[best] >= limit:
-                session.add(Candidate(search_id=row.id, rank=1, subject_id=subject_id,
-                                      template_id=rows[best][0], gallery_id=gallery.id, score=scores[best]))  # fmt: skip
+                hit = Candidate(search_id=row.id, rank=1, subject_id=subject_id, template_id=rows[best][0],
+                                gallery_id=gallery.id, score=scores[best])  # fmt: skip
+                session.add(hit)
             session.flush()
             return self._result(session, row)
 

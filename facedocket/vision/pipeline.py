@@ -158,10 +158,7 @@ class FacePipeline:
     def _prepare(self, source: Source) -> tuple[str, str, list[Face], list[RGBArray], str]:
         name = source[0] if isinstance(source, tuple) else str(source)
         try:
-            if isinstance(source, tuple):
-                image = decode(source[1], self.options.limits, name)
-            else:
-                image = self.load(source)
+            image = decode(source[1], self.options.limits, name) if isinstance(source, tuple) else self.load(source)
             faces, chips = self._faces_and_chips(image.pixels)
             return name, image.sha256, faces, chips, ""
         except FaceDocketError as e:

@@ -59,6 +59,6 @@ def parse_ids(values: list[str], field: str) -> list[int]:
     parts = [part.strip() for value in values for part in value.split(",") if part.strip()]
     bad = [part for part in parts if not part.isdigit()]
     if bad or not parts:
-        msg = f"{field} must be gallery ids, comma-separated or repeated; got {', '.join(bad) or 'none'}"
+        msg = f"must be gallery ids, comma-separated or repeated; got {', '.join(bad) or 'none'}"
         raise RequestValidationError([{"loc": ("body", field), "msg": msg, "type": "value_error"}])
     return [int(part) for part in parts]

@@ -1,0 +1,126 @@
+"""Roles, as the service enforces them and the API translates them (403)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from .helpers import Api, assert_error
+
+ROLES = ("requester", "examiner", "supervisor", "auditor", "admin")
+
+
+@pytest.fixture(scope="module")
+def world(make_api: Callable[..., Api], photo: Callable[[str, int], Path]) -> SimpleNamespace:
+    api = make_api()
+    tokens = {"admin": api.operator}
+    users = {}
+    for role in ROLES[:-1]:
+        created = api.user(api.operator, role, role)
+        tokens[role], users[role] = created["token"]["secret"], created["user"]["id"]
+    gallery = api.gallery(api.operator, "booking")
+    enrolled = api.enrol(tokens["examiner"], gallery, "Aaron_Peirsol", photo("Aaron_Peirsol", 1))
+    assert enrolled.status_code == 201, enrolled.text  # examiners enrol
+    other = api.ok("POST", "/agencies", api.operator, 201, json={"name": "Transit Police", "admin_username": "t-admin"})
+    return SimpleNamespace(
+        api=api,
+        tokens=tokens,
+        users=users,
+        gallery=gallery,
+        probe=photo("Aaron_Peirsol", 2),
+        other_admin=other["token"]["secret"],
+    )
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_me_shows_the_role(world: SimpleNamespace, role: str) -> None:
+    me = world.api.ok("GET", "/me", world.tokens[role])
+    assert me["role"] == role
+    assert me["agency"] == {"id": 1, "name": "State Police", "operator": True}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_examiners_and_supervisors_search(world: SimpleNamespace, role: str) -> None:
+    response = world.api.search(world.tokens[role], [world.gallery], world.probe)
+    if role in ("examiner", "supervisor"):
+        assert response.status_code == 201, response.text
+        assert response.json()["candidates"][0]["subject_reference"] == "Aaron_Peirsol"
+    else:
+        assert_error(response, 403, role)
+
+
+@pytest.mark.parametrize("role", ["requester", "auditor"])
+def test_requesters_and_auditors_cannot_enrol(world: SimpleNamespace, role: str) -> None:
+    assert_error(world.api.enrol(world.tokens[role], world.gallery, "x", world.probe), 403, role)
+    assert world.api.ok("GET", f"/galleries/{world.gallery}", world.tokens["admin"])["templates"] == 1
+
+
+def test_requester_cannot_read_searches_auditor_can(world: SimpleNamespace) -> None:
+    assert_error(world.api.call("GET", "/searches", world.tokens["requester"]), 403)
+    assert world.api.ok("GET", "/searches", world.tokens["auditor"])["count"] >= 0
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_admins_create_users(world: SimpleNamespace, role: str) -> None:
+    body = {"username": f"new-{role}", "role": "examiner"}
+    response = world.api.call("POST", "/users", world.tokens[role], json=body)
+    if role == "admin":
+        assert response.status_code == 201, response.text
+        assert response.json()["token"]["secret"].startswith("fd_")
+    else:
+        assert_error(response, 403, role)
+
+
+def test_only_operator_admins_create_agencies(world: SimpleNamespace) -> None:
+    api = world.api
+    body = {"name": "Harbour Police", "admin_username": "h-admin"}
+    assert_error(api.call("POST", "/agencies", world.other_admin, json=body), 403, "operator")
+    assert_error(api.call("POST", "/agencies", world.tokens["supervisor"], json=body), 403)
+    created = api.ok("POST", "/agencies", world.tokens["admin"], 201, json=body)
+    assert created["agency"]["operator"] is False
+    assert api.ok("GET", "/me", created["token"]["secret"])["role"] == "admin"
+    assert_error(api.call("POST", "/agencies", world.tokens["admin"], json=body), 409)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_galleries_are_created_by_admins_and_supervisors(world: SimpleNamespace, role: str) -> None:
+    body = {"name": f"gallery of {role}", "source": "s", "purpose": "p"}
+    response = world.api.call("POST", "/galleries", world.tokens[role], json=body)
+    if role in ("admin", "supervisor"):
+        assert response.status_code == 201, response.text
+    else:
+        assert_error(response, 403, role)
+
+
+def test_tokens_for_yourself_or_as_admin(world: SimpleNamespace) -> None:
+    api, examiner = world.api, world.tokens["examiner"]
+    mine = api.ok("POST", "/tokens", examiner, 201, json={"name": "second laptop"})
+    assert api.ok("GET", "/me", mine["secret"])["username"] == "examiner"
+    assert_error(api.call("POST", "/tokens", examiner, json={"user_id": world.users["auditor"]}), 403)
+    theirs = api.ok("POST", "/tokens", world.tokens["admin"], 201, json={"user_id": world.users["auditor"]})
+    assert theirs["username"] == "auditor"
+    assert_error(api.call("DELETE", f"/tokens/{theirs['id']}", examiner), 403)
+    assert api.call("DELETE", f"/tokens/{mine['id']}", examiner).status_code == 204
+    assert_error(api.call("GET", "/me", mine["secret"]), 401)
+
+
+def test_deactivated_users_tokens_stop_working(world: SimpleNamespace) -> None:
+    api, admin, requester = world.api, world.tokens["admin"], world.users["requester"]
+    assert_error(api.call("POST", f"/users/{requester}/deactivate", world.tokens["supervisor"]), 403)
+    try:
+        assert api.ok("POST", f"/users/{requester}/deactivate", admin)["active"] is False
+        assert_error(api.call("GET", "/me", world.tokens["requester"]), 401, "deactivated")
+    finally:
+        assert api.ok("POST", f"/users/{requester}/activate", admin)["active"] is True
+    assert api.ok("GET", "/me", world.tokens["requester"])["role"] == "requester"
+
+
+def test_users_are_listed_by_admins_supervisors_auditors(world: SimpleNamespace) -> None:
+    for role in ("admin", "supervisor", "auditor"):
+        users = world.api.ok("GET", "/users", world.tokens[role])["data"]
+        assert {"requester", "examiner"} <= {u["username"] for u in users}
+    for role in ("requester", "examiner"):
+        assert_error(world.api.call("GET", "/users", world.tokens[role]), 403)

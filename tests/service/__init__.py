@@ -1,0 +1,1 @@
+"""Service and store tests, each run against SQLite and a real PostgreSQL."""

@@ -1,0 +1,169 @@
+"""The per-gallery index file is a cache of the database: rebuilt, repaired and caught up
+automatically, and changed together with the database when a subject is deleted."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from facedocket.errors import Forbidden, NotFound
+from facedocket.service import SearchResult, Service
+from facedocket.store.tables import Candidate, Subject, TemplateRow
+
+from .conftest import ServiceFactory
+from .support import ENROLLED, OUTSIDER, REQUEST, World, items_for, photo, probe, second_agency, template_ids
+
+
+@pytest.fixture
+def enrolled(world: World) -> World:
+    report = world.service.enroll(world.examiner, world.gallery.id, items_for(ENROLLED))
+    assert report.counts["enrolled"] == sum(len(v) for v in ENROLLED.values())
+    return world
+
+
+def search(service: Service, world: World, person: str) -> SearchResult:
+    return service.search(world.examiner, REQUEST, probe(person), [world.gallery.id])
+
+
+def summary(result: SearchResult) -> list[tuple[int | None, int, float]]:
+    return [(c.subject_id, c.template_id, round(c.score, 5)) for c in result.candidates]
+
+
+def results(service: Service, world: World) -> dict[str, list[tuple[int | None, int, float]]]:
+    return {person: summary(search(service, world, person)) for person in [*ENROLLED, OUTSIDER]}
+
+
+def subject_id(world: World, reference: str) -> int:
+    subjects = world.service.list_subjects(world.admin, world.gallery.id)
+    return next(s.id for s in subjects if s.reference == reference)
+
+
+def test_index_file_exists_after_enrolment(enrolled: World) -> None:
+    service, gallery_id = enrolled.service, enrolled.gallery.id
+    assert service.indexes.path(gallery_id).is_file()
+    assert service.indexes.get(gallery_id).ids().tolist() == template_ids(service, gallery_id)
+
+
+def test_rebuild_gives_the_same_index_and_results(enrolled: World) -> None:
+    service, gallery_id = enrolled.service, enrolled.gallery.id
+    incremental_ids = service.indexes.get(gallery_id).ids().tolist()
+    before = results(service, enrolled)
+    assert before[OUTSIDER] == []
+    assert all(before[p] for p in ENROLLED)
+
+    assert service.rebuild_index(enrolled.admin, gallery_id) == len(incremental_ids)
+    assert service.indexes.get(gallery_id).ids().tolist() == incremental_ids == template_ids(service, gallery_id)
+    assert results(service, enrolled) == before
+
+
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["flip-a-byte", "delete"])
+def test_damaged_index_file_is_repaired_on_the_next_search(
+    enrolled: World, service_factory: ServiceFactory, damage: str
+) -> None:
+    service, gallery_id = enrolled.service, enrolled.gallery.id
+    before = results(service, enrolled)
+    path = service.indexes.path(gallery_id)
+    if damage == "delete":
+        path.unlink()
+    else:
+        _flip_a_byte(path)
+
+    assert results(service, enrolled) == before  # the running service keeps its good copy
+    fresh = service_factory()  # a new process finds the damaged file
+    assert results(fresh, enrolled) == before
+    assert fresh.indexes.get(gallery_id).ids().tolist() == template_ids(fresh, gallery_id)
+
+
+def test_stale_index_file_catches_up_with_the_database(enrolled: World, service_factory: ServiceFactory, tmp_path: Path) -> None:
+    service, gallery_id = enrolled.service, enrolled.gallery.id
+    path = service.indexes.path(gallery_id)
+    old = tmp_path / "old.fdindex"
+    shutil.copyfile(path, old)
+    old_ids = service.indexes.get(gallery_id).ids().tolist()
+
+    added = service.enroll(enrolled.examiner, gallery_id, items_for({OUTSIDER: [2, 3]}))
+    assert added.counts["enrolled"] == 2
+    shutil.copyfile(old, path)  # as if the process had died before writing the new file
+
+    fresh = service_factory()
+    in_db = template_ids(fresh, gallery_id)
+    assert len(in_db) == len(old_ids) + 2
+    assert fresh.indexes.get(gallery_id).ids().tolist() == in_db
+    found = fresh.search(enrolled.examiner, REQUEST, photo(OUTSIDER, 1).read_bytes(), [gallery_id])
+    assert found.candidates[0].subject_reference == OUTSIDER
+    assert found.gallery_size == len(in_db)
+
+
+def test_delete_subject_removes_it_from_database_and_index_at_once(
+    enrolled: World, service_factory: ServiceFactory
+) -> None:
+    service, gallery_id = enrolled.service, enrolled.gallery.id
+    person = "Amelia_Vega"
+    earlier = search(service, enrolled, person)
+    assert earlier.candidates[0].subject_reference == person
+    victim = subject_id(enrolled, person)
+    with service.sessions() as session:
+        victim_templates = set(session.scalars(select(TemplateRow.id).where(TemplateRow.subject_id == victim)))
+    assert len(victim_templates) == len(ENROLLED[person])
+
+    assert service.delete_subject(enrolled.admin, victim) == len(victim_templates)
+
+    index_ids = set(service.indexes.get(gallery_id).ids().tolist())
+    assert not index_ids & victim_templates
+    assert sorted(index_ids) == template_ids(service, gallery_id)
+    with service.sessions() as session:
+        assert session.get(Subject, victim) is None
+        assert not session.scalars(select(TemplateRow.id).where(TemplateRow.id.in_(victim_templates))).all()
+    after = search(service, enrolled, person)
+    assert all(c.subject_reference != person and c.template_id not in victim_templates for c in after.candidates)
+    assert person not in {s.reference for s in service.list_subjects(enrolled.admin, gallery_id)}
+
+    # the earlier search keeps its candidate rows, with the subject gone
+    kept = service.get_search(enrolled.examiner, earlier.id)
+    assert [(c.rank, c.template_id, c.score) for c in kept.candidates] == [
+        (c.rank, c.template_id, c.score) for c in earlier.candidates
+    ]
+    assert kept.candidates[0].subject_id is None and kept.candidates[0].subject_reference is None
+    with service.sessions() as session:
+        rows = session.scalars(select(Candidate).where(Candidate.search_id == earlier.id)).all()
+    assert len(rows) == len(earlier.candidates)
+    assert [r.subject_id for r in rows if r.template_id in victim_templates] == [None]
+
+    # the index file was saved too: a new process agrees
+    fresh = service_factory()
+    assert not set(fresh.indexes.get(gallery_id).ids().tolist()) & victim_templates
+    assert fresh.indexes.get(gallery_id).ids().tolist() == template_ids(fresh, gallery_id)
+
+
+def test_only_gallery_admins_of_the_owner_delete_subjects(enrolled: World) -> None:
+    service = enrolled.service
+    victim = subject_id(enrolled, "Adrien_Brody")
+    with pytest.raises(Forbidden):
+        service.delete_subject(enrolled.examiner, victim)
+    sheriff = second_agency(enrolled)
+    with pytest.raises(NotFound):
+        service.delete_subject(sheriff.admin, victim)
+    service.share_gallery(enrolled.admin, enrolled.gallery.id, sheriff.id)
+    with pytest.raises(Forbidden):  # shared, not owned
+        service.delete_subject(sheriff.admin, victim)
+    assert service.get_subject(enrolled.admin, victim).templates == len(ENROLLED["Adrien_Brody"])
+
+
+def test_deleting_every_subject_leaves_an_empty_index(enrolled: World, service_factory: ServiceFactory) -> None:
+    service, gallery_id = enrolled.service, enrolled.gallery.id
+    for subject in service.list_subjects(enrolled.admin, gallery_id):
+        assert service.delete_subject(enrolled.admin, subject.id) == subject.templates
+    assert template_ids(service, gallery_id) == []
+    assert len(service.indexes.get(gallery_id)) == 0
+    assert search(service, enrolled, "Amelia_Vega").candidates == []
+    assert service.rebuild_index(enrolled.admin, gallery_id) == 0
+    assert len(service_factory().indexes.get(gallery_id)) == 0
