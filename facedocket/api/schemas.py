@@ -239,7 +239,7 @@ class VerificationPublic(BaseModel):
     model_id: str
     threshold: float
     score: float | None = Field(
-        description="The best score against the subject's templates; null when none reached the threshold."
+        description="The best score against the subject's templates (null only if the subject has none)."
     )
     template_id: int | None = Field(description="The subject's best-scoring template, when it reached the threshold.")
     decision: Literal["same", "different"] = Field(

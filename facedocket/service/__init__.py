@@ -13,12 +13,14 @@ Example::
 from __future__ import annotations
 
 from facedocket.config import Settings
+from facedocket.matching.index import KINDS as INDEX_KINDS
 from facedocket.service.accounts import AccountsMixin, IssuedToken
 from facedocket.service.base import Actor, Clock, system_clock
 from facedocket.service.enrolment import EnrolItem, EnrolmentMixin, read_source
 from facedocket.service.galleries import GalleriesMixin
 from facedocket.service.search import LEGAL_BASES, RequestFields, SearchMixin, SearchResult
 from facedocket.store import db
+from facedocket.store.tables import ROLES
 from facedocket.vision.pipeline import FacePipeline
 
 
@@ -37,7 +39,9 @@ def open_service(settings: Settings | None = None, clock: Clock = system_clock, 
 
 
 __all__ = [
+    "INDEX_KINDS",
     "LEGAL_BASES",
+    "ROLES",
     "Actor",
     "EnrolItem",
     "FacePipeline",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -185,10 +185,6 @@ class AccountsMixin(ServiceBase):
                 raise Unauthorized("this token's user is deactivated")
             agency = session.get(Agency, user.agency_id)
             now = self.clock()
-            if token.last_used is None or _naive(now) - _naive(token.last_used) > timedelta(minutes=1):
+            if token.last_used is None or now - token.last_used > timedelta(minutes=1):
                 token.last_used = now
             return Actor(user.id, user.username, user.agency_id, user.role, bool(agency and agency.is_operator))
-
-
-def _naive(value: datetime) -> datetime:
-    return value.replace(tzinfo=None)

@@ -15,7 +15,7 @@ from facedocket.config import Settings
 from facedocket.errors import Forbidden, NotFound
 from facedocket.service.indexes import IndexManager
 from facedocket.store import db
-from facedocket.store.tables import Agency, Gallery, GalleryShare
+from facedocket.store.tables import Agency, Gallery, GalleryShare, Subject
 
 if TYPE_CHECKING:
     from facedocket.vision.pipeline import FacePipeline
@@ -77,7 +77,7 @@ class ServiceBase:
         """A gallery the actor's agency owns or that is shared with it; else NotFound."""
         gallery = session.get(Gallery, gallery_id)
         if gallery is None or not ServiceBase._can_use(session, actor, gallery):
-            raise NotFound(f"no gallery {gallery_id}; `facedocket gallery list` shows the ones you can use")
+            raise NotFound(f"no gallery {gallery_id}; list the galleries to see the ones you can use")
         return gallery
 
     @staticmethod
@@ -95,6 +95,17 @@ class ServiceBase:
                 f"gallery {gallery_id} is shared with your agency, not owned by it; only its owner can change it"
             )
         return gallery
+
+    @staticmethod
+    def _subject(session: Session, actor: Actor, subject_id: int) -> Subject:
+        subject = session.get(Subject, subject_id)
+        if subject is None:
+            raise NotFound(f"no subject {subject_id}")
+        try:
+            ServiceBase._usable_gallery(session, actor, subject.gallery_id)
+        except NotFound:
+            raise NotFound(f"no subject {subject_id}") from None
+        return subject
 
     @staticmethod
     def _agency(session: Session, agency_id: int) -> Agency:

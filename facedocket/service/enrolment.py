@@ -61,6 +61,7 @@ class Outcome:
     detail: str = ""
     template_id: int | None = None
     sha256: str = ""
+    subject_id: int | None = None
 
 
 @dataclass
@@ -218,12 +219,13 @@ class EnrolmentMixin(ServiceBase):
             if face is not None:
                 chosen.append((i, face))
         if chosen:
-            ids = self._store(gallery_id, batch, chosen)
-            for (i, _face), template_id in zip(chosen, ids, strict=True):
+            stored = self._store(gallery_id, batch, chosen)
+            for (i, _face), (template_id, subject_id) in zip(chosen, stored, strict=True):
                 item = batch[i]
                 outcomes[i] = Outcome(
-                    item.source, item.reference, "enrolled", template_id=template_id, sha256=loaded[i][1]
-                )
+                    item.source, item.reference, "enrolled", template_id=template_id, sha256=loaded[i][1],
+                    subject_id=subject_id,
+                )  # fmt: skip
         return [o for o in outcomes if o is not None]
 
     def _judge(self, item: EnrolItem, result: ImageResult) -> tuple[Outcome, FoundFace | None]:
@@ -245,7 +247,11 @@ class EnrolmentMixin(ServiceBase):
             return outcome("below-quality", f"quality {best.template.quality:.2f} < {floor}"), None
         return outcome("enrolled"), best
 
-    def _store(self, gallery_id: int, batch: list[EnrolItem], chosen: list[tuple[int, FoundFace]]) -> list[int]:
+    def _store(
+        self, gallery_id: int, batch: list[EnrolItem], chosen: list[tuple[int, FoundFace]]
+    ) -> list[tuple[int, int]]:
+        """Write the chosen faces' subjects and templates in one transaction; returns
+        (template id, subject id) per face."""
         with self.transaction() as session:
             subjects = self._subjects_for(session, gallery_id, [batch[i] for i, _ in chosen])
             rows = [
@@ -266,8 +272,9 @@ class EnrolmentMixin(ServiceBase):
             generation = bump_generation(session, gallery_id)
             ids = np.array([r.id for r in rows], dtype=np.int64)
             vectors = np.stack([face.template.vector for _, face in chosen]).astype(np.float32)
+            stored = [(r.id, r.subject_id) for r in rows]
         self.indexes.applied(gallery_id, generation, added=(ids, vectors))
-        return [int(x) for x in ids]
+        return stored
 
     def _subjects_for(self, session: Session, gallery_id: int, items: list[EnrolItem]) -> dict[str, Subject]:
         references = sorted({item.reference for item in items})
@@ -278,11 +285,19 @@ class EnrolmentMixin(ServiceBase):
             )
         }
         for item in items:
-            if item.reference not in found:
-                subject = Subject(gallery_id=gallery_id, reference=item.reference, created=self.clock(),
-                                  **_subject_fields(item.attributes))  # fmt: skip
+            fields = _subject_fields(item.attributes)
+            subject = found.get(item.reference)
+            if subject is None:
+                subject = Subject(gallery_id=gallery_id, reference=item.reference, created=self.clock(), **fields)
                 session.add(subject)
                 found[item.reference] = subject
+                continue
+            # Recorded attributes given again update the subject: the latest record wins.
+            for key in ("sex", "birth_year"):
+                if key in fields:
+                    setattr(subject, key, fields[key])
+            if fields["attributes"]:
+                subject.attributes = {**(subject.attributes or {}), **fields["attributes"]}
         session.flush()
         return found
 

@@ -107,7 +107,7 @@ class GalleriesMixin(ServiceBase):
         with self.sessions() as session:
             gallery = session.scalar(select(Gallery).where(Gallery.agency_id == actor.agency_id, Gallery.name == name))
             if gallery is None:
-                raise NotFound(f"no gallery named {name!r} in your agency; `facedocket gallery list` shows them")
+                raise NotFound(f"no gallery named {name!r} in your agency; list the galleries to see them")
             return self._gallery_info(session, actor, gallery)
 
     def share_gallery(self, actor: Actor, gallery_id: int, agency_id: int, shared: bool = True) -> GalleryInfo:
@@ -150,16 +150,6 @@ class GalleriesMixin(ServiceBase):
             subject = self._subject(session, actor, subject_id)
             n = session.scalar(select(func.count()).where(TemplateRow.subject_id == subject.id)) or 0
             return _subject_info(subject, n)
-
-    def _subject(self, session: Session, actor: Actor, subject_id: int) -> Subject:
-        subject = session.get(Subject, subject_id)
-        if subject is None:
-            raise NotFound(f"no subject {subject_id}")
-        try:
-            self._usable_gallery(session, actor, subject.gallery_id)
-        except NotFound:
-            raise NotFound(f"no subject {subject_id}") from None
-        return subject
 
     def delete_subject(self, actor: Actor, subject_id: int) -> int:
         """Delete a subject and its templates from the database and the index, in one

@@ -74,6 +74,7 @@ class SearchResult:
     created: datetime
     candidates: list[CandidateInfo]
     subject_id: int | None = None
+    best_score: float | None = None
     label: str = LEAD_LABEL
 
     @property
@@ -128,10 +129,8 @@ class SearchMixin(ServiceBase):
         actor.require(*SEARCHERS)
         request.check()
         with self.sessions() as session:
-            subject = session.get(Subject, subject_id)
-            gallery = self._usable_gallery(session, actor, subject.gallery_id) if subject else None
-            if subject is None or gallery is None:
-                raise NotFound(f"no subject {subject_id}")
+            subject = self._subject(session, actor, subject_id)
+            gallery = self._usable_gallery(session, actor, subject.gallery_id)
             rows = session.execute(
                 select(TemplateRow.id, TemplateRow.vector).where(TemplateRow.subject_id == subject_id)
             ).all()
@@ -144,6 +143,7 @@ class SearchMixin(ServiceBase):
             duration = (time.perf_counter() - start) * 1000
             row = self._record(session, actor, request, "verify", template, [gallery], limit, 1, duration, len(rows))
             row.subject_id = subject_id
+            row.best_score = scores[best] if best >= 0 else None
             if best >= 0 and scores[best] >= limit:
                 hit = Candidate(search_id=row.id, rank=1, subject_id=subject_id, template_id=rows[best][0],
                                 gallery_id=gallery.id, score=scores[best])  # fmt: skip
@@ -244,6 +244,7 @@ class SearchMixin(ServiceBase):
             row.id, row.request_id, row.kind, row.agency_id, request.case_number, request.legal_basis,
             row.probe_sha256, row.probe_quality, list(row.galleries), row.gallery_size, row.model_id,
             row.threshold, row.k, round(row.duration_ms, 3), row.created, infos, row.subject_id,
+            None if row.best_score is None else round(row.best_score, 6),
         )  # fmt: skip
 
 

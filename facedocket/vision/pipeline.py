@@ -132,10 +132,13 @@ class FacePipeline:
             raise NoFaceFound(f"no face found in {name}; use a clearer, frontal photo")
         if face_index is not None:
             if not 1 <= face_index <= len(found):
-                raise NoFaceFound(f"{name} has {len(found)} face(s); --face must be 1..{len(found)}")
+                raise NoFaceFound(f"{name} has {len(found)} face(s); the face number must be 1..{len(found)}")
             return found[face_index - 1].template
         if len(found) > 1:
-            raise SeveralFaces(f"{name} has {len(found)} faces; pass --face N (1..{len(found)}) or crop it")
+            raise SeveralFaces(
+                f"{name} has {len(found)} faces; choose one with face N (--face N on the command line), "
+                f"1..{len(found)}, or crop the photo"
+            )
         return found[0].template
 
     def run_many(

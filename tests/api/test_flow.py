@@ -151,6 +151,7 @@ def test_verify_one_to_one(world: SimpleNamespace) -> None:
     assert "not a positive identification" in same_body["label"]
     different = world.api.verify(world.examiner, subject, world.photo(*UNENROLLED)).json()
     assert different["decision"] == "different" and different["template_id"] is None
+    assert different["score"] is not None and different["score"] < different["threshold"]
     assert different["threshold"] == same_body["threshold"]
     recorded = world.api.ok("GET", f"/searches/{same_body['id']}", world.examiner)
     assert (recorded["kind"], recorded["subject_id"]) == ("verify", subject)

@@ -41,7 +41,7 @@ def create_verification(
         probe_quality=result.probe_quality,
         model_id=result.model_id,
         threshold=result.threshold,
-        score=best.score if best else None,
+        score=result.best_score,
         template_id=best.template_id if best else None,
         decision="same" if best else "different",
         duration_ms=result.duration_ms,
