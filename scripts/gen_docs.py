@@ -54,8 +54,46 @@ def settings_markdown() -> str:
     return "\n".join(parts) + "\n"
 
 
+def api_markdown() -> str:
+    import tempfile
+
+    from facedocket.api import create_app
+
+    with tempfile.TemporaryDirectory() as home:
+        spec = create_app(Settings(home=Path(home))).openapi()
+    parts = [
+        "# REST API",
+        "",
+        f"{spec['info']['title']} {spec['info']['version']}. Start it with `facedocket serve` (or `make serve`);",
+        "the live OpenAPI description is at `/openapi.json` and the interactive one at `/docs`.",
+        "Generated from the OpenAPI description by `scripts/gen_docs.py`; do not edit by hand.",
+        "",
+        "Every endpoint but `/api/v1/health` needs `Authorization: Bearer fd_...` (a token from",
+        "`facedocket init`, `facedocket user create` or `POST /api/v1/tokens`).",
+        "",
+        "Every error has one shape:",
+        "",
+        "```json",
+        '{"ok": false, "error": "one line saying what to do", "errors": [], "status": 404}',
+        "```",
+        "",
+        "| method | path | summary |",
+        "| --- | --- | --- |",
+    ]
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            text = (op.get("description") or op.get("summary") or "").strip().split("\n\n")[0]
+            summary = " ".join(text.split()).replace("|", "\\|")
+            parts.append(f"| {method.upper()} | `{path}` | {summary} |")
+    return "\n".join(parts) + "\n"
+
+
 def main() -> None:
-    files = {DOCS / "cli.md": cli_markdown(), DOCS / "settings.md": settings_markdown()}
+    files = {
+        DOCS / "cli.md": cli_markdown(),
+        DOCS / "settings.md": settings_markdown(),
+        DOCS / "api.md": api_markdown(),
+    }
     if "--check" in sys.argv:
         stale = [str(p) for p, text in files.items() if not p.is_file() or p.read_text() != text]
         if stale:
