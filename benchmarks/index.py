@@ -193,9 +193,7 @@ def rss_bytes() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
-def build(
-    kind: str, gallery: Gallery, threads: int, options: dict[str, Any]
-) -> tuple[VectorIndex, float, int]:
+def build(kind: str, gallery: Gallery, threads: int, options: dict[str, Any]) -> tuple[VectorIndex, float, int]:
     """Build an index with ``threads`` FAISS threads; returns it, seconds and RSS growth."""
     gc.collect()
     faiss.omp_set_num_threads(threads)
@@ -231,8 +229,7 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
 def recall(approx: np.ndarray, exact: np.ndarray) -> float:
     """Mean share of the exact top-k ids that the approximate top-k also holds."""
     hits = [
-        len(np.intersect1d(a[a >= 0], e[e >= 0])) / max((e >= 0).sum(), 1)
-        for a, e in zip(approx, exact, strict=True)
+        len(np.intersect1d(a[a >= 0], e[e >= 0])) / max((e >= 0).sum(), 1) for a, e in zip(approx, exact, strict=True)
     ]
     return float(np.mean(hits))
 
@@ -260,9 +257,7 @@ def run_gallery(gallery: Gallery, args: argparse.Namespace, progress: Progress) 
     }
     for kind in ("exact", "hnsw"):
         task = progress.add_task(f"{gallery.name} {len(gallery.ids):,} {kind}: build", total=None)
-        index, seconds, grown = build(
-            kind, gallery, args.build_threads, hnsw_options if kind == "hnsw" else {}
-        )
+        index, seconds, grown = build(kind, gallery, args.build_threads, hnsw_options if kind == "hnsw" else {})
         progress.update(task, description=f"{gallery.name} {len(gallery.ids):,} {kind}: search")
         if exact_ids is None:
             faiss.omp_set_num_threads(args.build_threads)
@@ -322,18 +317,14 @@ def _ints(text: str) -> list[int]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
         "--sizes",
         type=_ints,
         default=[10_000, 100_000],
         help="gallery sizes, comma-separated (default 10000,100000)",
     )
-    p.add_argument(
-        "--out", type=Path, default=Path("benchmarks/results"), help="folder for index_search.json"
-    )
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder for index_search.json")
     p.add_argument(
         "--geometry",
         choices=["face", "sphere"],
@@ -383,9 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     data: dict[str, Any] = {"geometry": args.geometry, "per_identity": args.per_identity}
     with Progress(console=console, transient=True) as progress:
         for size in args.sizes:
-            gallery = synthetic_gallery(
-                gen, size, args.per_identity, min(args.probes, size // args.per_identity)
-            )
+            gallery = synthetic_gallery(gen, size, args.per_identity, min(args.probes, size // args.per_identity))
             data.setdefault("cosine", cosine_stats(gallery, gen.rng))
             rows += run_gallery(gallery, args, progress)
             del gallery

@@ -15,7 +15,9 @@ next and its ``status`` is the HTTP status the API answers with::
     ├── Forbidden (403)             the role does not allow the action
     ├── NotFound (404)              unknown id, or another agency's record
     ├── Conflict (409)              duplicate name and the like
-    └── ConfigurationError (500)    a model file or setting that cannot be used
+    ├── ConfigurationError (500)    a model file or setting that cannot be used
+    └── IndexCorrupt (500)          an index file that cannot be trusted (matching/index.py;
+                                    the service rebuilds the index from the database)
 """
 
 from __future__ import annotations

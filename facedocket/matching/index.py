@@ -41,6 +41,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from facedocket.errors import FaceDocketError
+
 MAGIC = b"FDINDEX\n"
 FORMAT_VERSION = 1
 KINDS = ("exact", "hnsw")
@@ -56,9 +58,11 @@ Ids = npt.NDArray[np.int64]
 Vectors = npt.NDArray[np.float32]
 
 
-class IndexCorrupt(Exception):
+class IndexCorrupt(FaceDocketError):
     """An index file that cannot be trusted: missing, truncated, altered or of another
     format version. Rebuild the index from the database (see :func:`rebuild`)."""
+
+    status = 500
 
 
 @runtime_checkable
@@ -345,7 +349,7 @@ def split_body(body: memoryview, parts: Sequence[tuple[npt.DTypeLike, tuple[int,
 
 
 def _as_bytes(array: npt.NDArray[Any]) -> memoryview:
-    return np.ascontiguousarray(array).data.cast("B")
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
 
 
 def _atomic_write(path: Path, chunks: Sequence[bytes | memoryview]) -> None:

@@ -144,8 +144,9 @@ class EnrolmentMixin(ServiceBase):
         start = time.perf_counter()
         writer = _OutcomeWriter(outcomes_file)
         try:
+            earlier: set[str] = set()
             for batch in _batches(items, batch_size):
-                for outcome in self._enrol_batch(gallery_id, batch):
+                for outcome in self._enrol_batch(gallery_id, batch, earlier):
                     report.counts[outcome.outcome] += 1
                     report.outcomes.append(outcome)
                     writer.write(outcome)
@@ -173,18 +174,25 @@ class EnrolmentMixin(ServiceBase):
             raise InvalidInput("a subject reference is required")
         return self.enroll(actor, gallery_id, [item]).outcomes[0]
 
-    def _enrol_batch(self, gallery_id: int, batch: list[EnrolItem]) -> list[Outcome]:
+    def _enrol_batch(self, gallery_id: int, batch: list[EnrolItem], earlier: set[str]) -> list[Outcome]:
+        """Enrol one batch; ``earlier`` holds the SHA-256 of photos met earlier in this run."""
         loaded = [_load(item, self.settings.max_image_bytes) for item in batch]
         for attempt in range(3):
             try:
-                return self._enrol_loaded(gallery_id, batch, loaded)
+                outcomes = self._enrol_loaded(gallery_id, batch, loaded, earlier)
+                earlier.update(sha for _data, sha, _error in loaded if sha)
+                return outcomes
             except IntegrityError:  # another process enrolled the same photo or subject meanwhile
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
     def _enrol_loaded(
-        self, gallery_id: int, batch: list[EnrolItem], loaded: list[tuple[bytes | None, str, str]]
+        self,
+        gallery_id: int,
+        batch: list[EnrolItem],
+        loaded: list[tuple[bytes | None, str, str]],
+        earlier: set[str],
     ) -> list[Outcome]:
         with self.sessions() as session:
             shas = [sha for _data, sha, _err in loaded if sha]
@@ -201,12 +209,12 @@ class EnrolmentMixin(ServiceBase):
         for i, (item, (_data, sha, error)) in enumerate(zip(batch, loaded, strict=True)):
             if error:
                 outcomes[i] = Outcome(item.source, item.reference, "invalid-image", error, sha256=sha)
-            elif sha in known:
-                outcomes[i] = Outcome(item.source, item.reference, "already-enrolled", sha256=sha)
-            elif sha in seen:
+            elif sha in seen or sha in earlier:
                 outcomes[i] = Outcome(
                     item.source, item.reference, "duplicate", "same bytes earlier in this run", sha256=sha
                 )
+            elif sha in known:
+                outcomes[i] = Outcome(item.source, item.reference, "already-enrolled", sha256=sha)
             else:
                 seen.add(sha)
                 todo.append(i)

@@ -241,6 +241,17 @@ def test_save_load_round_trip(kind: str, small: tuple[np.ndarray, np.ndarray], t
     assert list(tmp_path.iterdir()) == [path]
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_empty_index_round_trips(kind: str, tmp_path: Path) -> None:
+    index = make_index(kind)
+    index.add(np.array([1]), random_templates(1))
+    index.remove([1])
+    index.save(tmp_path / "empty.fdindex", generation=3)
+    loaded, generation = load_index(tmp_path / "empty.fdindex")
+    assert generation == 3 and len(loaded) == 0 and loaded.ids().size == 0
+    assert (loaded.search(random_templates(1), k=2)[1] == -1).all()
+
+
 def test_save_replaces_the_file_atomically(small: tuple[np.ndarray, np.ndarray], tmp_path: Path) -> None:
     ids, vectors = small
     path = tmp_path / "gallery.fdindex"
