@@ -118,9 +118,7 @@ class PostgresServer:
     ) -> None:
         found = bin_dir if bin_dir is not None else find_bin_dir()
         if found is None:
-            raise PostgresServerError(
-                f"PostgreSQL server binaries (initdb, postgres) not found; {INSTALL_HINT}"
-            )
+            raise PostgresServerError(f"PostgreSQL server binaries (initdb, postgres) not found; {INSTALL_HINT}")
         self.bin_dir = Path(found)
         self.database = database
         self.start_timeout_s = start_timeout_s
@@ -218,9 +216,7 @@ class PostgresServer:
         return self.url_for(name)
 
     def drop_database(self, name: str) -> None:
-        self._execute_in(
-            "postgres", sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+        self._execute_in("postgres", sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
     # --- internals ----------------------------------------------------------------------
 
@@ -253,8 +249,7 @@ class PostgresServer:
             entry = pwd.getpwnam(SUPERUSER)
         except KeyError:
             raise PostgresServerError(
-                "running as root, but there is no `postgres` system user to run the server as; "
-                + INSTALL_HINT
+                "running as root, but there is no `postgres` system user to run the server as; " + INSTALL_HINT
             ) from None
         return entry.pw_uid, entry.pw_gid
 
@@ -349,8 +344,7 @@ class PostgresServer:
                     self._proc = None
                     return False
                 raise PostgresServerError(
-                    f"postgres exited with code {self._proc.returncode} while starting; "
-                    f"log {self.log_path}:\n{log}"
+                    f"postgres exited with code {self._proc.returncode} while starting; log {self.log_path}:\n{log}"
                 )
             try:
                 with psycopg.connect(self.conninfo("postgres"), connect_timeout=2):

@@ -28,14 +28,23 @@ class Service(AccountsMixin, GalleriesMixin, EnrolmentMixin, SearchMixin):
     """Every use case of FaceDocket (see the mixins for each area)."""
 
 
-def open_service(settings: Settings | None = None, clock: Clock = system_clock, migrate: bool = True) -> Service:
-    """Open (and by default migrate) the database named by ``settings`` and return the service."""
+def open_service(
+    settings: Settings | None = None,
+    clock: Clock = system_clock,
+    migrate: bool = True,
+    pipeline: FacePipeline | None = None,
+) -> Service:
+    """Open (and by default migrate) the database named by ``settings`` and return the service.
+
+    ``clock`` and ``pipeline`` are seams: tests pass a fixed clock, and one pipeline shared
+    by many services so the models load once.
+    """
     settings = settings or Settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = db.make_engine(settings.resolved_database_url())
     if migrate:
         db.migrate(engine)
-    return Service(settings, engine, clock)
+    return Service(settings, engine, clock, pipeline)
 
 
 __all__ = [

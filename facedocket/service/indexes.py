@@ -70,11 +70,14 @@ class IndexManager:
                 generation = gallery.generation if gallery else 0
                 if entry.generation == generation:
                     return entry.index
-                if entry.generation < 0 and not self._load(gallery_id, entry):
+                rebuilt = entry.generation < 0 and not self._load(gallery_id, entry)
+                if rebuilt:
                     entry.index = self._build(session, gallery_id, gallery)
                 elif entry.generation != generation:
                     self._catch_up(session, gallery_id, entry)
                 entry.generation = generation
+            if rebuilt:  # the file was missing or corrupt: write a good one for the next process
+                self.save(gallery_id)
             return entry.index
 
     def _load(self, gallery_id: int, entry: _Entry) -> bool:

@@ -127,7 +127,7 @@ class Subject(Base):
     """A person record in a gallery. Recorded attributes serve evaluation and reporting only."""
 
     __tablename__ = "subject"
-    __table_args__ = (UniqueConstraint("gallery_id", "reference"),)
+    __table_args__ = (UniqueConstraint("gallery_id", "reference"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     gallery_id: Mapped[int] = mapped_column(ForeignKey("gallery.id"), index=True)
@@ -145,6 +145,7 @@ class TemplateRow(Base):
     __table_args__ = (
         UniqueConstraint("gallery_id", "source_sha256"),
         Index("ix_template_subject", "subject_id"),
+        {"sqlite_autoincrement": True},  # a deleted template's id is never handed out again
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -102,9 +102,7 @@ def test_fnir_at_fpir_hand_computed() -> None:
     nonmated_top = [0.7, 0.5, 0.4, 0.3]
     # FPIR 0.25 allows one non-mated search over threshold: t just above 0.5.
     # Mates returned (rank <= 1, score >= t): 0.9 and 0.6. FNIR = 2/4.
-    assert metrics.fnir_at_fpir(ranks, mate_scores, nonmated_top, [0.25], max_rank=1)[0.25] == pytest.approx(
-        0.5
-    )
+    assert metrics.fnir_at_fpir(ranks, mate_scores, nonmated_top, [0.25], max_rank=1)[0.25] == pytest.approx(0.5)
     # Without a rank limit the rank-2 mate at 0.8 counts too: FNIR = 1/4.
     assert metrics.fnir_at_fpir(ranks, mate_scores, nonmated_top, [0.25])[0.25] == pytest.approx(0.25)
     assert metrics.fpir_at(nonmated_top, 0.5) == pytest.approx(0.5)  # 0.7 and 0.5 (ties count)

@@ -4,7 +4,6 @@ every ``service`` test runs twice, on a fresh SQLite file and on a fresh Postgre
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from pg_testserver import INSTALL_HINT, PostgresServer, find_bin_dir
 
 from facedocket.config import Settings
 from facedocket.service import Service, open_service
-from facedocket.store import db
 from facedocket.vision.pipeline import FacePipeline
 
 from .support import World, make_world
@@ -51,13 +49,7 @@ def fast_pipeline(tmp_path_factory: pytest.TempPathFactory) -> FacePipeline:
 
 def _open(settings: Settings, pipeline: FacePipeline, **kwargs: Any) -> Service:
     """``open_service`` with the shared pipeline."""
-    if "pipeline" in inspect.signature(open_service).parameters:
-        return open_service(settings, pipeline=pipeline, **kwargs)
-    # open_service() does not take a pipeline yet: do what it does, passing ours.
-    settings.home.mkdir(parents=True, exist_ok=True)
-    engine = db.make_engine(settings.resolved_database_url())
-    db.migrate(engine)
-    return Service(settings, engine, pipeline=pipeline, **kwargs)
+    return open_service(settings, pipeline=pipeline, **kwargs)
 
 
 def _database_url(kind: str, request: pytest.FixtureRequest) -> str:

@@ -111,7 +111,7 @@ def make_world(service: Service) -> World:
 
 
 def second_agency(world: World, name: str = "County Sheriff") -> Agency:
-    info, token = world.service.create_agency(world.admin, name, f"{name.split()[0].lower()}-admin")
+    _info, token = world.service.create_agency(world.admin, name, f"{name.split()[0].lower()}-admin")
     admin = world.service.authenticate(token.secret)
     return staff(world.service, admin, token.secret, name.split()[0].lower())
 

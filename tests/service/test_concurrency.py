@@ -6,8 +6,13 @@ from __future__ import annotations
 import threading
 import time
 
-from facedocket.service import SearchResult
+from sqlalchemy import select
 
+from facedocket.service import SearchResult, Service
+from facedocket.service.enrolment import EnrolmentReport
+from facedocket.store.tables import Subject, TemplateRow
+
+from .conftest import ServiceFactory
 from .support import REQUEST, World, items_for, probe, template_ids
 
 PERSON = "Amelia_Vega"  # enrolled first, then searched for while others are enrolled
@@ -52,9 +57,7 @@ def test_searches_during_enrolment_are_consistent(world: World) -> None:
         except BaseException as e:
             errors.append(e)
 
-    threads = [threading.Thread(target=enrol)] + [
-        threading.Thread(target=search, args=(i,)) for i in range(SEARCHERS)
-    ]
+    threads = [threading.Thread(target=enrol)] + [threading.Thread(target=search, args=(i,)) for i in range(SEARCHERS)]
     started = time.monotonic()
     for t in threads:
         t.start()
@@ -80,3 +83,44 @@ def test_searches_during_enrolment_are_consistent(world: World) -> None:
         sizes = [r.gallery_size for r in slot]
         assert sizes == sorted(sizes)
     assert service.indexes.get(gallery_id).ids().tolist() == in_db
+
+
+def test_two_processes_enrolling_the_same_photos_at_once(world: World, service_factory: ServiceFactory) -> None:
+    """Two operators start the same import at the same moment (two services stand for two
+    processes): every photo ends up enrolled exactly once and both indexes agree."""
+    gallery_id = world.gallery.id
+    people = {"Abdullah_Gul": [1, 2, 3], "Adrien_Brody": [1, 3, 4], "Ai_Sugiyama": [1, 2, 3, 4]}
+    items = items_for(people)
+    services = [world.service, service_factory()]
+    reports: list[EnrolmentReport] = []
+    errors: list[BaseException] = []
+    go = threading.Barrier(len(services))
+
+    def enrol(service: Service) -> None:
+        try:
+            go.wait()
+            reports.append(service.enroll(world.examiner, gallery_id, items, batch_size=2))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=enrol, args=(s,)) for s in services]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=240)
+    assert not errors, errors
+    assert len(reports) == 2
+
+    total = len(items)
+    assert sum(r.counts["enrolled"] for r in reports) == total
+    for report in reports:
+        assert report.counts["enrolled"] + report.counts["already-enrolled"] == total, report.counts
+    in_db = template_ids(world.service, gallery_id)
+    assert len(in_db) == total
+    with world.service.sessions() as session:
+        shas = session.scalars(select(TemplateRow.source_sha256)).all()
+        references = session.scalars(select(Subject.reference)).all()
+    assert len(set(shas)) == total
+    assert sorted(references) == sorted(people)
+    for service in services:
+        assert service.indexes.get(gallery_id).ids().tolist() == in_db

@@ -17,7 +17,18 @@ from facedocket.service import EnrolItem, read_source
 from facedocket.store.tables import Subject, TemplateRow
 
 from .conftest import ServiceFactory
-from .support import ENROLLED, IMPERFECT, NO_FACE, TWO_PEOPLE, World, copy_tree, make_world, photo, second_agency, template_count
+from .support import (
+    ENROLLED,
+    IMPERFECT,
+    NO_FACE,
+    TWO_PEOPLE,
+    World,
+    copy_tree,
+    make_world,
+    photo,
+    second_agency,
+    template_count,
+)
 
 MIXED = "Mixed_Bag"  # a subject folder holding a no-face photo, a group photo and a corrupt file
 PHOTOS = sum(len(v) for v in ENROLLED.values())
@@ -208,7 +219,9 @@ def test_requesters_and_auditors_cannot_enrol(world: World, role: str) -> None:
 
 def test_enrol_one_upload(world: World) -> None:
     service = world.service
-    outcome = service.enroll_image(world.examiner, world.gallery.id, "Amelia_Vega", photo("Amelia_Vega", 1).read_bytes())
+    outcome = service.enroll_image(
+        world.examiner, world.gallery.id, "Amelia_Vega", photo("Amelia_Vega", 1).read_bytes()
+    )
     assert outcome.outcome == "enrolled" and outcome.template_id
     assert service.enroll_image(world.examiner, world.gallery.id, "Eagle", NO_FACE.read_bytes()).outcome == "no-face"
     assert template_count(service) == 1

@@ -83,7 +83,9 @@ def test_damaged_index_file_is_repaired_on_the_next_search(
     assert fresh.indexes.get(gallery_id).ids().tolist() == template_ids(fresh, gallery_id)
 
 
-def test_stale_index_file_catches_up_with_the_database(enrolled: World, service_factory: ServiceFactory, tmp_path: Path) -> None:
+def test_stale_index_file_catches_up_with_the_database(
+    enrolled: World, service_factory: ServiceFactory, tmp_path: Path
+) -> None:
     service, gallery_id = enrolled.service, enrolled.gallery.id
     path = service.indexes.path(gallery_id)
     old = tmp_path / "old.fdindex"
@@ -167,3 +169,42 @@ def test_deleting_every_subject_leaves_an_empty_index(enrolled: World, service_f
     assert search(service, enrolled, "Amelia_Vega").candidates == []
     assert service.rebuild_index(enrolled.admin, gallery_id) == 0
     assert len(service_factory().indexes.get(gallery_id)) == 0
+
+
+def test_template_ids_are_never_reused(enrolled: World) -> None:
+    """Index catch-up and past candidate rows identify templates by id alone, so an id must
+    never come back for another photo after its template was deleted."""
+    service, gallery_id = enrolled.service, enrolled.gallery.id
+    before = template_ids(service, gallery_id)
+    last = subject_id(enrolled, list(ENROLLED)[-1])  # enrolled last: holds the highest ids
+    service.delete_subject(enrolled.admin, last)
+    added = service.enroll(enrolled.examiner, gallery_id, items_for({OUTSIDER: [2, 3]}))
+    new_ids = [o.template_id for o in added.outcomes]
+    assert all(i is not None and i > max(before) for i in new_ids), (before, new_ids)
+
+
+def test_another_process_deleting_and_enrolling_keeps_this_index_right(
+    enrolled: World, service_factory: ServiceFactory
+) -> None:
+    """A long-running process (an API server, say) and another (the CLI) on one database."""
+    server, gallery_id = enrolled.service, enrolled.gallery.id
+    gone = list(ENROLLED)[-1]  # enrolled last: holds the highest template ids
+    assert search(server, enrolled, gone).candidates[0].subject_reference == gone  # index now in memory
+
+    cli = service_factory()
+    cli.delete_subject(enrolled.admin, subject_id(enrolled, gone))
+    cli.enroll(enrolled.examiner, gallery_id, items_for({OUTSIDER: [2, 3]}))
+
+    # the deleted person's face must not come back as the new person's candidate
+    leads = [(c.subject_reference, c.score) for c in search(server, enrolled, gone).candidates]
+    assert all(reference != OUTSIDER for reference, _score in leads), leads
+    assert search(server, enrolled, OUTSIDER).candidates[0].subject_reference == OUTSIDER
+
+    in_db = template_ids(server, gallery_id)
+    index = server.indexes.get(gallery_id)
+    assert index.ids().tolist() == in_db
+    with server.sessions() as session:
+        rows = session.execute(select(TemplateRow.id, TemplateRow.vector).where(TemplateRow.gallery_id == gallery_id))
+        stored: dict[int, bytes] = {template_id: vector for template_id, vector in rows}
+    for template_id in in_db:  # the same vectors, not just the same ids
+        assert index.vectors_for([template_id]).tobytes() == stored[template_id], template_id

@@ -110,7 +110,9 @@ def test_enrolment_killed_mid_batch_resumes_without_loss_or_duplicates(
     assert counts["duplicate"] == 0
 
     with service.sessions() as session:
-        shas = session.scalars(select(TemplateRow.source_sha256).where(TemplateRow.gallery_id == world.gallery.id)).all()
+        shas = session.scalars(
+            select(TemplateRow.source_sha256).where(TemplateRow.gallery_id == world.gallery.id)
+        ).all()
     assert len(shas) == len(set(shas)) == len(expected)  # each photo exactly once
     assert set(shas) == expected  # nothing lost
 

@@ -9,15 +9,32 @@ import hashlib
 import pytest
 from sqlalchemy import update
 
-from facedocket.errors import Forbidden, InvalidInput, ModelMismatch, NoFaceFound, NotFound, RequestIncomplete, SeveralFaces
+from facedocket.errors import (
+    Forbidden,
+    InvalidInput,
+    ModelMismatch,
+    NoFaceFound,
+    NotFound,
+    RequestIncomplete,
+    SeveralFaces,
+)
 from facedocket.service import RequestFields, SearchResult
 from facedocket.store.tables import Candidate, Gallery, Request, Search
 from facedocket.vision.models import TEMPLATE_MODEL_ID, default_threshold
 
 from .support import (
-    ENROLLED, NO_FACE, OUTSIDER, REQUEST, TWO_PEOPLE, World, items_for, photo, probe, row_counts, second_agency,
+    ENROLLED,
+    NO_FACE,
+    OUTSIDER,
+    REQUEST,
+    TWO_PEOPLE,
+    World,
+    items_for,
+    probe,
+    row_counts,
+    second_agency,
     template_count,
-)  # fmt: skip
+)
 
 THRESHOLD = default_threshold(TEMPLATE_MODEL_ID)
 RECORDS = (Request, Search, Candidate)
@@ -234,7 +251,9 @@ def test_only_examiners_and_supervisors_search(enrolled: World, role: str) -> No
     with pytest.raises(Forbidden):
         enrolled.service.verify(actor, REQUEST, probe("Amelia_Vega"), amelia)
     assert nothing_written(enrolled)
-    supervised = enrolled.service.search(enrolled.operator.supervisor, REQUEST, probe("Amelia_Vega"), [enrolled.gallery.id])
+    supervised = enrolled.service.search(
+        enrolled.operator.supervisor, REQUEST, probe("Amelia_Vega"), [enrolled.gallery.id]
+    )
     assert supervised.candidates[0].subject_reference == "Amelia_Vega"
 
 
