@@ -12,6 +12,9 @@ NotFound → 404, ...) into one JSON error shape (see :mod:`facedocket.api.error
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from facedocket import __version__
@@ -49,7 +52,16 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         settings = service.settings if service is not None else Settings()
     if service is None:
         service = open_service(settings)
-    app = FastAPI(title="FaceDocket", version=__version__, description=DESCRIPTION, openapi_tags=TAGS)
+    opened = service
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        opened.indexes.flush()  # write index files with unsaved changes on shutdown
+
+    app = FastAPI(
+        title="FaceDocket", version=__version__, description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan
+    )
     app.state.settings = settings
     app.state.service = service
     install_error_handlers(app)

@@ -29,6 +29,7 @@ def _service(ctx: click.Context) -> Service:
     if service is None:
         service = open_service(settings_of(ctx))
         root.meta["facedocket.service"] = service
+        root.call_on_close(service.close)
     assert isinstance(service, Service)
     return service
 

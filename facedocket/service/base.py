@@ -67,6 +67,11 @@ class ServiceBase:
                 self._pipeline = FacePipeline(self.settings.pipeline_options())
             return self._pipeline
 
+    def close(self) -> None:
+        """Write indexes with unsaved changes and release the database connections."""
+        self.indexes.flush()
+        self.engine.dispose()
+
     def transaction(self) -> db.TransactionContext:
         return db.transaction(self.sessions)
 

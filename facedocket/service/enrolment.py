@@ -156,7 +156,7 @@ class EnrolmentMixin(ServiceBase):
         finally:
             writer.close()
             self.indexes.get(gallery_id)
-            self.indexes.save(gallery_id)
+            self.indexes.save_if_due(gallery_id)
         report.seconds = time.perf_counter() - start
         return report
 

@@ -168,7 +168,7 @@ class GalleriesMixin(ServiceBase):
             generation = bump_generation(session, gallery.id)
         self.indexes.applied(gallery.id, generation, removed=ids)
         self.indexes.get(gallery.id)
-        self.indexes.save(gallery.id)
+        self.indexes.save_if_due(gallery.id)
         return int(ids.size)
 
     def rebuild_index(self, actor: Actor, gallery_id: int) -> int:

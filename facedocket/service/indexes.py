@@ -32,6 +32,7 @@ class _Entry:
     index: VectorIndex
     generation: int
     lock: threading.RLock
+    unsaved: int = 0  # templates added or removed since the file was last written
 
 
 def vectors_from_rows(blobs: list[bytes]) -> np.ndarray:
@@ -137,8 +138,10 @@ class IndexManager:
                 return
             if removed is not None and removed.size:
                 entry.index.remove(removed)
+                entry.unsaved += int(removed.size)
             if added is not None and added[0].size:
                 entry.index.add(added[0], added[1])
+                entry.unsaved += int(added[0].size)
             entry.generation = generation
 
     def save(self, gallery_id: int) -> None:
@@ -148,6 +151,23 @@ class IndexManager:
             if entry.generation >= 0:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 entry.index.save(self.path(gallery_id), entry.generation)
+                entry.unsaved = 0
+
+    def save_if_due(self, gallery_id: int) -> None:
+        """Write the file once changes reach 1 % of the index (every change, for an index of
+        under 100 templates). A file that lags is still correct (the next load catches up
+        from the database); this only keeps a large index from being rewritten for every
+        single upload."""
+        with self._lock(gallery_id):
+            entry = self._entries[gallery_id]
+            if entry.unsaved >= max(1, len(entry.index) // 100):
+                self.save(gallery_id)
+
+    def flush(self) -> None:
+        """Write every index with unsaved changes (on shutdown)."""
+        for gallery_id, entry in list(self._entries.items()):
+            if entry.unsaved:
+                self.save(gallery_id)
 
     def rebuild(self, gallery_id: int) -> int:
         """Rebuild the gallery's index from the database and save it; returns its size."""
