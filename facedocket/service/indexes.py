@@ -107,6 +107,7 @@ class IndexManager:
         in_index = entry.index.ids()
         gone = np.setdiff1d(in_index, in_db, assume_unique=True)
         missing = np.setdiff1d(in_db, in_index, assume_unique=True)
+        entry.unsaved += int(gone.size + missing.size)
         if gone.size:
             entry.index.remove(gone)
         for start in range(0, missing.size, 10_000):
