@@ -16,9 +16,10 @@ eye on the image's right, nose tip, mouth corner on the left, mouth corner on th
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -176,26 +177,37 @@ def _resize(pixels: RGBArray, scale: float) -> RGBArray:
 
 
 class HogDetector:
-    """dlib's HOG frontal face detector, upsampling once as ``face_recognition`` does."""
+    """dlib's HOG frontal face detector, upsampling once as ``face_recognition`` does.
+
+    dlib's detector keeps scratch state, so two threads must not share one: each thread
+    gets its own detector and landmark model."""
 
     name = "hog"
 
     def __init__(self, options: DetectorOptions | None = None, upsample: int = 1) -> None:
-        import dlib
-
         self.options = options or DetectorOptions()
         self.upsample = upsample
-        self._detector = dlib.get_frontal_face_detector()
-        self._marks = dlib.shape_predictor(str(models.dlib_model_path("shape_predictor_68_face_landmarks.dat")))
+        self._local = threading.local()
+        self._models()  # load once up front, so a missing model fails here
+
+    def _models(self) -> tuple[Any, Any]:
+        if not hasattr(self._local, "detector"):
+            import dlib
+
+            self._local.detector = dlib.get_frontal_face_detector()
+            path = models.dlib_model_path("shape_predictor_68_face_landmarks.dat")
+            self._local.marks = dlib.shape_predictor(str(path))
+        return self._local.detector, self._local.marks
 
     def detect(self, pixels: RGBArray) -> list[Face]:
-        rects, scores, _ = self._detector.run(pixels, self.upsample, 0.0)
+        detector, marks = self._models()
+        rects, scores, _ = detector.run(pixels, self.upsample, 0.0)
         faces = []
         for rect, score in sorted(zip(rects, scores, strict=True), key=lambda rs: -rs[1]):
             box = Box(float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1))
             if min(box.width, box.height) < self.options.min_face_px:
                 continue
-            shape = self._marks(pixels, rect)
+            shape = marks(pixels, rect)
             faces.append(Face(box, float(score), _five_from_68(shape)))
         return faces
 
