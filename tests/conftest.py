@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pg_testserver import INSTALL_HINT, PostgresServer, find_bin_dir
 
 REPO = Path(__file__).resolve().parents[1]
 FACES = Path(os.environ.get("FACEDOCKET_FACES", REPO.parent / "shared" / "faces"))
@@ -38,3 +40,21 @@ def pipeline():  # type: ignore[no-untyped-def]
     from facedocket.vision.pipeline import FacePipeline, PipelineOptions
 
     return FacePipeline(PipelineOptions())
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole test session; fails (never skips) without binaries."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.fail(
+            "PostgreSQL server binaries not found (looked for /usr/lib/postgresql/*/bin/initdb, "
+            f"$FACEDOCKET_PG_BINDIR and initdb on PATH); {INSTALL_HINT}",
+            pytrace=False,
+        )
+    server = PostgresServer(bin_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

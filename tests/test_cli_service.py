@@ -85,8 +85,9 @@ def test_search_finds_enrolled_person(world: dict[str, object], dev_dir: Path) -
 
 
 def test_search_needs_every_request_field(world: dict[str, object], dev_dir: Path) -> None:
-    proc = fd(world["home"], "search", str(dev_dir / "Yao_Ming" / "3.jpg"), "--gallery", "booking",  # type: ignore[arg-type]
-              "--case", "C-1", "--offence", "assault", "--legal-basis", "court-order", token=str(world["examiner"]))  # fmt: skip
+    probe = str(dev_dir / "Yao_Ming" / "3.jpg")
+    proc = fd(world["home"], "search", probe, "--gallery", "booking", "--case", "C-1",  # type: ignore[arg-type]
+              "--offence", "assault", "--legal-basis", "court-order", token=str(world["examiner"]))  # fmt: skip
     one_line_error(proc, "--justification")
     proc = fd(world["home"], "search", str(dev_dir / "Yao_Ming" / "3.jpg"), "--gallery", "booking",  # type: ignore[arg-type]
               "--case", " ", "--offence", "assault", "--legal-basis", "court-order", "--justification", "x",

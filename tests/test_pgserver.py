@@ -8,31 +8,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pg_testserver
 import pytest
 import sqlalchemy as sa
 from pg_testserver import INSTALL_HINT, PostgresServer, find_bin_dir
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One real PostgreSQL server for the whole session; fails (never skips) without binaries."""
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        pytest.fail(
-            "PostgreSQL server binaries not found (looked for /usr/lib/postgresql/*/bin/initdb, "
-            f"$FACEDOCKET_PG_BINDIR and initdb on PATH); {INSTALL_HINT}",
-            pytrace=False,
-        )
-    server = PostgresServer(bin_dir)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_roundtrip_with_sqlalchemy(postgres_server: PostgresServer) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pg_testserver import INSTALL_HINT, PostgresServer, find_bin_dir
+from pg_testserver import PostgresServer
 
 from facedocket.config import Settings
 from facedocket.service import Service, open_service
@@ -20,24 +20,6 @@ from .support import World, make_world
 DATABASES = ["sqlite", "postgresql"]
 
 ServiceFactory = Callable[..., Service]
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One real PostgreSQL server for the session; fails (never skips) without binaries."""
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        pytest.fail(
-            "PostgreSQL server binaries not found (looked for /usr/lib/postgresql/*/bin/initdb, "
-            f"$FACEDOCKET_PG_BINDIR and initdb on PATH); {INSTALL_HINT}",
-            pytrace=False,
-        )
-    server = PostgresServer(bin_dir)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
