@@ -88,6 +88,8 @@ from facedocket.errors import ConfigurationError, InvalidInput
 RESNET_DAT = "dlib_face_recognition_resnet_model_v1.dat"
 CHIP_SIZE = 150
 DESCRIPTOR_SIZE = 128
+# Chips per ONNX Runtime call: larger batches are no faster on a CPU, and memory grows with them.
+MAX_BATCH = 32
 OPSET = 17
 IR_VERSION = 8
 
@@ -677,5 +679,8 @@ class OnnxDlibDescriptor:
             )
         if len(batch) == 0:
             return np.zeros((0, DESCRIPTOR_SIZE), dtype=np.float32)
-        (out,) = self._session.run(["descriptors"], {"chips": np.ascontiguousarray(batch)})
-        return np.asarray(out, dtype=np.float32)
+        parts = [
+            self._session.run(["descriptors"], {"chips": np.ascontiguousarray(batch[i : i + MAX_BATCH])})[0]
+            for i in range(0, len(batch), MAX_BATCH)
+        ]
+        return np.concatenate(parts).astype(np.float32, copy=False)
