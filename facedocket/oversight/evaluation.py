@@ -113,11 +113,21 @@ def impostor_pairs(labels: Sequence[str], limit: int, seed: int) -> tuple[np.nda
     return i_all.astype(np.int64), j_all.astype(np.int64)
 
 
+def _key(rate: float) -> str:
+    return f"{rate:g}" if rate >= 0.001 else f"{rate:.4f}"
+
+
 def _rounded(values: dict[float, float]) -> dict[str, float]:
-    return {f"{k:g}" if k >= 0.001 else f"{k:.4f}": round(v, 6) for k, v in values.items()}
+    return {_key(k): round(v, 6) for k, v in values.items()}
 
 
-def verification(ex: Extracted, max_impostor_pairs: int, seed: int) -> tuple[dict[str, object], np.ndarray]:
+def _round_up(threshold: float) -> float:
+    """A threshold rounded up to 6 decimals, so rounding never lets in another false match."""
+    return math.ceil(threshold * 1e6) / 1e6 if math.isfinite(threshold) else threshold
+
+
+def verification(ex: Extracted, max_impostor_pairs: int, seed: int) -> dict[str, object]:
+    """Genuine and impostor scores, FNMR at the target FMRs, EER, thresholds and quality bands."""
     ga, gb = genuine_pairs(ex.labels)
     ia, ib = impostor_pairs(ex.labels, max_impostor_pairs, seed)
     genuine = _pair_scores(ex.templates, ex.found, ga, gb)
@@ -128,10 +138,10 @@ def verification(ex: Extracted, max_impostor_pairs: int, seed: int) -> tuple[dic
         "impostor_pairs": int(impostor.size),
         "fnmr_at_fmr": _rounded(metrics.fnmr_at_fmr(genuine, impostor, FMR_TARGETS)),
         "eer": round(metrics.eer(genuine, impostor), 6),
-        "threshold_at_fmr": _rounded({f: metrics.threshold_for_rate(impostor, f) for f in FMR_TARGETS}),
+        "threshold_at_fmr": {_key(f): _round_up(metrics.threshold_for_rate(impostor, f)) for f in FMR_TARGETS},
     }
     quality = _quality_bands(ex, ga, gb, genuine, threshold)
-    return {**result, "quality": quality}, np.array([threshold])
+    return {**result, "quality": quality}
 
 
 def _quality_bands(
@@ -222,7 +232,7 @@ def _mate(scores: np.ndarray, labels: list[str], name: str, found: bool) -> tupl
 
 def evaluate(ex: Extracted, max_impostor_pairs: int = 100_000, seed: int = 0, max_rank: int = 50) -> dict[str, object]:
     """Run the protocol over extracted templates; returns the JSON-ready result."""
-    ver, _ = verification(ex, max_impostor_pairs, seed)
+    ver = verification(ex, max_impostor_pairs, seed)
     quality = ver.pop("quality")
     return {
         "images": len(ex.paths),
