@@ -19,9 +19,7 @@ CARDS = Path(__file__).resolve().parents[1] / "facedocket" / "vision" / "model_c
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("evaluation", type=Path, help="JSON written by `facedocket evaluate --json`")
     parser.add_argument("--data", required=True, help="description of the data set")
     parser.add_argument("--target-fmr", default="0.001", help="which FMR's threshold to store")

@@ -155,9 +155,7 @@ def write_report(results: list[dict[str, object]], host: dict[str, object], out:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="folder-per-identity photos")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="results folder")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated configurations")
@@ -177,8 +175,7 @@ def main() -> None:
         )
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         print(
-            f"  {result['images_per_second']} images/s, FNMR@FMR1e-3 "
-            f"{result['verification']['fnmr_at_fmr']['0.001']}",
+            f"  {result['images_per_second']} images/s, FNMR@FMR1e-3 {result['verification']['fnmr_at_fmr']['0.001']}",
             file=sys.stderr,
             flush=True,
         )
