@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline import machine
+from machine import describe
 
 from facedocket.config import Settings
 from facedocket.service import open_service, read_source
@@ -55,7 +55,7 @@ def main() -> None:
     raw, svc = max(runs["raw"]), max(runs["service"])
     result = {
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": machine(),
+        "machine": describe(),
         "images": len(items),
         "faces_found": found,
         "enrolled": report.counts.get("enrolled", 0),

@@ -41,7 +41,6 @@ import argparse
 import contextlib
 import gc
 import json
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -54,6 +53,9 @@ import faiss
 import numpy as np
 from rich.console import Console
 from rich.progress import Progress
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe
 
 from facedocket.matching import hnsw
 from facedocket.matching.index import VectorIndex, rebuild
@@ -160,28 +162,6 @@ def cosine_stats(gallery: Gallery, rng: np.random.Generator, pairs: int = 20_000
 
 
 # --- measuring ----------------------------------------------------------------------------
-
-
-def machine() -> dict[str, object]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": round(mem, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "numpy": np.__version__,
-        "faiss": faiss.__version__,
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
 
 
 def rss_bytes() -> int:
@@ -390,7 +370,7 @@ def write(args: argparse.Namespace, rows: list[dict[str, Any]], data: dict[str, 
     args.out.mkdir(parents=True, exist_ok=True)
     report = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": describe(numpy=np.__version__, faiss=faiss.__version__),
         "settings": {
             "search_threads": 1,
             "k": 10,

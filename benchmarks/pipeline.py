@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -26,30 +24,14 @@ import numpy as np
 
 from facedocket.oversight import evaluation
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe
+
 CONFIGS = {
     "anchor": "face_recognition 1.3.0: HOG detector (upsample 1), model='small', num_jitters=1, cosine",
     "facedocket": "FaceDocket default: RetinaFace, dlib 5-point alignment, ResNet in ONNX Runtime, flip",
     "facedocket-hog": "FaceDocket with the hog detector (parity with the anchor's detector), flip",
 }
-
-
-def machine() -> dict[str, object]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": round(mem, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 def _anchor_extract(identities: dict[str, list[Path]]) -> evaluation.Extracted:
@@ -180,7 +162,7 @@ def main() -> None:
             flush=True,
         )
         results.append(result)
-    write_report(results, machine(), args.out, args.data)
+    write_report(results, describe(), args.out, args.data)
     print((args.out / "pipeline.md").read_text())
 
 
