@@ -33,7 +33,7 @@ from facedocket.oversight.evaluation import list_identities
 from facedocket.service.base import Actor, ServiceBase
 from facedocket.service.galleries import bump_generation
 from facedocket.store.tables import Subject, TemplateRow
-from facedocket.vision.images import read_bytes, sha256_hex
+from facedocket.vision.images import ImageLimits, read_bytes, sha256_hex
 from facedocket.vision.pipeline import FoundFace, ImageResult
 
 ENROLLERS = ("admin", "supervisor", "examiner")
@@ -316,8 +316,6 @@ def _load(item: EnrolItem, max_bytes: int) -> tuple[bytes | None, str, str]:
         data = item.data
     else:
         try:
-            from facedocket.vision.images import ImageLimits
-
             data = read_bytes(item.source, ImageLimits(max_bytes=max_bytes))
         except InvalidImage as e:
             return None, "", str(e)

@@ -234,12 +234,16 @@ class SearchMixin(ServiceBase):
     def _result(self, session: Session, row: Search) -> SearchResult:
         request = session.get(Request, row.request_id)
         assert request is not None
-        candidates = session.scalars(select(Candidate).where(Candidate.search_id == row.id).order_by(Candidate.rank))
-        infos = []
-        for c in candidates:
-            subject = session.get(Subject, c.subject_id) if c.subject_id is not None else None
-            infos.append(CandidateInfo(c.rank, c.subject_id, subject.reference if subject else None,
-                                       c.gallery_id, c.template_id, round(c.score, 6)))  # fmt: skip
+        rows = session.execute(
+            select(Candidate, Subject.reference)
+            .outerjoin(Subject, Subject.id == Candidate.subject_id)
+            .where(Candidate.search_id == row.id)
+            .order_by(Candidate.rank)
+        ).all()
+        infos = [
+            CandidateInfo(c.rank, c.subject_id, reference, c.gallery_id, c.template_id, round(c.score, 6))
+            for c, reference in rows
+        ]
         return SearchResult(
             row.id, row.request_id, row.kind, row.agency_id, request.case_number, request.legal_basis,
             row.probe_sha256, row.probe_quality, list(row.galleries), row.gallery_size, row.model_id,
