@@ -13,6 +13,7 @@ next and its ``status`` is the HTTP status the API answers with::
     │   └── PayloadTooLarge (413)   an upload over the size limit
     ├── Unauthorized (401)          missing, unknown or revoked token
     ├── Forbidden (403)             the role does not allow the action
+    │   └── PolicyDenied (403)      the policy profile refuses a search (every failed rule named)
     ├── NotFound (404)              unknown id, or another agency's record
     ├── Conflict (409)              duplicate name and the like
     ├── ConfigurationError (500)    a model file or setting that cannot be used
@@ -27,6 +28,11 @@ class FaceDocketError(Exception):
     """Base of every error FaceDocket raises on purpose."""
 
     status: int = 500
+
+    @property
+    def details(self) -> list[dict[str, object]]:
+        """Structured details for the API's ``errors`` list (empty by default)."""
+        return []
 
 
 class InvalidInput(FaceDocketError):
@@ -100,3 +106,16 @@ class PayloadTooLarge(InvalidInput):
     """An upload over the size limit."""
 
     status = 413
+
+
+class PolicyDenied(Forbidden):
+    """The active policy profile refuses the action; ``failures`` names every failed rule."""
+
+    def __init__(self, failures: list[tuple[str, str]]) -> None:
+        self.failures = failures
+        rules = "; ".join(f"{rule}: {why}" for rule, why in failures)
+        super().__init__(f"the policy refuses this: {rules}")
+
+    @property
+    def details(self) -> list[dict[str, object]]:
+        return [{"rule": rule, "msg": why, "type": "policy"} for rule, why in self.failures]

@@ -61,7 +61,8 @@ def install_error_handlers(app: FastAPI) -> None:
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     status = getattr(exc, "status", 500)
     message = str(exc) or HTTPStatus(status).phrase
-    return error_response(status, message)
+    details = exc.details if isinstance(exc, FaceDocketError) else []
+    return error_response(status, message, [dict(d) for d in details])
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:

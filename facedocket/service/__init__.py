@@ -17,14 +17,16 @@ from facedocket.matching.index import KINDS as INDEX_KINDS
 from facedocket.service.accounts import AccountsMixin, IssuedToken
 from facedocket.service.base import Actor, Clock, system_clock
 from facedocket.service.enrolment import EnrolItem, EnrolmentMixin, read_source
+from facedocket.service.export import ExportMixin
 from facedocket.service.galleries import GalleriesMixin
-from facedocket.service.search import LEGAL_BASES, RequestFields, SearchMixin, SearchResult
+from facedocket.service.requests import CaseInfo, RequestDraft, RequestInfo, ReviewInfo
+from facedocket.service.search import EMPTY_LABEL, LEAD_LABEL, SearchResult
 from facedocket.store import db
 from facedocket.store.tables import ROLES
 from facedocket.vision.pipeline import FacePipeline
 
 
-class Service(AccountsMixin, GalleriesMixin, EnrolmentMixin, SearchMixin):
+class Service(AccountsMixin, GalleriesMixin, EnrolmentMixin, ExportMixin):
     """Every use case of FaceDocket (see the mixins for each area)."""
 
 
@@ -48,14 +50,18 @@ def open_service(
 
 
 __all__ = [
+    "EMPTY_LABEL",
     "INDEX_KINDS",
-    "LEGAL_BASES",
+    "LEAD_LABEL",
     "ROLES",
     "Actor",
+    "CaseInfo",
     "EnrolItem",
     "FacePipeline",
     "IssuedToken",
-    "RequestFields",
+    "RequestDraft",
+    "RequestInfo",
+    "ReviewInfo",
     "SearchResult",
     "Service",
     "open_service",

@@ -17,10 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-from facedocket.service.base import Actor, ServiceBase
+from facedocket.service.audit import SYSTEM, AuditMixin, Who
+from facedocket.service.base import Actor
 from facedocket.store.tables import ROLES, Agency, ApiToken, User
 
 TOKEN_PREFIX = "fd_"
+TOKEN_USE_EVENT_EVERY = timedelta(minutes=10)
 
 
 def hash_token(secret: str) -> str:
@@ -69,7 +71,7 @@ def _check_name(value: str, what: str) -> str:
     return value
 
 
-class AccountsMixin(ServiceBase):
+class AccountsMixin(AuditMixin):
     def bootstrap(self, agency_name: str, admin_username: str) -> IssuedToken:
         """Create the operator agency and its first admin (``facedocket init``); only on an
         empty database."""
@@ -79,7 +81,10 @@ class AccountsMixin(ServiceBase):
             agency = Agency(name=_check_name(agency_name, "agency name"), is_operator=True, created=self.clock())
             session.add(agency)
             session.flush()
-            return self._new_user_and_token(session, agency.id, admin_username, "admin")
+            token = self._new_user_and_token(session, agency.id, admin_username, "admin")
+            self._audit(session, Who(token.user_id, token.username, agency.id), "system.initialised", "agency",
+                        agency.id, {"agency": agency.name, "admin": token.username})  # fmt: skip
+            return token
 
     def _new_user_and_token(self, session: Session, agency_id: int, username: str, role: str) -> IssuedToken:
         _check_role(role)
@@ -117,6 +122,9 @@ class AccountsMixin(ServiceBase):
             except IntegrityError:
                 raise Conflict(f"an agency named {name!r} exists") from None
             token = self._new_user_and_token(session, agency.id, admin_username, "admin")
+            self._audit(session, actor, "agency.created", "agency", agency.id, {"name": agency.name})
+            self._audit(session, actor, "user.created", "user", token.user_id,
+                        {"username": token.username, "role": "admin"}, agency_id=agency.id)  # fmt: skip
             return AgencyInfo(agency.id, agency.name, False), token
 
     def list_agencies(self, actor: Actor) -> list[AgencyInfo]:
@@ -134,6 +142,7 @@ class AccountsMixin(ServiceBase):
             token = self._new_user_and_token(session, actor.agency_id, username, role)
             user = session.get(User, token.user_id)
             assert user is not None
+            self._audit(session, actor, "user.created", "user", user.id, {"username": user.username, "role": role})
             return _user_info(user), token
 
     def list_users(self, actor: Actor) -> list[UserInfo]:
@@ -149,6 +158,8 @@ class AccountsMixin(ServiceBase):
             if user is None or user.agency_id != actor.agency_id:
                 raise NotFound(f"no user {user_id} in your agency")
             user.active = active
+            self._audit(session, actor, "user.activated" if active else "user.deactivated", "user", user.id,
+                        {"username": user.username})  # fmt: skip
             return _user_info(user)
 
     def create_token(self, actor: Actor, user_id: int | None = None, name: str = "") -> IssuedToken:
@@ -160,7 +171,9 @@ class AccountsMixin(ServiceBase):
             user = session.get(User, target)
             if user is None or user.agency_id != actor.agency_id:
                 raise NotFound(f"no user {target} in your agency")
-            return self._issue(session, user, name)
+            issued = self._issue(session, user, name)
+            self._audit(session, actor, "token.created", "token", issued.id, {"user_id": user.id, "name": name})
+            return issued
 
     def revoke_token(self, actor: Actor, token_id: int) -> None:
         with self.transaction() as session:
@@ -171,20 +184,31 @@ class AccountsMixin(ServiceBase):
             if owner.id != actor.user_id:
                 actor.require("admin")
             token.revoked = self.clock()
+            self._audit(session, actor, "token.revoked", "token", token.id, {"user_id": owner.id})
 
     def authenticate(self, secret: str | None) -> Actor:
         """The actor a bearer token stands for; :class:`Unauthorized` if none."""
         if not secret or not secret.startswith(TOKEN_PREFIX):
             raise Unauthorized("missing or malformed token; send `Authorization: Bearer fd_...`")
+        refused = ""
         with self.transaction() as session:
             token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+            user = session.get(User, token.user_id) if token is not None else None
             if token is None or token.revoked is not None:
-                raise Unauthorized("unknown or revoked token; ask an admin for a new one")
-            user = session.get(User, token.user_id)
-            if user is None or not user.active:
-                raise Unauthorized("this token's user is deactivated")
-            agency = session.get(Agency, user.agency_id)
-            now = self.clock()
-            if token.last_used is None or now - token.last_used > timedelta(minutes=1):
-                token.last_used = now
-            return Actor(user.id, user.username, user.agency_id, user.role, bool(agency and agency.is_operator))
+                refused = "unknown or revoked token; ask an admin for a new one"
+            elif user is None or not user.active:
+                refused = "this token's user is deactivated"
+            if refused or token is None or user is None:
+                self._audit(session, SYSTEM, "auth.refused", "token", token.id if token else "unknown",
+                            {"prefix": secret[:10], "why": refused},
+                            agency_id=user.agency_id if user else None)  # fmt: skip
+            else:
+                agency = session.get(Agency, user.agency_id)
+                actor = Actor(user.id, user.username, user.agency_id, user.role, bool(agency and agency.is_operator))
+                now = self.clock()
+                if token.last_used is None or now - token.last_used > TOKEN_USE_EVENT_EVERY:
+                    # Token use is recorded at most once per token per TOKEN_USE_EVENT_EVERY.
+                    self._audit(session, actor, "auth.token_used", "token", token.id, {"prefix": token.prefix})
+                    token.last_used = now
+                return actor
+        raise Unauthorized(refused)

@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 
 from facedocket.errors import InvalidImage, InvalidInput
 from facedocket.oversight.evaluation import list_identities
-from facedocket.service.base import Actor, ServiceBase
+from facedocket.service.audit import AuditMixin
+from facedocket.service.base import Actor
 from facedocket.service.galleries import bump_generation
 from facedocket.store.tables import Subject, TemplateRow
 from facedocket.vision.images import ImageLimits, read_bytes, sha256_hex
@@ -126,7 +127,7 @@ def _subject_fields(attributes: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-class EnrolmentMixin(ServiceBase):
+class EnrolmentMixin(AuditMixin):
     def enroll(
         self,
         actor: Actor,
@@ -146,7 +147,7 @@ class EnrolmentMixin(ServiceBase):
         try:
             earlier: set[str] = set()
             for batch in _batches(items, batch_size):
-                for outcome in self._enrol_batch(gallery_id, batch, earlier):
+                for outcome in self._enrol_batch(actor, gallery_id, batch, earlier):
                     report.counts[outcome.outcome] += 1
                     report.outcomes.append(outcome)
                     writer.write(outcome)
@@ -174,12 +175,14 @@ class EnrolmentMixin(ServiceBase):
             raise InvalidInput("a subject reference is required")
         return self.enroll(actor, gallery_id, [item]).outcomes[0]
 
-    def _enrol_batch(self, gallery_id: int, batch: list[EnrolItem], earlier: set[str]) -> list[Outcome]:
+    def _enrol_batch(
+        self, actor: Actor, gallery_id: int, batch: list[EnrolItem], earlier: set[str]
+    ) -> list[Outcome]:
         """Enrol one batch; ``earlier`` holds the SHA-256 of photos met earlier in this run."""
         loaded = [_load(item, self.settings.max_image_bytes) for item in batch]
         for attempt in range(3):
             try:
-                outcomes = self._enrol_loaded(gallery_id, batch, loaded, earlier)
+                outcomes = self._enrol_loaded(actor, gallery_id, batch, loaded, earlier)
                 earlier.update(sha for _data, sha, _error in loaded if sha)
                 return outcomes
             except IntegrityError:  # another process enrolled the same photo or subject meanwhile
@@ -189,6 +192,7 @@ class EnrolmentMixin(ServiceBase):
 
     def _enrol_loaded(
         self,
+        actor: Actor,
         gallery_id: int,
         batch: list[EnrolItem],
         loaded: list[tuple[bytes | None, str, str]],
@@ -227,7 +231,7 @@ class EnrolmentMixin(ServiceBase):
             if face is not None:
                 chosen.append((i, face))
         if chosen:
-            stored = self._store(gallery_id, batch, chosen)
+            stored = self._store(actor, gallery_id, batch, chosen)
             for (i, _face), (template_id, subject_id) in zip(chosen, stored, strict=True):
                 item = batch[i]
                 outcomes[i] = Outcome(
@@ -256,7 +260,7 @@ class EnrolmentMixin(ServiceBase):
         return outcome("enrolled"), best
 
     def _store(
-        self, gallery_id: int, batch: list[EnrolItem], chosen: list[tuple[int, FoundFace]]
+        self, actor: Actor, gallery_id: int, batch: list[EnrolItem], chosen: list[tuple[int, FoundFace]]
     ) -> list[tuple[int, int]]:
         """Write the chosen faces' subjects and templates in one transaction; returns
         (template id, subject id) per face."""
@@ -281,6 +285,8 @@ class EnrolmentMixin(ServiceBase):
             ids = np.array([r.id for r in rows], dtype=np.int64)
             vectors = np.stack([face.template.vector for _, face in chosen]).astype(np.float32)
             stored = [(r.id, r.subject_id) for r in rows]
+            enrolled = [{"template_id": r.id, "subject_id": r.subject_id, "image_sha256": r.source_sha256} for r in rows]
+            self._audit(session, actor, "enrolment.batch", "gallery", gallery_id, {"enrolled": enrolled})
         self.indexes.applied(gallery_id, generation, added=(ids, vectors))
         return stored
 

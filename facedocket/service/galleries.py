@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from facedocket.errors import Conflict, InvalidInput, NotFound
 from facedocket.matching.index import KINDS
-from facedocket.service.base import Actor, ServiceBase
+from facedocket.service.audit import AuditMixin
+from facedocket.service.base import Actor
 from facedocket.store.tables import Gallery, GalleryShare, Subject, TemplateRow
 from facedocket.vision.models import TEMPLATE_MODEL_ID
 
@@ -45,7 +46,7 @@ class SubjectInfo:
     templates: int
 
 
-class GalleriesMixin(ServiceBase):
+class GalleriesMixin(AuditMixin):
     def create_gallery(
         self, actor: Actor, name: str, source: str, purpose: str, index_kind: str = "auto"
     ) -> GalleryInfo:
@@ -73,6 +74,8 @@ class GalleriesMixin(ServiceBase):
                 session.flush()
             except IntegrityError:
                 raise Conflict(f"your agency already has a gallery named {name!r}") from None
+            self._audit(session, actor, "gallery.created", "gallery", gallery.id,
+                        {"name": gallery.name, "source": gallery.source, "purpose": gallery.purpose})  # fmt: skip
             return self._gallery_info(session, actor, gallery)
 
     def _gallery_info(self, session: Session, actor: Actor, gallery: Gallery) -> GalleryInfo:
@@ -124,6 +127,8 @@ class GalleriesMixin(ServiceBase):
             if not shared and existing is not None:
                 session.delete(existing)
             session.flush()
+            self._audit(session, actor, "gallery.shared" if shared else "gallery.unshared", "gallery", gallery_id,
+                        {"agency_id": agency_id})  # fmt: skip
             return self._gallery_info(session, actor, gallery)
 
     def list_subjects(self, actor: Actor, gallery_id: int, offset: int = 0, limit: int = 100) -> list[SubjectInfo]:
@@ -166,6 +171,8 @@ class GalleriesMixin(ServiceBase):
             session.query(TemplateRow).filter(TemplateRow.subject_id == subject_id).delete()
             session.delete(subject)
             generation = bump_generation(session, gallery.id)
+            self._audit(session, actor, "subject.deleted", "subject", subject_id,
+                        {"gallery_id": gallery.id, "templates": int(ids.size)})  # fmt: skip
         self.indexes.applied(gallery.id, generation, removed=ids)
         self.indexes.get(gallery.id)
         self.indexes.save_if_due(gallery.id)

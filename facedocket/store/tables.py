@@ -62,6 +62,8 @@ class Agency(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    policy_name: Mapped[str] = mapped_column(String(80), default="")
+    policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -159,21 +161,83 @@ class TemplateRow(Base):
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Case(Base):
+    """An investigation: number, offence category, description. Holds written requests."""
+
+    __tablename__ = "case_record"
+    __table_args__ = (UniqueConstraint("agency_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    number: Mapped[str] = mapped_column(String(120))
+    offence_category: Mapped[str] = mapped_column(String(60))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StoredImage(Base):
+    """Image bytes kept in the database (probe photos), so that writes stay transactional and a
+    purge or erasure reaches them."""
+
+    __tablename__ = "stored_image"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+REQUEST_STATES = ("draft", "submitted", "approved", "denied", "searched", "reviewed", "closed", "expired")
+APPROVALS = ("pending", "approved", "denied", "expired")
+
+
 class Request(Base):
-    """The written request that a search is made under. Minimal now; the accountability
-    work adds cases, legal-basis documents, approval states and deadlines."""
+    """A written request to search, under a case. ``agency_id`` files it; ``target_agency_id``
+    (the same agency, or another agency's face-search unit) approves and searches it.
+
+    States: draft → submitted → approved | denied → searched → reviewed → closed. On the
+    emergency path the search runs while ``approval`` is still pending, until ``deadline``;
+    a denial or a missed deadline purges the probe and the candidates (``purged``)."""
 
     __tablename__ = "request"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    target_agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
     requester_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    case_number: Mapped[str] = mapped_column(String(120))
-    offence: Mapped[str] = mapped_column(String(200))
     legal_basis: Mapped[str] = mapped_column(String(60))
+    document_type: Mapped[str] = mapped_column(String(120), default="")
+    document_reference: Mapped[str] = mapped_column(String(200), default="")
+    document_issuer: Mapped[str] = mapped_column(String(200), default="")
+    document_date: Mapped[str] = mapped_column(String(10), default="")
+    document_sha256: Mapped[str] = mapped_column(String(64), default="")
     justification: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="searched")
+    galleries: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    probe_source: Mapped[str] = mapped_column(String(20), default="still-image")
+    probe_sha256: Mapped[str] = mapped_column(String(64), default="")
+    probe_image_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stored_image.id", ondelete="SET NULL"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    approval: Mapped[str] = mapped_column(String(20), default="pending")
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    decided: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    policy_name: Mapped[str] = mapped_column(String(80), default="")
+    submitted: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    searched: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    purged: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship()
 
 
 class Search(Base):
@@ -215,3 +279,54 @@ class Candidate(Base):
     template_id: Mapped[int] = mapped_column(Integer)
     gallery_id: Mapped[int] = mapped_column(ForeignKey("gallery.id"))
     score: Mapped[float] = mapped_column(Float)
+    released: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+DISPOSITIONS = ("possible-match", "not-a-match", "inconclusive")
+REVIEW_STAGES = ("first", "second", "resolution")
+
+
+class Review(Base):
+    """One reviewer's disposition of one candidate, with a rationale (who decided what, when)."""
+
+    __tablename__ = "review"
+    __table_args__ = (UniqueConstraint("candidate_id", "reviewer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("request.id"), index=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidate.id", ondelete="CASCADE"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    stage: Mapped[str] = mapped_column(String(20))
+    disposition: Mapped[str] = mapped_column(String(20))
+    rationale: Mapped[str] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """An append-only, hash-chained audit event. ``details`` is canonical JSON text and never
+    holds biometric data. The table refuses UPDATE and DELETE (triggers, both databases)."""
+
+    __tablename__ = "audit_event"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    time: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    agency_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(80))
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row: the sequence number and hash of the newest audit event. Appends lock it, so
+    the chain has one order; ``audit verify`` checks the chain ends here (a dropped tail shows)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

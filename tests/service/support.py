@@ -11,11 +11,12 @@ import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from facedocket.service import Actor, EnrolItem, RequestFields, Service
+from facedocket.service import Actor, EnrolItem, RequestDraft, SearchResult, Service
 from facedocket.service.galleries import GalleryInfo
 from facedocket.store.tables import TemplateRow
 
@@ -37,7 +38,22 @@ OUTSIDER = "Albert_Costa"  # never enrolled
 # Photos whose face quality (with the fast pipeline) is below 0.99.
 IMPERFECT: dict[str, list[int]] = {"Abdullah_Gul": [1, 2, 3], "Adrien_Brody": [1, 3]}
 
-REQUEST = RequestFields("2026-0042", "armed robbery", "warrant", "suspect filmed by the bank's CCTV")
+# A permissive operational profile for tests that are not about the policy itself: any
+# offence, approval first (or on an emergency basis, before approval), no threshold floor.
+TEST_POLICY = """
+name = "test-permissive"
+title = "Permissive test profile"
+summary = "For tests of the search machinery; the shipped profiles are tested on their own."
+[requests]
+legal_bases = ["court-order", "warrant", "emergency", "deceased-identification"]
+required_fields = ["case_number", "offence_category", "legal_basis", "justification"]
+approval_before_search = true
+emergency_bases = ["emergency"]
+emergency_deadline_hours = 48
+[search]
+threshold_floor = -1.0
+max_candidates = 100
+"""
 
 
 def photo(person: str, n: int) -> Path:
@@ -102,18 +118,47 @@ def staff(service: Service, admin: Actor, admin_secret: str, prefix: str) -> Age
     return Agency(admin.agency_id, secrets=secrets, **actors)
 
 
-def make_world(service: Service) -> World:
+def make_world(service: Service, policy: str = TEST_POLICY) -> World:
     token = service.bootstrap("State Police", "admin")
     admin = service.authenticate(token.secret)
+    service.activate_policy_text(admin, policy)
     operator = staff(service, admin, token.secret, "sp")
     gallery = service.create_gallery(admin, "booking", "booking photos 2020-2024", "criminal investigations")
     return World(service, operator, gallery)
 
 
-def second_agency(world: World, name: str = "County Sheriff") -> Agency:
+def second_agency(world: World, name: str = "County Sheriff", policy: str = TEST_POLICY) -> Agency:
     _info, token = world.service.create_agency(world.admin, name, f"{name.split()[0].lower()}-admin")
     admin = world.service.authenticate(token.secret)
+    world.service.activate_policy_text(admin, policy)
     return staff(world.service, admin, token.secret, name.split()[0].lower())
+
+
+_cases = iter(range(1, 1_000_000))
+
+
+def approved_request(
+    service: Service,
+    agency: Agency,
+    probe_bytes: bytes,
+    galleries: list[int] | None = None,
+    target: Agency | None = None,
+    legal_basis: str = "warrant",
+    offence: str = "robbery",
+) -> int:
+    """File, submit and approve a request with ``probe_bytes``; returns its id. ``target``
+    is the agency addressed (default: the filing agency itself)."""
+    case = service.create_case(agency.requester, f"2026-{next(_cases):04d}", offence, "bank robbery, CCTV still")
+    draft = RequestDraft(
+        case.id, legal_basis, "suspect filmed by the bank's CCTV", document_type="search warrant",
+        document_reference="SW-2026-118", document_issuer="Suffolk Superior Court", document_date="2026-11-20",
+        galleries=list(galleries or []), target_agency_id=target.id if target else None,
+    )  # fmt: skip
+    request = service.file_request(agency.requester, draft, probe_bytes, submit=True)
+    decider = (target or agency).supervisor
+    if legal_basis != "emergency":
+        service.decide_request(decider, request.id, True, "specific and articulable facts in the affidavit")
+    return request.id
 
 
 def template_ids(service: Service, gallery_id: int) -> list[int]:
@@ -132,3 +177,23 @@ def template_count(service: Service, gallery_id: int | None = None) -> int:
 def row_counts(service: Service, *tables: type) -> dict[str, int]:
     with service.sessions() as session:
         return {t.__tablename__: int(session.scalar(select(func.count()).select_from(t)) or 0) for t in tables}
+
+
+def run_search(
+    service: Service,
+    agency: Agency,
+    probe_bytes: bytes,
+    galleries: list[int],
+    searcher: Actor | None = None,
+    **options: Any,
+) -> SearchResult:
+    """File and approve a request for ``probe_bytes`` in ``agency`` and search it (by its
+    examiner, or ``searcher``); ``options`` go to :meth:`Service.search`."""
+    request_id = approved_request(service, agency, probe_bytes, galleries)
+    return service.search(searcher or agency.examiner, request_id, **options)
+
+
+def run_verify(service: Service, agency: Agency, probe_bytes: bytes, subject_id: int, **options: Any) -> SearchResult:
+    """File and approve a request and verify its probe against one subject."""
+    request_id = approved_request(service, agency, probe_bytes)
+    return service.verify(agency.examiner, request_id, subject_id, **options)

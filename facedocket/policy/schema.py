@@ -1,0 +1,268 @@
+"""The schema of a policy profile: the rules an agency's searches run under.
+
+A profile is data (a TOML file), not code. Every rule in a shipped profile carries a
+comment naming its source. :func:`load_profile` validates a file against this schema and
+raises :class:`~facedocket.errors.InvalidInput` with every problem named.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from facedocket.errors import InvalidInput, NotFound
+
+PROFILES_DIR = Path(__file__).with_name("profiles")
+
+LEGAL_BASES = (
+    "court-order",
+    "warrant",
+    "emergency",
+    "deceased-identification",
+    "consent",
+    "incident-report",
+    "investigation",
+)
+"""Legal bases a request may cite.
+
+``court-order``: an order of a court (e.g. on specific and articulable facts); ``warrant``: a
+warrant, or an authorisation by an administrative authority whose decision is binding;
+``emergency``: an imminent threat to life or of serious injury (with a deadline for approval
+afterwards); ``deceased-identification``: identifying a dead person; ``consent``: the
+person's own consent; ``incident-report``: a recorded incident that backs a retail watchlist
+entry; ``investigation``: an open criminal investigation where agency policy, not a court,
+authorises the search (a supervisor's approval is then the check).
+"""
+
+OFFENCE_CATEGORIES = (
+    "homicide",
+    "sexual-assault",
+    "robbery",
+    "aggravated-assault",
+    "kidnapping",
+    "human-trafficking",
+    "terrorism",
+    "carjacking",
+    "home-invasion",
+    "burglary",
+    "theft",
+    "shoplifting",
+    "fraud",
+    "drug-offence",
+    "weapons-offence",
+    "missing-person",
+    "deceased-identification",
+    "other",
+)
+"""The offence categories a case is filed under (reports count searches by these)."""
+
+PROBE_SOURCES = ("still-image", "video-frame", "live-video", "sketch", "composite")
+"""Where a probe photo comes from; a profile may forbid some (e.g. video frames)."""
+
+REQUEST_FIELDS = (
+    "case_number",
+    "offence_category",
+    "legal_basis",
+    "justification",
+    "document_type",
+    "document_reference",
+    "document_issuer",
+    "document_date",
+    "document_sha256",
+    "probe_source",
+)
+"""Fields of a written request that a profile can make required."""
+
+RETENTION_RECORDS = (
+    "probe_images",
+    "candidate_lists",
+    "enrolment_images",
+    "templates",
+    "watchlist_entries",
+    "audit_events",
+)
+"""Record types with a retention period."""
+
+ForbiddenUse = Literal["live-video", "recorded-video", "watchlist-alerts", "sketches", "1:1-verify"]
+FORBIDDEN_USES: tuple[str, ...] = get_args(ForbiddenUse)
+"""Uses a profile can forbid outright."""
+
+ReportingPeriod = Literal["weekly", "monthly", "quarterly", "annual"]
+REPORTING_PERIODS: tuple[str, ...] = get_args(ReportingPeriod)
+"""How often a profile's search counts go to the body that oversees them."""
+
+ANY = "*"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RequestRules(_Strict):
+    legal_bases: list[str] = Field(description="Legal bases a request may cite.")
+    required_fields: list[str] = Field(default_factory=list, description="Request fields that must be filled in.")
+    document_required_for: list[str] = Field(
+        default_factory=list,
+        description="Legal bases whose document (type, reference, issuer, date) must be recorded.",
+    )
+    offence_categories: list[str] = Field(
+        default_factory=lambda: [ANY], description="Offence categories a search may be made for; '*' allows all."
+    )
+    approval_before_search: bool = Field(True, description="A supervisor approves before anyone searches.")
+    emergency_bases: list[str] = Field(
+        default_factory=list, description="Legal bases that may search before approval (the emergency path)."
+    )
+    emergency_deadline_hours: float | None = Field(
+        None, gt=0, description="Hours after an emergency search within which approval must come, or it is purged."
+    )
+    cross_agency: bool = Field(True, description="Requests may be addressed to another agency's face-search unit.")
+
+
+class ProbeRules(_Strict):
+    min_quality: float = Field(0.0, ge=0, le=1, description="Lowest probe quality score a search accepts.")
+    forbidden_sources: list[str] = Field(default_factory=list, description="Probe sources that may not be searched.")
+
+
+class SearchRules(_Strict):
+    threshold_floor: float = Field(-1.0, ge=-1, le=1, description="Lowest score threshold a search may use.")
+    max_candidates: int = Field(100, ge=1, le=1000, description="Most candidates one search may return.")
+    gallery_purposes: list[str] = Field(
+        default_factory=lambda: [ANY], description="Gallery purposes that may be searched; '*' allows all."
+    )
+
+
+class ReviewRules(_Strict):
+    two_person: bool = Field(False, description="A second, independent reviewer decides each candidate.")
+
+
+class RetentionRules(_Strict):
+    """Days each record type is kept; ``None`` keeps it until erased. ``audit_events`` is a
+    minimum (the audit log is append-only and never purged)."""
+
+    probe_images: int | None = Field(None, ge=0, description="Days a probe photo is kept; 0 deletes it at once.")
+    candidate_lists: int | None = Field(None, ge=0, description="Days a search's candidate list is kept.")
+    enrolment_images: int | None = Field(None, ge=0, description="Days an enrolled photo is kept.")
+    templates: int | None = Field(None, ge=0, description="Days an enrolled template is kept.")
+    watchlist_entries: int | None = Field(None, ge=0, description="Days a watchlist entry lasts before it expires.")
+    audit_events: int | None = Field(
+        None, ge=0, description="Days the audit log must at least be kept (it is never purged)."
+    )
+    last_interaction_days: int | None = Field(
+        None, ge=0, description="Biometric data is destroyed this many days after the subject's last interaction."
+    )
+
+
+class ReportingRules(_Strict):
+    period: ReportingPeriod | None = Field(
+        None, description="How often counts of searches go to the oversight body; None: no periodic report."
+    )
+    recipient: str = Field("", description="Who receives the periodic report (e.g. a ministry, a board).")
+
+
+class PolicyProfile(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="Short name (lower case, digits, '-').")
+    title: str = Field(description="One-line title.")
+    summary: str = Field(description="A paragraph: what the profile is for and what it rests on.")
+    operational: bool = Field(True, description="False: evaluation only, no operational search.")
+    requests: RequestRules
+    probe: ProbeRules = ProbeRules()
+    search: SearchRules = SearchRules()
+    review: ReviewRules = ReviewRules()
+    retention: RetentionRules = RetentionRules()
+    reporting: ReportingRules = ReportingRules()
+    forbidden_uses: list[ForbiddenUse] = Field(default_factory=list, description="Uses this profile forbids outright.")
+
+    @model_validator(mode="after")
+    def _vocabulary(self) -> PolicyProfile:
+        problems = rule_problems(self.model_dump())
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def allows_any_offence(self) -> bool:
+        return ANY in self.requests.offence_categories
+
+    def allows_gallery_purpose(self, purpose: str) -> bool:
+        allowed = self.search.gallery_purposes
+        return ANY in allowed or purpose in allowed
+
+
+def rule_problems(data: Mapping[str, Any]) -> list[str]:
+    """The vocabulary and cross-field problems of a profile given as plain data (parsed TOML
+    or a model dump). Tolerates missing or ill-typed parts: the field validators name those."""
+    problems: list[str] = []
+    requests = data.get("requests")
+    r: Mapping[str, Any] = requests if isinstance(requests, Mapping) else {}
+    probe = data.get("probe")
+    p: Mapping[str, Any] = probe if isinstance(probe, Mapping) else {}
+
+    def values(section: Mapping[str, Any], key: str, default: list[str]) -> list[str]:
+        found = section.get(key, default)
+        return [v for v in found if isinstance(v, str)] if isinstance(found, list) else []
+
+    def known(items: list[str], vocabulary: tuple[str, ...] | list[str], where: str, wildcard: bool = False) -> None:
+        for value in items:
+            if not (wildcard and value == ANY) and value not in vocabulary:
+                problems.append(f"{where}: {value!r} is not one of {', '.join(vocabulary) or 'none'}")
+
+    legal_bases = values(r, "legal_bases", [])
+    emergency_bases = values(r, "emergency_bases", [])
+    known(legal_bases, LEGAL_BASES, "requests.legal_bases")
+    known(values(r, "required_fields", []), REQUEST_FIELDS, "requests.required_fields")
+    known(values(r, "document_required_for", []), LEGAL_BASES, "requests.document_required_for")
+    known(values(r, "offence_categories", [ANY]), OFFENCE_CATEGORIES, "requests.offence_categories", wildcard=True)
+    allowed = [b for b in legal_bases if b in LEGAL_BASES]
+    known(emergency_bases, allowed, "requests.emergency_bases (must also be allowed legal bases)")
+    known(values(p, "forbidden_sources", []), PROBE_SOURCES, "probe.forbidden_sources")
+    if emergency_bases and r.get("emergency_deadline_hours") is None:
+        problems.append("requests.emergency_deadline_hours is required when emergency_bases are given")
+    if data.get("operational", True) is not False and isinstance(requests, Mapping) and not legal_bases:
+        problems.append("requests.legal_bases: an operational profile must allow at least one legal basis")
+    return problems
+
+
+def shipped_profiles() -> list[str]:
+    """Names of the profiles that ship with FaceDocket."""
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.toml"))
+
+
+def parse_profile(text: str, origin: str = "profile") -> PolicyProfile:
+    """Validate TOML ``text``; InvalidInput names every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{origin} is not valid TOML: {exc}") from None
+    try:
+        return PolicyProfile.model_validate(data)
+    except ValidationError as exc:
+        # Field errors stop the rule check from running, so it runs here on the raw data:
+        # a file with an unknown key and an unknown legal basis is told about both.
+        found = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'profile'}: {e['msg']}"
+            for e in exc.errors()
+            if e["loc"] or e["type"] != "value_error"
+        ]
+        found += rule_problems(data)
+        problems = "; ".join(dict.fromkeys(" ".join(p.split()) for p in found))
+        raise InvalidInput(f"{origin} is not a valid policy profile: {problems}") from None
+
+
+def load_profile(name_or_path: str | Path) -> PolicyProfile:
+    """A shipped profile by name, or a profile file by path."""
+    path = Path(name_or_path)
+    if not path.suffix and str(name_or_path) in shipped_profiles():
+        path = PROFILES_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        raise NotFound(
+            f"no policy profile {str(name_or_path)!r}; give a file or one of: {', '.join(shipped_profiles())}"
+        )
+    return parse_profile(path.read_text(encoding="utf-8"), str(path))
+
+
+def profile_from_dict(data: dict[str, object]) -> PolicyProfile:
+    """A profile stored as JSON (the copy an agency activated)."""
+    return PolicyProfile.model_validate(data)
