@@ -66,7 +66,8 @@ def check_search(profile: PolicyProfile | None, ctx: SearchContext) -> list[Fail
         if absent:
             fail(("requests.document_required_for", f"a {ctx.legal_basis} needs its document: {', '.join(absent)}"))
     if not profile.allows_any_offence() and ctx.offence_category not in rules.offence_categories:
-        fail(("requests.offence_categories", f"offence category {ctx.offence_category!r} is not one this policy allows"))
+        why = f"offence category {ctx.offence_category!r} is not one this policy allows"
+        fail(("requests.offence_categories", why))
     if ctx.cross_agency and not rules.cross_agency:
         fail(("requests.cross_agency", "this policy does not accept requests from other agencies"))
     if ctx.probe_source in profile.probe.forbidden_sources:
@@ -79,7 +80,8 @@ def check_search(profile: PolicyProfile | None, ctx: SearchContext) -> list[Fail
     if ctx.probe_quality is not None and ctx.probe_quality < profile.probe.min_quality:
         fail(("probe.min_quality", f"probe quality {ctx.probe_quality:.2f} is below {profile.probe.min_quality:.2f}"))
     if ctx.threshold < profile.search.threshold_floor:
-        fail(("search.threshold_floor", f"threshold {ctx.threshold:.6f} is below the floor {profile.search.threshold_floor:.6f}"))
+        why = f"threshold {ctx.threshold:.6f} is below the floor {profile.search.threshold_floor:.6f}"
+        fail(("search.threshold_floor", why))
     if ctx.k > profile.search.max_candidates:
         fail(("search.max_candidates", f"{ctx.k} candidates asked for; at most {profile.search.max_candidates}"))
     for name, purpose in ctx.gallery_purposes.items():

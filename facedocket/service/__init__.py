@@ -19,6 +19,7 @@ from facedocket.service.base import Actor, Clock, system_clock
 from facedocket.service.enrolment import EnrolItem, EnrolmentMixin, read_source
 from facedocket.service.export import ExportMixin
 from facedocket.service.galleries import GalleriesMixin
+from facedocket.service.oversight import OversightMixin
 from facedocket.service.requests import CaseInfo, RequestDraft, RequestInfo, ReviewInfo
 from facedocket.service.search import EMPTY_LABEL, LEAD_LABEL, SearchResult
 from facedocket.store import db
@@ -26,7 +27,7 @@ from facedocket.store.tables import ROLES
 from facedocket.vision.pipeline import FacePipeline
 
 
-class Service(AccountsMixin, GalleriesMixin, EnrolmentMixin, ExportMixin):
+class Service(AccountsMixin, GalleriesMixin, EnrolmentMixin, ExportMixin, OversightMixin):
     """Every use case of FaceDocket (see the mixins for each area)."""
 
 

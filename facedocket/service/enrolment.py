@@ -33,13 +33,15 @@ from facedocket.oversight.evaluation import list_identities
 from facedocket.service.audit import AuditMixin
 from facedocket.service.base import Actor
 from facedocket.service.galleries import bump_generation
-from facedocket.store.tables import Subject, TemplateRow
+from facedocket.service.oversight import consented_references
+from facedocket.store.tables import Gallery, Subject, TemplateRow
 from facedocket.vision.images import ImageLimits, read_bytes, sha256_hex
 from facedocket.vision.pipeline import FoundFace, ImageResult
 
 ENROLLERS = ("admin", "supervisor", "examiner")
 OUTCOMES = (
     "enrolled", "already-enrolled", "duplicate", "no-face", "several-faces", "below-quality", "invalid-image",
+    "no-consent",
 )  # fmt: skip
 OUTCOME_COLUMNS = ("source", "subject", "outcome", "detail", "template_id", "sha256")
 
@@ -175,9 +177,7 @@ class EnrolmentMixin(AuditMixin):
             raise InvalidInput("a subject reference is required")
         return self.enroll(actor, gallery_id, [item]).outcomes[0]
 
-    def _enrol_batch(
-        self, actor: Actor, gallery_id: int, batch: list[EnrolItem], earlier: set[str]
-    ) -> list[Outcome]:
+    def _enrol_batch(self, actor: Actor, gallery_id: int, batch: list[EnrolItem], earlier: set[str]) -> list[Outcome]:
         """Enrol one batch; ``earlier`` holds the SHA-256 of photos met earlier in this run."""
         loaded = [_load(item, self.settings.max_image_bytes) for item in batch]
         for attempt in range(3):
@@ -199,6 +199,12 @@ class EnrolmentMixin(AuditMixin):
         earlier: set[str],
     ) -> list[Outcome]:
         with self.sessions() as session:
+            gallery = session.get(Gallery, gallery_id)
+            consented = (
+                consented_references(session, gallery_id, {i.reference for i in batch}, self.clock())
+                if gallery is not None and gallery.requires_consent
+                else None
+            )
             shas = [sha for _data, sha, _err in loaded if sha]
             known = set(
                 session.scalars(
@@ -211,7 +217,12 @@ class EnrolmentMixin(AuditMixin):
         todo: list[int] = []
         seen: set[str] = set()
         for i, (item, (_data, sha, error)) in enumerate(zip(batch, loaded, strict=True)):
-            if error:
+            if consented is not None and item.reference not in consented:
+                outcomes[i] = Outcome(
+                    item.source, item.reference, "no-consent",
+                    "this gallery needs a recorded, live consent; create the subject and record it first", sha256=sha,
+                )  # fmt: skip
+            elif error:
                 outcomes[i] = Outcome(item.source, item.reference, "invalid-image", error, sha256=sha)
             elif sha in seen or sha in earlier:
                 outcomes[i] = Outcome(
@@ -285,7 +296,9 @@ class EnrolmentMixin(AuditMixin):
             ids = np.array([r.id for r in rows], dtype=np.int64)
             vectors = np.stack([face.template.vector for _, face in chosen]).astype(np.float32)
             stored = [(r.id, r.subject_id) for r in rows]
-            enrolled = [{"template_id": r.id, "subject_id": r.subject_id, "image_sha256": r.source_sha256} for r in rows]
+            enrolled = [
+                {"template_id": r.id, "subject_id": r.subject_id, "image_sha256": r.source_sha256} for r in rows
+            ]
             self._audit(session, actor, "enrolment.batch", "gallery", gallery_id, {"enrolled": enrolled})
         self.indexes.applied(gallery_id, generation, added=(ids, vectors))
         return stored
@@ -302,10 +315,12 @@ class EnrolmentMixin(AuditMixin):
             fields = _subject_fields(item.attributes)
             subject = found.get(item.reference)
             if subject is None:
-                subject = Subject(gallery_id=gallery_id, reference=item.reference, created=self.clock(), **fields)
+                subject = Subject(gallery_id=gallery_id, reference=item.reference, created=self.clock(),
+                                  last_interaction=self.clock(), **fields)  # fmt: skip
                 session.add(subject)
                 found[item.reference] = subject
                 continue
+            subject.last_interaction = self.clock()
             # Recorded attributes given again update the subject: the latest record wins.
             for key in ("sex", "birth_year"):
                 if key in fields:

@@ -65,9 +65,9 @@ class ExportMixin(SearchMixin):
             candidate_ids = [
                 str(c)
                 for c in session.scalars(
-                    select(Candidate.id).join(Search, Search.id == Candidate.search_id).where(
-                        Search.request_id == row.id
-                    )
+                    select(Candidate.id)
+                    .join(Search, Search.id == Candidate.search_id)
+                    .where(Search.request_id == row.id)
                 )
             ]
             conditions = [(AuditEvent.object_type == "request") & (AuditEvent.object_id == str(row.id))]
@@ -167,9 +167,18 @@ def _render(
         parts.append(
             _table(
                 ["candidate", "reviewer", "stage", "disposition", "rationale", "time"],
-                [[r["candidate_id"], r["reviewer"], r["stage"], r["disposition"], r["rationale"],
-                  _when(r["created"])] for r in reviews],
-            )  # fmt: skip
+                [
+                    [
+                        r["candidate_id"],
+                        r["reviewer"],
+                        r["stage"],
+                        r["disposition"],
+                        r["rationale"],
+                        _when(r["created"]),
+                    ]
+                    for r in reviews
+                ],
+            )
         )
     else:
         parts.append("<p>No reviews are shown in this export.</p>")
@@ -180,9 +189,20 @@ def _render(
     parts.append(
         _table(
             ["seq", "time", "actor", "action", "object", "details", "prev_hash", "hash"],
-            [[e["seq"], e["time"], e["actor"], e["action"], f"{e['object_type']} {e['object_id']}",
-              e["details"], e["prev_hash"], e["hash"]] for e in events],
-        )  # fmt: skip
+            [
+                [
+                    e["seq"],
+                    e["time"],
+                    e["actor"],
+                    e["action"],
+                    f"{e['object_type']} {e['object_id']}",
+                    e["details"],
+                    e["prev_hash"],
+                    e["hash"],
+                ]
+                for e in events
+            ],
+        )
     )
     parts.append(f"<p class='label'>{_e(LEAD_LABEL)}</p></body></html>")
     return "".join(parts)

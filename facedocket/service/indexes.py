@@ -181,6 +181,17 @@ class IndexManager:
             self.save(gallery_id)
             return len(entry.index)
 
+    def scrub(self, gallery_id: int) -> None:
+        """Write the index file now, with removed vectors gone from it too (an approximate
+        index only tombstones removals, so it is rebuilt): after an erasure no index file
+        holds the erased templates."""
+        with self._lock(gallery_id):
+            index = self.get(gallery_id)
+            if index.kind == "exact":
+                self.save(gallery_id)
+            else:
+                self.rebuild(gallery_id)
+
     def forget(self, gallery_id: int) -> None:
         """Drop the gallery's index from memory and disk (the gallery is gone)."""
         with self._guard:

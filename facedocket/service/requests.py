@@ -26,8 +26,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound, PolicyDenied
-from facedocket.policy.schema import LEGAL_BASES, OFFENCE_CATEGORIES, PROBE_SOURCES, PolicyProfile
-from facedocket.policy.schema import load_profile, parse_profile, profile_from_dict
+from facedocket.policy.schema import (
+    LEGAL_BASES,
+    OFFENCE_CATEGORIES,
+    PROBE_SOURCES,
+    PolicyProfile,
+    load_profile,
+    parse_profile,
+    profile_from_dict,
+)
 from facedocket.service.audit import AuditMixin
 from facedocket.service.base import Actor
 from facedocket.store.tables import (

@@ -25,7 +25,7 @@ from facedocket.errors import FaceDocketError, InvalidInput, ModelMismatch, NotF
 from facedocket.policy.gate import SearchContext, check_search
 from facedocket.service.base import Actor
 from facedocket.service.requests import RequestsMixin, _fields, deadline_after
-from facedocket.store.tables import Candidate, Gallery, Request, Search, StoredImage, Subject, TemplateRow
+from facedocket.store.tables import Calibration, Candidate, Gallery, Request, Search, StoredImage, Subject, TemplateRow
 from facedocket.types import Template
 from facedocket.vision import models
 from facedocket.vision.models import default_threshold
@@ -110,7 +110,7 @@ class SearchMixin(RequestsMixin):
                 raise InvalidInput("name at least one gallery to search (the request names none)")
             galleries = [self._usable_gallery(session, actor, g) for g in chosen]
         template = self._request_template(actor, request_id, face, galleries)
-        limit = default_threshold(template.model_id) if threshold is None else float(threshold)
+        limit = self._default_threshold(actor, template.model_id, galleries) if threshold is None else float(threshold)
         self._gate(actor, request_id, "search", template, k, limit, galleries)
         start = time.perf_counter()
         hits, size = self._top_templates(template, [g.id for g in galleries], k)
@@ -148,7 +148,7 @@ class SearchMixin(RequestsMixin):
                 select(TemplateRow.id, TemplateRow.vector).where(TemplateRow.subject_id == subject_id)
             ).all()
         template = self._request_template(actor, request_id, face, [gallery])
-        limit = default_threshold(template.model_id) if threshold is None else float(threshold)
+        limit = self._default_threshold(actor, template.model_id, [gallery]) if threshold is None else float(threshold)
         self._gate(actor, request_id, "verify", template, 1, limit, [gallery])
         start = time.perf_counter()
         scores = [float(np.frombuffer(v, dtype=np.float32) @ template.vector) for _, v in rows]
@@ -258,6 +258,24 @@ class SearchMixin(RequestsMixin):
 
     # --- steps ------------------------------------------------------------------------
 
+    def _default_threshold(self, actor: Actor, model_id: str, galleries: list[Gallery]) -> float:
+        """The threshold a search uses when none is given: the newest calibration the
+        actor's agency stored for these galleries (the strictest when they differ), else for
+        the model, else the model card's."""
+        with self.sessions() as session:
+            newest = (
+                select(Calibration.threshold)
+                .where(Calibration.agency_id == actor.agency_id, Calibration.model_id == model_id)
+                .order_by(Calibration.id.desc())
+                .limit(1)
+            )
+            per_gallery = [session.scalar(newest.where(Calibration.gallery_id == g.id)) for g in galleries]
+            found = [t for t in per_gallery if t is not None]
+            if found:
+                return max(found)
+            stored = session.scalar(newest.where(Calibration.gallery_id.is_(None)))
+        return float(stored) if stored is not None else default_threshold(model_id)
+
     def _check_k(self, k: int | None) -> int:
         k = self.settings.default_k if k is None else int(k)
         if not 1 <= k <= self.settings.max_k:
@@ -321,10 +339,16 @@ class SearchMixin(RequestsMixin):
         ).all()
         infos = [
             CandidateInfo(
-                c.id, c.rank, c.subject_id if receiving else None, reference, c.gallery_id if receiving else None,
-                c.template_id if receiving else None, round(c.score, 6),
-                expected_false_candidates(row.model_id, c.score, row.gallery_size), c.released,
-            )  # fmt: skip
+                c.id,
+                c.rank,
+                c.subject_id if receiving else None,
+                reference,
+                c.gallery_id if receiving else None,
+                c.template_id if receiving else None,
+                round(c.score, 6),
+                expected_false_candidates(row.model_id, c.score, row.gallery_size),
+                c.released,
+            )
             for c, reference in rows
             if receiving or c.released
         ]

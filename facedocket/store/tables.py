@@ -112,6 +112,8 @@ class Gallery(Base):
     model_id: Mapped[str] = mapped_column(String(80))
     index_kind: Mapped[str] = mapped_column(String(20), default="auto")
     generation: Mapped[int] = mapped_column(Integer, default=0)
+    requires_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    retention_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -137,6 +139,7 @@ class Subject(Base):
     sex: Mapped[str | None] = mapped_column(String(20), nullable=True)
     birth_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_interaction: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -330,3 +333,88 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class LegalHold(Base):
+    """A legal hold on a case or a subject: retention purges and erasure skip what it holds
+    until it is released."""
+
+    __tablename__ = "legal_hold"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    object_type: Mapped[str] = mapped_column(String(20))
+    object_id: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    placed: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    released: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Consent(Base):
+    """A subject's consent to enrolment in a gallery that requires it: who, when, for what
+    purpose, until when."""
+
+    __tablename__ = "consent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id", ondelete="CASCADE"), index=True)
+    given_by: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(Text)
+    given: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    withdrawn: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Erasure(Base):
+    """That a subject was erased, and what went: no biometric data, and the subject's
+    reference only as a SHA-256 (the certificate handed out carries it in clear)."""
+
+    __tablename__ = "erasure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    gallery_id: Mapped[int] = mapped_column(Integer)
+    subject_id: Mapped[int] = mapped_column(Integer)
+    reference_sha256: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EvaluationRun(Base):
+    """An accuracy evaluation kept on record: data set fingerprint, model, detector,
+    settings and every result (including per-group figures)."""
+
+    __tablename__ = "evaluation_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    model_id: Mapped[str] = mapped_column(String(80))
+    detector: Mapped[str] = mapped_column(String(40))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    results: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Calibration(Base):
+    """A threshold recommended by an evaluation run for a target FMR, for a model and
+    optionally one gallery. The newest row applies; searches default to it."""
+
+    __tablename__ = "calibration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    model_id: Mapped[str] = mapped_column(String(80))
+    gallery_id: Mapped[int | None] = mapped_column(ForeignKey("gallery.id", ondelete="CASCADE"), nullable=True)
+    target_fmr: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    evaluation_run_id: Mapped[int] = mapped_column(ForeignKey("evaluation_run.id"))
+    created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created: Mapped[datetime] = mapped_column(UTCDateTime)

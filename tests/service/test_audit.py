@@ -3,6 +3,7 @@ every kind of tampering found at the first broken link, in the database and in a
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 
@@ -40,7 +41,7 @@ def test_every_action_extends_one_valid_chain(world: World) -> None:
     events = list(reversed(world.service.list_audit(world.admin, limit=1000)))
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert events[0]["prev_hash"] == audit.GENESIS
-    assert all(b["prev_hash"] == a["hash"] for a, b in zip(events, events[1:], strict=False))
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(events))
 
 
 def test_the_database_refuses_update_and_delete(world: World) -> None:
@@ -61,7 +62,7 @@ def test_concurrent_appends_chain_in_one_order(world: World) -> None:
         try:
             for i in range(8):
                 world.service.create_case(world.operator.requester, f"T{slot}-{i}", "theft")
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
@@ -77,7 +78,7 @@ def test_concurrent_appends_chain_in_one_order(world: World) -> None:
 @pytest.mark.parametrize(
     ("statements", "reason"),
     [
-        (["UPDATE audit_event SET details = '{{\"number\":\"A-9\"}}' WHERE seq = {s}"], "edited"),
+        (['UPDATE audit_event SET details = \'{{"number":"A-9"}}\' WHERE seq = {s}'], "edited"),
         (["DELETE FROM audit_event WHERE seq = {s}"], "missing"),
         (
             [
@@ -124,7 +125,7 @@ def test_an_export_verifies_offline_and_shows_each_kind_of_tampering(world: Worl
     edited[3]["actor"] = "somebody else"
     check(edited, 4)
     check(events[:3] + events[4:], 4)  # deletion: event 4 is missing
-    check(events[:4] + [events[5], events[4]] + events[6:], 5)  # reordering: 6 came where 5 belongs
+    check([*events[:4], events[5], events[4], *events[6:]], 5)  # reordering: 6 came where 5 belongs
     forged = dict(events[2])
-    check(events[:3] + [forged] + events[3:], 4)  # insertion (a copy of 3) where 4 belongs
+    check([*events[:3], forged, *events[3:]], 4)  # insertion (a copy of 3) where 4 belongs
     check(events[:-1], events[-1]["seq"])  # truncation, caught by the published head

@@ -13,8 +13,17 @@ from facedocket.service import RequestDraft, Service
 from facedocket.store.tables import Candidate, StoredImage
 
 from .conftest import ServiceFactory
-from .support import ENROLLED, OUTSIDER, TEST_POLICY, World, approved_request, items_for, make_world, probe
-from .support import second_agency
+from .support import (
+    ENROLLED,
+    OUTSIDER,
+    TEST_POLICY,
+    World,
+    approved_request,
+    items_for,
+    make_world,
+    probe,
+    second_agency,
+)
 
 TWO_PERSON = TEST_POLICY.replace("[search]", "[review]\ntwo_person = true\n[search]")
 STRICT = TEST_POLICY.replace(
@@ -43,7 +52,9 @@ def _world(service_factory: ServiceFactory, policy: str = TEST_POLICY, clock: Cl
     return world
 
 
-def _draft(service: Service, world: World, basis: str = "warrant", offence: str = "robbery", **kw: object) -> RequestDraft:
+def _draft(
+    service: Service, world: World, basis: str = "warrant", offence: str = "robbery", **kw: object
+) -> RequestDraft:
     case = service.create_case(world.operator.requester, f"C-{offence}-{basis}-{len(kw)}", offence)
     values: dict[str, object] = {
         "document_type": "search warrant", "document_reference": "SW-1", "document_issuer": "Superior Court",
@@ -95,7 +106,7 @@ def test_approval_rules(service_factory: ServiceFactory) -> None:
     world = _world(service_factory)
     service, op = world.service, world.operator
     request = service.file_request(op.requester, _draft(service, world), probe("Amelia_Vega"), submit=True)
-    with pytest.raises(PolicyDenied, match="requests.approval_before_search"):
+    with pytest.raises(PolicyDenied, match=r"requests\.approval_before_search"):
         service.search(op.examiner, request.id)
     with pytest.raises(Forbidden):
         service.decide_request(op.requester, request.id, True, "I approve myself")
@@ -156,7 +167,7 @@ def test_emergency_search_purged_when_the_deadline_passes(service_factory: Servi
     (purge,) = service.list_audit(world.admin, action="request.purged")
     assert purge["details"]["candidates_removed"] == len(result.candidates) and purge["actor"] == "system"
     assert service.get_search(op.examiner, result.id).candidates == []
-    with pytest.raises(PolicyDenied, match="request.purged"):
+    with pytest.raises(PolicyDenied, match=r"request\.purged"):
         service.search(op.examiner, request.id)
     assert service.verify_audit(op.auditor).ok
 

@@ -97,8 +97,10 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column(name, sa.DateTime(timezone=True), nullable=True))
 
     _cases_for_old_requests()
+    op.execute("UPDATE request SET galleries = '[]' WHERE galleries IS NULL")
 
     with op.batch_alter_table("request") as batch_op:
+        batch_op.alter_column("galleries", existing_type=sa.JSON(), nullable=False)
         batch_op.alter_column("target_agency_id", existing_type=sa.Integer(), nullable=False)
         batch_op.alter_column("case_id", existing_type=sa.Integer(), nullable=False)
         batch_op.drop_column("case_number")
