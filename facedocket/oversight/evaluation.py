@@ -11,6 +11,8 @@ compare):
 * verification: every genuine pair (two photos of one identity), and every impostor pair
   (photos of two identities) or, where there are more, a deterministic sample of
   ``max_impostor_pairs`` drawn with ``seed``; FNMR at FMR 1e-2, 1e-3, 1e-4 and the EER;
+  an ``fmr_table`` gives the threshold of each FMR from 1e-1 down to 1e-5 that the impostor
+  pairs can measure (an FMR below ``1 / impostor_pairs`` cannot be, and is left out);
 * identification: a deterministic half of the identities (sorted names shuffled with
   ``seed``) is enrolled by its first photo; their other photos are mated searches, and
   every photo of the other half is a non-mated search; rank-1 hit rate and FNIR at
@@ -18,11 +20,17 @@ compare):
   or above the threshold);
 * quality: genuine pairs are split by the lower quality score of their two faces, and the
   FNMR at the FMR-1e-3 threshold is reported per band, with the rank correlation between
-  quality and failure.
+  quality and failure;
+* the data set's fingerprint is the SHA-256 of the lines ``<file sha256>  <relative path>``
+  of every photo used, sorted by relative path (see :func:`fingerprint`).
+
+Per-group (demographic) figures are computed from the same templates by
+:mod:`facedocket.oversight.demographics`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import re
@@ -42,6 +50,7 @@ from facedocket.vision.templates import TEMPLATE_DIM
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 FMR_TARGETS = (0.01, 0.001, 0.0001)
 FPIR_TARGETS = (0.01,)
+FMR_TABLE_RATES = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5)
 QUALITY_BANDS = (0.0, 0.25, 0.5, 0.75, 1.0001)
 
 
@@ -77,6 +86,27 @@ class Extracted:
     quality: npt.NDArray[np.float64]
     seconds: float
     extra: dict[str, object] = field(default_factory=dict)
+
+
+def fingerprint(data_dir: str | Path, paths: Sequence[Path]) -> dict[str, object]:
+    """SHA-256 over the sorted lines ``<file sha256>  <path relative to data_dir>`` of ``paths``.
+
+    The same files under another root give the same fingerprint; any changed, added,
+    removed or renamed photo changes it.
+    """
+    root = Path(data_dir)
+    lines = []
+    for path in paths:
+        rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
+        lines.append((rel, hashlib.sha256(path.read_bytes()).hexdigest()))
+    digest = hashlib.sha256()
+    for rel, sha in sorted(lines):
+        digest.update(f"{sha}  {rel}\n".encode())
+    return {
+        "sha256": digest.hexdigest(),
+        "files": len(lines),
+        "method": "sha256 of the lines '<file sha256>  <relative path>\\n', sorted by relative path",
+    }
 
 
 def _pair_scores(t: npt.NDArray[np.float32], ok: npt.NDArray[np.bool_], a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -121,9 +151,12 @@ def _rounded(values: dict[float, float]) -> dict[str, float]:
     return {_key(k): round(v, 6) for k, v in values.items()}
 
 
-def _round_up(threshold: float) -> float:
+def round_up(threshold: float) -> float:
     """A threshold rounded up to 6 decimals, so rounding never lets in another false match."""
     return math.ceil(threshold * 1e6) / 1e6 if math.isfinite(threshold) else threshold
+
+
+_round_up = round_up
 
 
 def verification(ex: Extracted, max_impostor_pairs: int, seed: int) -> dict[str, object]:
@@ -133,15 +166,31 @@ def verification(ex: Extracted, max_impostor_pairs: int, seed: int) -> dict[str,
     genuine = _pair_scores(ex.templates, ex.found, ga, gb)
     impostor = _pair_scores(ex.templates, ex.found, ia, ib)
     threshold = metrics.threshold_for_rate(impostor, 0.001)
+    table = fmr_table(genuine, impostor)
     result: dict[str, object] = {
         "genuine_pairs": int(genuine.size),
         "impostor_pairs": int(impostor.size),
         "fnmr_at_fmr": _rounded(metrics.fnmr_at_fmr(genuine, impostor, FMR_TARGETS)),
         "eer": round(metrics.eer(genuine, impostor), 6),
         "threshold_at_fmr": {_key(f): _round_up(metrics.threshold_for_rate(impostor, f)) for f in FMR_TARGETS},
+        "fmr_table": table,
     }
     quality = _quality_bands(ex, ga, gb, genuine, threshold)
     return {**result, "quality": quality}
+
+
+def fmr_table(genuine: np.ndarray, impostor: np.ndarray) -> list[dict[str, float]]:
+    """Threshold (rounded up) and FNMR there for each of ``FMR_TABLE_RATES`` that ``impostor``
+    can measure: rates below ``1 / len(impostor)`` are left out."""
+    rows: list[dict[str, float]] = []
+    for rate in FMR_TABLE_RATES:
+        if impostor.size == 0 or rate * impostor.size < 1 - 1e-9:
+            continue
+        threshold = _round_up(metrics.threshold_for_rate(impostor, rate))
+        if not math.isfinite(threshold):
+            continue
+        rows.append({"fmr": rate, "threshold": threshold, "fnmr": round(metrics.fnmr_at(genuine, threshold), 6)})
+    return rows
 
 
 def _quality_bands(
@@ -190,7 +239,21 @@ def split_identities(names: Sequence[str], seed: int) -> tuple[list[str], list[s
     return enrolled, sorted(set(ordered) - set(enrolled))
 
 
-def identification(ex: Extracted, seed: int, max_rank: int) -> dict[str, object]:
+@dataclass
+class Searches:
+    """Every 1:N search of the protocol: mated ones (probe of an enrolled identity, not its
+    enrolment photo) and non-mated ones (every photo of a non-enrolled identity)."""
+
+    enrolled: int
+    mated_probes: list[int]
+    ranks: list[int | None]
+    mate_scores: list[float]
+    nonmated_probes: list[int]
+    nonmated_top: list[float]
+
+
+def searches(ex: Extracted, seed: int) -> Searches:
+    """Run the protocol's searches: the seeded half of identities enrolled by their first photo."""
     enrolled, _other = split_identities(sorted(set(ex.labels)), seed)
     enrolled_set = set(enrolled)
     first: dict[str, int] = {}
@@ -199,25 +262,30 @@ def identification(ex: Extracted, seed: int, max_rank: int) -> dict[str, object]
     gallery_idx = [first[name] for name in enrolled if ex.found[first[name]]]
     gallery_labels = [ex.labels[i] for i in gallery_idx]
     gallery = ex.templates[gallery_idx]
-    ranks: list[int | None] = []
-    mate_scores: list[float] = []
-    nonmated_top: list[float] = []
+    out = Searches(len(gallery_idx), [], [], [], [], [])
     for i, name in enumerate(ex.labels):
         if name in enrolled_set and i == first[name]:
             continue
         scores = gallery @ ex.templates[i] if ex.found[i] and len(gallery_idx) else np.zeros(0)
         if name in enrolled_set:
             rank, score = _mate(scores, gallery_labels, name, bool(ex.found[i]))
-            ranks.append(rank)
-            mate_scores.append(score)
+            out.mated_probes.append(i)
+            out.ranks.append(rank)
+            out.mate_scores.append(score)
         else:
-            nonmated_top.append(float(scores.max()) if scores.size else -math.inf)
+            out.nonmated_probes.append(i)
+            out.nonmated_top.append(float(scores.max()) if scores.size else -math.inf)
+    return out
+
+
+def identification(ex: Extracted, seed: int, max_rank: int) -> dict[str, object]:
+    s = searches(ex, seed)
     return {
-        "enrolled": len(gallery_idx),
-        "mated_searches": len(ranks),
-        "nonmated_searches": len(nonmated_top),
-        "rank1": round(metrics.rank_hit_rate(ranks, 1), 6),
-        "fnir_at_fpir": _rounded(metrics.fnir_at_fpir(ranks, mate_scores, nonmated_top, FPIR_TARGETS, max_rank)),
+        "enrolled": s.enrolled,
+        "mated_searches": len(s.ranks),
+        "nonmated_searches": len(s.nonmated_top),
+        "rank1": round(metrics.rank_hit_rate(s.ranks, 1), 6),
+        "fnir_at_fpir": _rounded(metrics.fnir_at_fpir(s.ranks, s.mate_scores, s.nonmated_top, FPIR_TARGETS, max_rank)),
         "max_rank": max_rank,
     }
 

@@ -8,9 +8,11 @@ default threshold and the data it was calibrated on.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import importlib.util
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +36,9 @@ class Calibration:
     detector: str
     flip: bool
     date: str
+    fmr_table: list[dict[str, float]] = field(default_factory=list)
+    """``{"fmr", "threshold", "fnmr"}`` rows from the calibration run, FMR 1e-1 down to the
+    smallest rate its impostor pairs measure (see :func:`fmr_at_score`)."""
 
 
 @dataclass(frozen=True)
@@ -137,3 +142,34 @@ def default_threshold(model_id: str = TEMPLATE_MODEL_ID) -> float:
     if card.calibration is None:
         raise ConfigurationError(f"model {model_id!r} has no calibrated threshold")
     return card.calibration.threshold
+
+
+def fmr_at_score(model_id: str, score: float) -> float | None:
+    """Estimated false-match rate at ``score``, from the model card's calibration ``fmr_table``.
+
+    log10(FMR) is interpolated linearly in score between the table's (threshold, FMR)
+    points. Outside the table the value is clamped: a score above the highest threshold
+    gets the table's smallest FMR, which the true FMR there is at most (an upper-bound-ish
+    estimate: the calibration had too few impostor pairs to measure lower); a score below
+    the lowest threshold gets the table's largest FMR (1e-1), which the true FMR there is at
+    least. ``None`` when the card has no table (or no calibration).
+    """
+    card = model_card(model_id)
+    if card.calibration is None or not card.calibration.fmr_table or not math.isfinite(score):
+        return None
+    best: dict[float, float] = {}  # threshold -> smallest FMR reached there
+    for row in card.calibration.fmr_table:
+        t, f = float(row["threshold"]), float(row["fmr"])
+        if f > 0 and math.isfinite(t):
+            best[t] = min(f, best.get(t, f))
+    if not best:
+        return None
+    points = sorted(best.items())
+    if score <= points[0][0]:
+        return points[0][1]
+    if score >= points[-1][0]:
+        return points[-1][1]
+    upper = bisect.bisect_right([t for t, _ in points], score)
+    (t0, f0), (t1, f1) = points[upper - 1], points[upper]
+    share = (score - t0) / (t1 - t0)
+    return float(10 ** (math.log10(f0) + share * (math.log10(f1) - math.log10(f0))))
