@@ -241,6 +241,15 @@ class RequestsMixin(AuditMixin):
             raise InvalidInput("a request needs a justification: why this search is needed")
         self.pipeline.load(probe)  # refuses what is not a safe, decodable image
         digest = hashlib.sha256(probe).hexdigest()
+        try:
+            return self._file(actor, draft, probe, digest, submit)
+        except _Refused as refused:  # nothing was filed: record the refusal on the case
+            with self.transaction() as session:
+                self._audit(session, actor, "request.refused", "case", draft.case_id,
+                            {"failed": [rule for rule, _ in refused.failures]})  # fmt: skip
+            raise PolicyDenied(refused.failures) from None
+
+    def _file(self, actor: Actor, draft: RequestDraft, probe: bytes, digest: str, submit: bool) -> RequestInfo:
         with self.transaction() as session:
             case = session.get(Case, draft.case_id)
             if case is None or case.agency_id != actor.agency_id:
@@ -277,22 +286,32 @@ class RequestsMixin(AuditMixin):
             return self._request_info(session, actor, row)
 
     def submit_request(self, actor: Actor, request_id: int) -> RequestInfo:
-        """Submit a draft to the target agency for approval (and, on an emergency basis, search)."""
-        with self.transaction() as session:
-            row = self._request_for(session, actor, request_id, write=True)
-            if row.requester_id != actor.user_id:
-                raise Forbidden("only the requester submits a request")
-            self._submit(session, actor, row)
-            return self._request_info(session, actor, row)
+        """Submit a draft to the target agency for approval (and, on an emergency basis, search).
+        A request the receiving agency's policy refuses stays a draft; the refusal is recorded."""
+        try:
+            with self.transaction() as session:
+                row = self._request_for(session, actor, request_id, write=True)
+                if row.requester_id != actor.user_id:
+                    raise Forbidden("only the requester submits a request")
+                self._submit(session, actor, row)
+                return self._request_info(session, actor, row)
+        except _Refused as refused:
+            with self.transaction() as session:
+                row = self._request_for(session, actor, request_id)
+                self._audit_both(session, actor, "request.refused", row,
+                                 {"failed": [rule for rule, _ in refused.failures]})  # fmt: skip
+            raise PolicyDenied(refused.failures) from None
 
     def _submit(self, session: Session, actor: Actor, row: Request) -> None:
+        """Move a draft to submitted, or raise :class:`_Refused` (the caller's transaction
+        then rolls back and the caller records the refusal)."""
         if row.status != "draft":
             raise Conflict(f"request {row.id} is {row.status}; only a draft can be submitted")
         profile = self._policy_of(session, row.target_agency_id)
         if profile is None:
-            raise PolicyDenied([("policy", "the receiving agency has no active policy profile")])
+            raise _Refused([("policy", "the receiving agency has no active policy profile")])
         case = row.case
-        failures = []
+        failures: list[tuple[str, str]] = []
         if row.legal_basis not in profile.requests.legal_bases:
             failures.append(("requests.legal_bases", f"legal basis {row.legal_basis!r} is not allowed"))
         missing = [n for n in profile.requests.required_fields if not (_fields(row, case).get(n) or "").strip()]
@@ -301,9 +320,7 @@ class RequestsMixin(AuditMixin):
         if row.target_agency_id != row.agency_id and not profile.requests.cross_agency:
             failures.append(("requests.cross_agency", "the receiving agency takes no requests from other agencies"))
         if failures:
-            self._audit_both(session, actor, "request.refused", row, {"failed": [r for r, _ in failures]})
-            session.commit()
-            raise PolicyDenied(failures)
+            raise _Refused(failures)
         row.status = "submitted"
         row.submitted = self.clock()
         row.policy_name = profile.name
@@ -407,6 +424,7 @@ class RequestsMixin(AuditMixin):
     def probe_image(self, actor: Actor, request_id: int) -> bytes:
         """The probe photo of a request; every view is recorded."""
         actor.require("requester", "examiner", "supervisor", "auditor")
+        self.expire_overdue()
         with self.transaction() as session:
             row = self._request_for(session, actor, request_id)
             image = session.get(StoredImage, row.probe_image_id) if row.probe_image_id else None
@@ -579,6 +597,14 @@ class RequestsMixin(AuditMixin):
         if candidate is None or search is None or search.request_id != row.id:
             raise NotFound(f"no candidate {candidate_id} in request {row.id}")
         return candidate
+
+
+class _Refused(Exception):
+    """A submission the policy refuses (internal: becomes PolicyDenied once recorded)."""
+
+    def __init__(self, failures: list[tuple[str, str]]) -> None:
+        super().__init__("refused")
+        self.failures = failures
 
 
 def candidate_state(reviews: list[Review], two_person: bool) -> str:

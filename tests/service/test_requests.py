@@ -242,3 +242,26 @@ def test_research_profile_allows_no_operational_search(service_factory: ServiceF
     request_id = approved_request(world.service, world.operator, probe("Amelia_Vega"), [world.gallery.id])
     with pytest.raises(PolicyDenied, match="operational"):
         world.service.search(world.examiner, request_id)
+
+
+def test_a_submission_the_policy_refuses_files_nothing_or_stays_a_draft(service_factory: ServiceFactory) -> None:
+    documented = TEST_POLICY.replace(
+        'required_fields = ["case_number", "offence_category", "legal_basis", "justification"]',
+        'required_fields = ["case_number", "offence_category", "legal_basis", "justification", "document_reference"]',
+    )
+    world = _world(service_factory, documented)
+    service, op = world.service, world.operator
+    draft = _draft(service, world, document_reference="")
+    with pytest.raises(PolicyDenied, match="document_reference"):
+        service.file_request(op.requester, draft, probe("Amelia_Vega"), submit=True)
+    assert service.list_requests(op.requester) == []
+    filed = service.file_request(op.requester, draft, probe("Amelia_Vega"))
+    with pytest.raises(PolicyDenied, match="document_reference"):
+        service.submit_request(op.requester, filed.id)
+    assert service.get_request(op.requester, filed.id).status == "draft"
+    refusals = service.list_audit(world.admin, action="request.refused")
+    assert [(e["object_type"], e["details"]["failed"]) for e in reversed(refusals)] == [
+        ("case", ["requests.required_fields"]),
+        ("request", ["requests.required_fields"]),
+    ]
+    assert service.verify_audit(op.auditor).ok
