@@ -21,7 +21,6 @@ Renderers: :func:`to_json`, :func:`to_csv` (one row per field, key and value), :
 from __future__ import annotations
 
 import base64
-import calendar
 import csv
 import hashlib
 import html
@@ -92,9 +91,7 @@ def period_of(text: str) -> Period:
         if not 1 <= month <= 12:
             raise InvalidInput(f"period {text!r}: the month must be 01 to 12")
         start = datetime(year, month, 1, tzinfo=UTC)
-        days = calendar.monthrange(year, month)[1]
         end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
-        assert (end - start).days == days
         return Period(f"{year}-{month:02d}", "month", start, end)
     return Period(str(year), "year", datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC))
 
@@ -108,10 +105,10 @@ def parse_period(text: str) -> tuple[datetime, datetime]:
 
 # --- fields and field sets -------------------------------------------------------------------
 
-_MA = "M.G.L. c. 6 § 220 (written requests for facial recognition searches; documentation and quarterly reports)"
-_MD = "Md. Code, Crim. Proc. § 2-510 (2024 SB 182: annual report on facial recognition use)"
-_EU = "Regulation (EU) 2024/1689 Art. 26(10) (annual reports on the use of post-remote biometric identification)"
-_FD = "FaceDocket audit log (the record of retention, erasure and legal holds)"
+_MA = "M.G.L. c. 6 § 220"
+_MD = "Md. Code, Crim. Proc. § 2-510"
+_EU = "Regulation (EU) 2024/1689 Art. 26(10)"
+_FD = "FaceDocket audit log"
 
 FIELD_DEFINITIONS: dict[str, dict[str, str]] = {
     "searches": {
@@ -180,8 +177,7 @@ FIELD_DEFINITIONS: dict[str, dict[str, str]] = {
         "source": f"{_MA}; {_EU}",
     },
     "requests_to_other_agencies": {
-        "definition": "Requests the agency reported on filed in the period with another agency's face-search "
-        "unit.",
+        "definition": "Requests the agency reported on filed in the period with another agency's face-search unit.",
         "source": _MA,
     },
     "emergency_searches": {
@@ -218,7 +214,7 @@ FIELD_DEFINITIONS: dict[str, dict[str, str]] = {
     },
     "possible_matches_by_sex": {
         "definition": "Possible matches by the sex recorded for the person in the gallery; 'not recorded' where "
-        "the gallery holds none (or the person's record was erased).",
+        "the gallery holds none.",
         "source": _MD,
     },
     "possible_matches_by_age_group": {
@@ -232,8 +228,7 @@ FIELD_DEFINITIONS: dict[str, dict[str, str]] = {
         "source": _MD,
     },
     "subjects_erased": {
-        "definition": "Person records erased in the period (on request or by order), with their templates and "
-        "photos.",
+        "definition": "Person records erased in the period (on request or by order), with their templates and photos.",
         "source": f"{_FD}; {_EU}",
     },
     "requests_purged": {
@@ -289,15 +284,11 @@ _MA_FIELDS = (
 )
 
 FIELD_SETS: dict[str, FieldSet] = {
-    "massachusetts-quarterly": FieldSet(
-        "Facial recognition searches: quarterly report", "M.G.L. c. 6 § 220", "quarter", _MA_FIELDS
-    ),
-    "massachusetts-annual": FieldSet(
-        "Facial recognition searches: annual report", "M.G.L. c. 6 § 220", "year", _MA_FIELDS
-    ),
+    "massachusetts-quarterly": FieldSet("Facial recognition searches: quarterly report", _MA, "quarter", _MA_FIELDS),
+    "massachusetts-annual": FieldSet("Facial recognition searches: annual report", _MA, "year", _MA_FIELDS),
     "maryland-annual": FieldSet(
         "Facial recognition technology: annual report",
-        "Md. Code, Crim. Proc. § 2-510",
+        _MD,
         "year",
         (
             "searches",
@@ -313,7 +304,7 @@ FIELD_SETS: dict[str, FieldSet] = {
     ),
     "eu-art-26-10-yearly": FieldSet(
         "Post-remote biometric identification: annual report",
-        "Regulation (EU) 2024/1689 Art. 26(10)",
+        _EU,
         "year",
         (
             "searches",
@@ -334,7 +325,7 @@ FIELD_SETS: dict[str, FieldSet] = {
             "records_purged",
         ),
     ),
-    "full": FieldSet("Transparency report: every field", "all of the above", None, tuple(FIELD_DEFINITIONS)),
+    "full": FieldSet("Transparency report: every field", f"{_MA}; {_MD}; {_EU}; {_FD}", None, tuple(FIELD_DEFINITIONS)),
 }
 """Field sets by name; each is named after the law it serves."""
 
@@ -432,10 +423,19 @@ def _count_fields(
     in_period = (Search.created >= start) & (Search.created < end)
     searches = session.execute(
         select(
-            Search.id, Search.kind, Search.agency_id, Search.galleries, Search.created, Request.id,
-            Request.agency_id, Request.legal_basis, Request.emergency, Request.approval, Request.outcome,
-            Request.searched, Request.decided, Case.offence_category,
-        )  # fmt: skip
+            Search.kind,
+            Search.agency_id,
+            Search.galleries,
+            Search.created,
+            Request.id,
+            Request.agency_id,
+            Request.legal_basis,
+            Request.emergency,
+            Request.approval,
+            Request.outcome,
+            Request.decided,
+            Case.offence_category,
+        )
         .join(Request, Request.id == Search.request_id)
         .join(Case, Case.id == Request.case_id)
         .where(in_period)
@@ -451,9 +451,9 @@ def _count_fields(
     emergency = 0
     emergency_requests: dict[int, str] = {}
     outcomes: dict[int, str] = {}
-    for (search_id, kind, runner, galleries, created, request_id, filer, basis, is_emergency, approval, outcome,
-         _searched, decided, offence) in searches:  # fmt: skip
-        if runner != filer and mine(filer) and not mine(runner):
+    for (kind, runner, galleries, created, request_id, filer, basis, is_emergency, approval, outcome, decided,
+         offence) in searches:  # fmt: skip
+        if runner != filer and mine(filer):
             of_others[names.get(runner, str(runner))] += 1
         if not mine(runner):
             continue
@@ -471,7 +471,6 @@ def _count_fields(
             outcomes[request_id] = "purged"
         else:
             outcomes[request_id] = outcome or "open"
-    del search_id
 
     gallery_rows = {
         gid: (name, owner)
@@ -489,8 +488,15 @@ def _count_fields(
     # possible matches: candidates decided possible-match (or released), with what the gallery recorded
     scope_filter = in_period if scope is None else in_period & (Search.agency_id == scope)
     candidates = session.execute(
-        select(Candidate.id, Candidate.released, Search.created, Request.target_agency_id, Subject.sex,
-               Subject.birth_year, Subject.attributes)  # fmt: skip
+        select(
+            Candidate.id,
+            Candidate.released,
+            Search.created,
+            Request.target_agency_id,
+            Subject.sex,
+            Subject.birth_year,
+            Subject.attributes,
+        )
         .join(Search, Search.id == Candidate.search_id)
         .join(Request, Request.id == Search.request_id)
         .outerjoin(Subject, Subject.id == Candidate.subject_id)
@@ -499,9 +505,12 @@ def _count_fields(
     ).all()
     reviews: dict[int, list[Review]] = {}
     review_rows = session.scalars(
-        select(Review).join(Candidate, Candidate.id == Review.candidate_id).join(Search, Search.id == Candidate.search_id)
-        .where(scope_filter).order_by(Review.id)
-    )  # fmt: skip
+        select(Review)
+        .join(Candidate, Candidate.id == Review.candidate_id)
+        .join(Search, Search.id == Candidate.search_id)
+        .where(scope_filter)
+        .order_by(Review.id)
+    )
     for review in review_rows:
         reviews.setdefault(review.candidate_id, []).append(review)
     two_person = {a.id: _two_person(a) for a in session.scalars(select(Agency))}
@@ -758,6 +767,7 @@ def _bar_figure(name: str, values: dict[str, int]) -> Any:
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     labels = list(values)
     height = max(2.2, 0.32 * len(labels) + 1.2)
@@ -769,7 +779,7 @@ def _bar_figure(name: str, values: dict[str, int]) -> Any:
     axes.invert_yaxis()
     axes.set_title(_mpl(name.replace("_", " ")))
     axes.set_xlabel("count")
-    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     for position, label in zip(positions, labels, strict=True):
         if values[label]:
             axes.annotate(str(values[label]), (values[label], position), xytext=(3, 0), textcoords="offset points",
@@ -794,7 +804,8 @@ h1,h2{border-bottom:1px solid #ccc;padding-bottom:.2rem}
 table{border-collapse:collapse;margin:.5rem 0 1rem}
 td,th{border:1px solid #bbb;padding:.25rem .5rem;text-align:left;vertical-align:top;font-size:.92rem}
 th{background:#eee} td.n{text-align:right} .def{color:#444;font-size:.9rem} .src{color:#666;font-size:.82rem}
-.broken{background:#fde2e2;border:2px solid #b00;padding:.5rem} .ok{background:#e6f4e6;border:1px solid #393;padding:.5rem}
+.broken{background:#fde2e2;border:2px solid #b00;padding:.5rem}
+.ok{background:#e6f4e6;border:1px solid #393;padding:.5rem}
 code{font-size:.8rem;word-break:break-all} img{max-width:100%}
 """
 
@@ -813,10 +824,11 @@ def to_html(report: dict[str, Any]) -> str:
         f"<title>{_e(_title(report))} — {_e(report['period']['label'])}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{_e(_title(report))}</h1>",
-        f"<p>{_e(report['agency']['name'])}, {_e(report['period']['label'])}. {_e(_law(report))}</p>",
+        f"<p><strong>{_e(report['agency']['name'])}</strong>, {_e(report['period']['label'])}. "
+        f"Serves: {_e(_law(report))}.</p>",
     ]
     if chain["ok"]:
-        parts.append(f'<p class="ok">The audit chain verifies: {_e(chain["events"])} events, intact up to its head.</p>')
+        parts.append(f'<p class="ok">The audit chain verifies: {_e(chain["events"])} events, intact to its head.</p>')
     else:
         parts.append(
             f'<p class="broken">The audit chain does NOT verify: broken at seq {_e(chain["broken_at"])} '
@@ -833,7 +845,7 @@ def to_html(report: dict[str, Any]) -> str:
             definition = definitions.get(name, {})
             parts.append(
                 f'<tr><td>{_e(name)}</td><td class="n">{_e(value)}</td><td><span class="def">'
-                f"{_e(definition.get('definition'))}</span><br><span class=\"src\">{_e(definition.get('source'))}"
+                f'{_e(definition.get("definition"))}</span><br><span class="src">{_e(definition.get("source"))}'
                 "</span></td></tr>"
             )
         parts.append("</table>")

@@ -20,6 +20,7 @@ from facedocket.service.enrolment import EnrolItem, EnrolmentMixin, read_source
 from facedocket.service.export import ExportMixin
 from facedocket.service.galleries import GalleriesMixin
 from facedocket.service.oversight import OversightMixin
+from facedocket.service.reports import ReportsMixin
 from facedocket.service.requests import CaseInfo, RequestDraft, RequestInfo, ReviewInfo
 from facedocket.service.search import EMPTY_LABEL, LEAD_LABEL, SearchResult
 from facedocket.store import db
@@ -27,7 +28,7 @@ from facedocket.store.tables import ROLES
 from facedocket.vision.pipeline import FacePipeline
 
 
-class Service(AccountsMixin, GalleriesMixin, EnrolmentMixin, ExportMixin, OversightMixin):
+class Service(AccountsMixin, GalleriesMixin, EnrolmentMixin, ExportMixin, OversightMixin, ReportsMixin):
     """Every use case of FaceDocket (see the mixins for each area)."""
 
 

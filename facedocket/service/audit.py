@@ -123,12 +123,17 @@ class AuditMixin(ServiceBase):
     def export_audit(self, actor: Actor) -> Iterator[str]:
         """The whole chain as JSON Lines (operator auditors) or, for an agency's auditor, the
         agency's own events — which still verify, each against its stored hash, but not as one
-        chain. Recorded as an export."""
+        chain. The role is checked and the export recorded when this is called, before any
+        line is read."""
         actor.require(*AUDITORS)
-        self.audit_event(actor, "audit.exported", "audit", "chain", {"scope": self._audit_scope(actor)})
+        scope = self._audit_scope(actor)
+        self.audit_event(actor, "audit.exported", "audit", "chain", {"scope": scope})
+        return self._export_lines(actor, scope)
+
+    def _export_lines(self, actor: Actor, scope: str) -> Iterator[str]:
         with self.sessions() as session:
             for event in self._events(session):
-                if self._audit_scope(actor) == "all" or event["agency_id"] == actor.agency_id:
+                if scope == "all" or event["agency_id"] == actor.agency_id:
                     yield audit.canonical_json(event)
 
     def list_audit(

@@ -169,21 +169,21 @@ class OversightMixin(RequestsMixin):
                 profile = self._policy_of(session, agency.id)
                 if profile is None:
                     continue
-                self._expire_requests(session, agency.id, profile, now, held_cases, report)
-                self._expire_subjects(session, agency.id, profile, now, held_subjects, report, touched)
-            if not dry_run:
-                for record_type, ids in report.deleted.items():
-                    if ids:
-                        self._audit(session, actor or SYSTEM, "retention.purged", "retention", record_type,
-                                    {"record_type": record_type, "count": len(ids)})  # fmt: skip
-                for record_type, ids in report.held.items():
-                    if ids:
-                        self._audit(session, actor or SYSTEM, "retention.held", "retention", record_type,
-                                    {"record_type": record_type, "count": len(ids)})  # fmt: skip
-                generations = {g: bump_generation(session, g) for g in touched}
-            else:
+                part = RetentionReport(dry_run, now)
+                self._expire_requests(session, agency.id, profile, now, held_cases, part)
+                self._expire_subjects(session, agency.id, profile, now, held_subjects, part, touched)
+                for kind, found in (("deleted", part.deleted), ("held", part.held)):
+                    for record_type, ids in found.items():
+                        getattr(report, kind).setdefault(record_type, []).extend(ids)
+                        if ids and not dry_run:
+                            action = "retention.purged" if kind == "deleted" else "retention.held"
+                            self._audit(session, actor or SYSTEM, action, "retention", record_type,
+                                        {"record_type": record_type, "count": len(ids), "profile": profile.name},
+                                        agency_id=agency.id)  # fmt: skip
+            if dry_run:
                 session.rollback()
                 return report
+            generations = {g: bump_generation(session, g) for g in touched}
         for gallery_id, removed in touched.items():
             self.indexes.applied(gallery_id, generations[gallery_id], removed=removed)
             self.indexes.scrub(gallery_id)
@@ -453,9 +453,12 @@ class OversightMixin(RequestsMixin):
         for key in ("model", "detector", "verification"):
             if key not in result:
                 raise InvalidInput(f"an evaluation result needs {key!r}; give the JSON of `facedocket evaluate`")
+        fingerprint = result.get("fingerprint") or ""
+        if isinstance(fingerprint, dict):  # `facedocket evaluate` gives {"sha256": ..., "files": ..., "method": ...}
+            fingerprint = fingerprint.get("sha256", "")
         with self.transaction() as session:
             run = EvaluationRun(agency_id=actor.agency_id, user_id=actor.user_id,
-                                fingerprint=str(result.get("fingerprint", ""))[:64], model_id=str(result["model"]),
+                                fingerprint=str(fingerprint)[:64], model_id=str(result["model"]),
                                 detector=str(result["detector"]), settings=dict(result.get("settings") or {}),
                                 results=result, created=self.clock())  # fmt: skip
             session.add(run)
@@ -504,10 +507,13 @@ class OversightMixin(RequestsMixin):
 def recommended_threshold(results: dict[str, Any], target_fmr: float) -> float:
     """The run's threshold for ``target_fmr`` from its ``fmr_table`` (or ``thresholds``)."""
     verification = results.get("verification") or {}
-    for row in verification.get("fmr_table") or []:
+    table = verification.get("fmr_table")
+    for row in table or []:
         if abs(float(row["fmr"]) - target_fmr) <= target_fmr * 1e-9:
             return float(row["threshold"])
-    thresholds = verification.get("threshold_at_fmr") or {}
+    # threshold_at_fmr holds every target even where too few impostor pairs measure it (the
+    # table leaves those out), so it is only the fallback for a result without a table
+    thresholds = (verification.get("threshold_at_fmr") or {}) if table is None else {}
     for key, value in thresholds.items():
         if abs(float(key) - target_fmr) <= target_fmr * 1e-9:
             return float(value)

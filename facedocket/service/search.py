@@ -101,10 +101,13 @@ class SearchMixin(RequestsMixin):
         """Search the request's probe against galleries the receiving agency may use (the
         request's, or ``gallery_ids``), after the policy gate allows it."""
         actor.require(*SEARCHERS)
-        k = self._check_k(k)
+        asked, k = k, self._check_k(k)
         self.expire_overdue()
         with self.sessions() as session:
             row = self._gated_request(session, actor, request_id)
+            profile = self._policy_of(session, row.target_agency_id)
+            if asked is None and profile is not None:  # the default k never exceeds the policy's cap
+                k = min(k, profile.search.max_candidates)
             chosen = list(dict.fromkeys(gallery_ids or row.galleries or []))
             if not chosen:
                 raise InvalidInput("name at least one gallery to search (the request names none)")
@@ -174,6 +177,7 @@ class SearchMixin(RequestsMixin):
         requesting agency of a cross-agency request sees only released candidates, without
         gallery or template ids."""
         actor.require(*READERS)
+        self.expire_overdue()
         with self.transaction() as session:
             row = session.get(Search, search_id)
             request = session.get(Request, row.request_id) if row else None
@@ -195,6 +199,7 @@ class SearchMixin(RequestsMixin):
     def request_searches(self, actor: Actor, request_id: int) -> list[SearchResult]:
         """The searches made under one request, as the actor may see them."""
         actor.require(*READERS)
+        self.expire_overdue()
         with self.sessions() as session:
             row = self._request_for(session, actor, request_id)
             rows = session.scalars(select(Search).where(Search.request_id == row.id).order_by(Search.id))

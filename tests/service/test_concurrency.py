@@ -13,7 +13,7 @@ from facedocket.service.enrolment import EnrolmentReport
 from facedocket.store.tables import Subject, TemplateRow
 
 from .conftest import ServiceFactory
-from .support import REQUEST, World, items_for, probe, template_ids
+from .support import World, approved_request, items_for, probe, template_ids
 
 PERSON = "Amelia_Vega"  # enrolled first, then searched for while others are enrolled
 OTHERS = {
@@ -32,6 +32,7 @@ def test_searches_during_enrolment_are_consistent(world: World) -> None:
     assert first.counts["enrolled"] == 3
     person_id = next(s.id for s in service.list_subjects(world.admin, gallery_id) if s.reference == PERSON)
     data = probe(PERSON)
+    requests = [approved_request(service, world.operator, data, [gallery_id]) for _ in range(SEARCHERS)]
 
     enrolling = threading.Event()
     enrolling.set()
@@ -52,7 +53,7 @@ def test_searches_during_enrolment_are_consistent(world: World) -> None:
         try:
             while enrolling.is_set() or len(found[slot]) < MIN_SEARCHES:
                 busy = enrolling.is_set()
-                found[slot].append(service.search(world.examiner, REQUEST, data, [gallery_id]))
+                found[slot].append(service.search(world.examiner, requests[slot]))
                 during[slot] += busy
         except BaseException as e:
             errors.append(e)

@@ -14,7 +14,7 @@ from facedocket.service import SearchResult, Service
 from facedocket.store.tables import Candidate, Subject, TemplateRow
 
 from .conftest import ServiceFactory
-from .support import ENROLLED, OUTSIDER, REQUEST, World, items_for, photo, probe, second_agency, template_ids
+from .support import ENROLLED, OUTSIDER, World, items_for, photo, probe, run_search, second_agency, template_ids
 
 
 @pytest.fixture
@@ -25,14 +25,15 @@ def enrolled(world: World) -> World:
 
 
 def search(service: Service, world: World, person: str) -> SearchResult:
-    return service.search(world.examiner, REQUEST, probe(person), [world.gallery.id])
+    """File and approve a request for ``person``'s probe through ``service`` and search it."""
+    return run_search(service, world.operator, probe(person), [world.gallery.id])
 
 
-def summary(result: SearchResult) -> list[tuple[int | None, int, float]]:
+def summary(result: SearchResult) -> list[tuple[int | None, int | None, float]]:
     return [(c.subject_id, c.template_id, round(c.score, 5)) for c in result.candidates]
 
 
-def results(service: Service, world: World) -> dict[str, list[tuple[int | None, int, float]]]:
+def results(service: Service, world: World) -> dict[str, list[tuple[int | None, int | None, float]]]:
     return {person: summary(search(service, world, person)) for person in [*ENROLLED, OUTSIDER]}
 
 
@@ -100,7 +101,7 @@ def test_stale_index_file_catches_up_with_the_database(
     in_db = template_ids(fresh, gallery_id)
     assert len(in_db) == len(old_ids) + 2
     assert fresh.indexes.get(gallery_id).ids().tolist() == in_db
-    found = fresh.search(enrolled.examiner, REQUEST, photo(OUTSIDER, 1).read_bytes(), [gallery_id])
+    found = run_search(fresh, enrolled.operator, photo(OUTSIDER, 1).read_bytes(), [gallery_id])
     assert found.candidates[0].subject_reference == OUTSIDER
     assert found.gallery_size == len(in_db)
 

@@ -1,10 +1,11 @@
-"""1:N search and 1:1 verification: only under a complete written request, one candidate
-per subject above the threshold, everything recorded, and only for the right people."""
+"""1:N search and 1:1 verification: only under a complete, approved written request, one
+candidate per subject above the threshold, everything recorded, and only for the right people."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 
 import pytest
 from sqlalchemy import update
@@ -15,10 +16,10 @@ from facedocket.errors import (
     ModelMismatch,
     NoFaceFound,
     NotFound,
-    RequestIncomplete,
+    PolicyDenied,
     SeveralFaces,
 )
-from facedocket.service import RequestFields, SearchResult
+from facedocket.service import RequestDraft, SearchResult
 from facedocket.store.tables import Candidate, Gallery, Request, Search
 from facedocket.vision.models import TEMPLATE_MODEL_ID, default_threshold
 
@@ -26,18 +27,23 @@ from .support import (
     ENROLLED,
     NO_FACE,
     OUTSIDER,
-    REQUEST,
+    TEST_POLICY,
     TWO_PEOPLE,
     World,
+    approved_request,
     items_for,
     probe,
     row_counts,
+    run_search,
+    run_verify,
     second_agency,
     template_count,
 )
 
 THRESHOLD = default_threshold(TEMPLATE_MODEL_ID)
 RECORDS = (Request, Search, Candidate)
+SEARCH_RECORDS = (Search, Candidate)
+_numbers = itertools.count(1)
 
 
 @pytest.fixture
@@ -48,7 +54,24 @@ def enrolled(world: World) -> World:
 
 
 def nothing_written(world: World) -> bool:
+    """No request, search or candidate in the database."""
     return set(row_counts(world.service, *RECORDS).values()) == {0}
+
+
+def no_search_recorded(world: World) -> bool:
+    """No search or candidate in the database (the request it was asked under may exist)."""
+    return set(row_counts(world.service, *SEARCH_RECORDS).values()) == {0}
+
+
+def draft(world: World, **changes: object) -> RequestDraft:
+    """A complete request under a new case of the operator agency, with ``changes``."""
+    number = f"2026-{next(_numbers):04d}-S"
+    case = world.service.create_case(world.operator.requester, number, "robbery", "bank robbery")
+    fields: dict[str, object] = {
+        "case_id": case.id, "legal_basis": "warrant", "justification": "suspect filmed by the bank's CCTV",
+        "galleries": [world.gallery.id],
+    }  # fmt: skip
+    return RequestDraft(**{**fields, **changes})  # type: ignore[arg-type]
 
 
 def subject_ids(world: World) -> dict[str, int]:
@@ -64,23 +87,51 @@ def assert_ranked(result: SearchResult) -> None:
 
 
 @pytest.mark.parametrize("missing", ["case_number", "offence", "legal_basis", "justification"])
-def test_search_without_a_complete_request_is_refused_and_not_recorded(enrolled: World, missing: str) -> None:
-    incomplete = dataclasses.replace(REQUEST, **{missing: "  " if missing != "legal_basis" else ""})
-    with pytest.raises(RequestIncomplete, match=missing):
-        enrolled.service.search(enrolled.examiner, incomplete, probe("Amelia_Vega"), [enrolled.gallery.id])
+def test_an_incomplete_request_is_refused_and_nothing_is_searched(enrolled: World, missing: str) -> None:
+    """A case needs a number and a known offence category; a request needs a legal basis and
+    a justification. Without them there is no request to search under."""
+    service, requester = enrolled.service, enrolled.operator.requester
+    if missing in ("case_number", "offence"):
+        number, offence = ("  ", "robbery") if missing == "case_number" else ("2026-0042", "")
+        with pytest.raises(InvalidInput, match="case needs a number" if missing == "case_number" else "offence"):
+            service.create_case(requester, number, offence)
+    else:
+        blank = {"legal_basis": ""} if missing == "legal_basis" else {"justification": "  "}
+        with pytest.raises(InvalidInput, match=missing.replace("_", " ")):
+            service.file_request(requester, draft(enrolled, **blank), probe("Amelia_Vega"))
     assert nothing_written(enrolled)
+
+
+def test_a_request_missing_a_field_the_policy_requires_is_not_submitted(enrolled: World) -> None:
+    """The policy names the fields a request must carry; submitting without them is refused,
+    every missing field named, and the draft cannot be searched."""
+    service = enrolled.service
+    strict = TEST_POLICY.replace('"justification"]', '"justification", "document_reference", "document_date"]')
+    service.activate_policy_text(enrolled.admin, strict)
+    filed = service.file_request(enrolled.operator.requester, draft(enrolled), probe("Amelia_Vega"))
+    with pytest.raises(PolicyDenied, match="document_reference, document_date") as refused:
+        service.submit_request(enrolled.operator.requester, filed.id)
+    assert [rule for rule, _ in refused.value.failures] == ["requests.required_fields"]
+    assert service.get_request(enrolled.examiner, filed.id).status == "draft"
+    with pytest.raises(PolicyDenied, match=r"request\.state"):
+        service.search(enrolled.examiner, filed.id)
+    assert no_search_recorded(enrolled)
 
 
 def test_unknown_legal_basis_is_refused(enrolled: World) -> None:
-    request = dataclasses.replace(REQUEST, legal_basis="hunch")
-    with pytest.raises(RequestIncomplete, match="hunch"):
-        enrolled.service.search(enrolled.examiner, request, probe("Amelia_Vega"), [enrolled.gallery.id])
+    service, requester = enrolled.service, enrolled.operator.requester
+    with pytest.raises(InvalidInput, match="legal basis must be one of"):
+        service.file_request(requester, draft(enrolled, legal_basis="hunch"), probe("Amelia_Vega"))
     assert nothing_written(enrolled)
+    # a known basis the active policy does not allow is refused when submitted
+    with pytest.raises(PolicyDenied, match=r"requests\.legal_bases"):
+        service.file_request(requester, draft(enrolled, legal_basis="consent"), probe("Amelia_Vega"), submit=True)
+    assert no_search_recorded(enrolled)
 
 
 @pytest.mark.parametrize("person", list(ENROLLED))
 def test_held_back_photo_finds_its_subject_at_rank_one(enrolled: World, person: str) -> None:
-    result = enrolled.service.search(enrolled.examiner, REQUEST, probe(person), [enrolled.gallery.id])
+    result = run_search(enrolled.service, enrolled.operator, probe(person), [enrolled.gallery.id])
     assert result.candidates, f"{person} not found"
     first = result.candidates[0]
     assert (first.subject_reference, first.subject_id) == (person, subject_ids(enrolled)[person])
@@ -91,17 +142,15 @@ def test_held_back_photo_finds_its_subject_at_rank_one(enrolled: World, person: 
 
 def test_one_candidate_per_subject_sorted_by_score(enrolled: World) -> None:
     """With the threshold at 0 every subject is a candidate, each once (its best template)."""
-    result = enrolled.service.search(
-        enrolled.examiner, REQUEST, probe("Amelia_Vega"), [enrolled.gallery.id], threshold=0.0
-    )
-    assert sorted(c.subject_reference for c in result.candidates) == sorted(ENROLLED)
+    result = run_search(enrolled.service, enrolled.operator, probe("Amelia_Vega"), [enrolled.gallery.id], threshold=0.0)
+    assert sorted(str(c.subject_reference) for c in result.candidates) == sorted(ENROLLED)
     assert_ranked(result)
     assert result.candidates[0].subject_reference == "Amelia_Vega"
     assert result.threshold == 0.0
 
 
 def test_unknown_person_gives_an_empty_list_which_is_recorded(enrolled: World) -> None:
-    result = enrolled.service.search(enrolled.examiner, REQUEST, probe(OUTSIDER), [enrolled.gallery.id])
+    result = run_search(enrolled.service, enrolled.operator, probe(OUTSIDER), [enrolled.gallery.id])
     assert result.empty and result.candidates == []
     assert row_counts(enrolled.service, *RECORDS) == {"request": 1, "search": 1, "candidate": 0}
     assert enrolled.service.get_search(enrolled.examiner, result.id).empty
@@ -110,11 +159,10 @@ def test_unknown_person_gives_an_empty_list_which_is_recorded(enrolled: World) -
 def test_the_search_is_recorded(enrolled: World) -> None:
     service, gallery_id = enrolled.service, enrolled.gallery.id
     data = probe("Abdullah_Gul")
-    result = service.search(enrolled.examiner, REQUEST, data, [gallery_id], k=5)
+    result = run_search(service, enrolled.operator, data, [gallery_id], k=5)
     with service.sessions() as session:
         row = session.get(Search, result.id)
         assert row is not None
-        request = session.get(Request, row.request_id)
         candidates = session.query(Candidate).filter(Candidate.search_id == row.id).order_by(Candidate.rank).all()
     assert row.probe_sha256 == hashlib.sha256(data).hexdigest() == result.probe_sha256
     assert row.galleries == [gallery_id]
@@ -124,10 +172,13 @@ def test_the_search_is_recorded(enrolled: World) -> None:
     assert row.duration_ms > 0
     assert row.gallery_size == template_count(service, gallery_id) == result.gallery_size
     assert (row.kind, row.agency_id, row.user_id) == ("search", enrolled.operator.id, enrolled.examiner.user_id)
-    assert request is not None
-    assert (request.case_number, request.offence, request.legal_basis, request.justification) == (
-        REQUEST.case_number, REQUEST.offence, REQUEST.legal_basis, REQUEST.justification,
+    assert row.request_id == result.request_id
+    request = service.get_request(enrolled.examiner, result.request_id)
+    assert (request.status, request.searches, request.probe_sha256) == ("searched", [result.id], row.probe_sha256)
+    assert (request.case_number, request.offence_category, request.legal_basis) == (
+        result.case_number, "robbery", result.legal_basis,
     )  # fmt: skip
+    assert request.justification == "suspect filmed by the bank's CCTV"
     assert [(c.rank, c.subject_id, c.template_id) for c in candidates] == [
         (c.rank, c.subject_id, c.template_id) for c in result.candidates
     ]
@@ -139,7 +190,7 @@ def test_the_search_is_recorded(enrolled: World) -> None:
 def test_a_search_reads_back_unchanged(enrolled: World) -> None:
     """Reading a search back gives what the search returned, its time (UTC) included."""
     service = enrolled.service
-    result = service.search(enrolled.examiner, REQUEST, probe("Amelia_Vega"), [enrolled.gallery.id])
+    result = run_search(service, enrolled.operator, probe("Amelia_Vega"), [enrolled.gallery.id])
     assert result.created.tzinfo is not None
     again = service.get_search(enrolled.examiner, result.id)
     assert again.created.tzinfo is not None and again.created.utcoffset() == result.created.utcoffset()
@@ -150,29 +201,31 @@ def test_a_search_reads_back_unchanged(enrolled: World) -> None:
 
 @pytest.mark.parametrize("k", [0, -1, 101])
 def test_k_out_of_range_is_invalid(enrolled: World, k: int) -> None:
+    request_id = approved_request(enrolled.service, enrolled.operator, probe("Amelia_Vega"), [enrolled.gallery.id])
     with pytest.raises(InvalidInput, match="k must be"):
-        enrolled.service.search(enrolled.examiner, REQUEST, probe("Amelia_Vega"), [enrolled.gallery.id], k=k)
-    assert nothing_written(enrolled)
+        enrolled.service.search(enrolled.examiner, request_id, k=k)
+    assert no_search_recorded(enrolled)
 
 
 def test_probe_without_a_face(enrolled: World) -> None:
+    request_id = approved_request(enrolled.service, enrolled.operator, NO_FACE.read_bytes(), [enrolled.gallery.id])
     with pytest.raises(NoFaceFound):
-        enrolled.service.search(enrolled.examiner, REQUEST, NO_FACE.read_bytes(), [enrolled.gallery.id])
-    assert nothing_written(enrolled)
+        enrolled.service.search(enrolled.examiner, request_id)
+    assert no_search_recorded(enrolled)
 
 
 def test_probe_with_two_faces_needs_a_face_number(enrolled: World) -> None:
     service, gallery_id = enrolled.service, enrolled.gallery.id
-    data = TWO_PEOPLE.read_bytes()
+    request_id = approved_request(service, enrolled.operator, TWO_PEOPLE.read_bytes(), [gallery_id])
     with pytest.raises(SeveralFaces):
-        service.search(enrolled.examiner, REQUEST, data, [gallery_id])
-    assert nothing_written(enrolled)
-    first = service.search(enrolled.examiner, REQUEST, data, [gallery_id], face=1)
-    second = service.search(enrolled.examiner, REQUEST, data, [gallery_id], face=2)
+        service.search(enrolled.examiner, request_id)
+    assert no_search_recorded(enrolled)
+    first = service.search(enrolled.examiner, request_id, face=1)
+    second = service.search(enrolled.examiner, request_id, face=2)
     assert first.probe_sha256 == second.probe_sha256
     assert first.probe_quality != second.probe_quality  # two different faces
     with pytest.raises(NoFaceFound):
-        service.search(enrolled.examiner, REQUEST, data, [gallery_id], face=3)
+        service.search(enrolled.examiner, request_id, face=3)
     assert row_counts(service, Search)["search"] == 2
 
 
@@ -180,13 +233,13 @@ def test_gallery_of_another_model_is_a_mismatch(enrolled: World) -> None:
     with enrolled.service.transaction() as session:
         session.execute(update(Gallery).where(Gallery.id == enrolled.gallery.id).values(model_id="arcface-r100"))
     with pytest.raises(ModelMismatch):
-        enrolled.service.search(enrolled.examiner, REQUEST, probe("Amelia_Vega"), [enrolled.gallery.id])
-    assert nothing_written(enrolled)
+        run_search(enrolled.service, enrolled.operator, probe("Amelia_Vega"), [enrolled.gallery.id])
+    assert no_search_recorded(enrolled)
 
 
 def test_another_agencys_search_is_not_found(enrolled: World) -> None:
     service = enrolled.service
-    result = service.search(enrolled.examiner, REQUEST, probe("Amelia_Vega"), [enrolled.gallery.id])
+    result = run_search(service, enrolled.operator, probe("Amelia_Vega"), [enrolled.gallery.id])
     sheriff = second_agency(enrolled)
     for actor in (sheriff.examiner, sheriff.admin, sheriff.auditor):
         with pytest.raises(NotFound):
@@ -199,29 +252,40 @@ def test_another_agencys_search_is_not_found(enrolled: World) -> None:
 def test_verify_one_to_one(enrolled: World) -> None:
     service = enrolled.service
     amelia = subject_ids(enrolled)["Amelia_Vega"]
-    same = service.verify(enrolled.examiner, REQUEST, probe("Amelia_Vega"), amelia)
+    same = run_verify(service, enrolled.operator, probe("Amelia_Vega"), amelia)
     assert same.kind == "verify" and same.subject_id == amelia
     assert len(same.candidates) == 1
     assert same.candidates[0].subject_id == amelia and same.candidates[0].score >= THRESHOLD
     assert same.gallery_size == len(ENROLLED["Amelia_Vega"])
-    different = service.verify(enrolled.examiner, REQUEST, probe("Adrien_Brody"), amelia)
+    different = run_verify(service, enrolled.operator, probe("Adrien_Brody"), amelia)
     assert different.candidates == [] and different.subject_id == amelia
     assert row_counts(service, Search)["search"] == 2
-    with pytest.raises(RequestIncomplete):
-        service.verify(enrolled.examiner, dataclasses.replace(REQUEST, justification=""), probe("Amelia_Vega"), amelia)
+    # a request that is not approved yet is refused by the policy, and not recorded
+    case = service.create_case(enrolled.operator.requester, "2026-0099", "robbery")
+    pending = service.file_request(
+        enrolled.operator.requester, RequestDraft(case.id, "warrant", "CCTV still"), probe("Amelia_Vega"), submit=True
+    )
+    with pytest.raises(PolicyDenied, match=r"requests\.approval_before_search"):
+        service.verify(enrolled.examiner, pending.id, amelia)
     sheriff = second_agency(enrolled)
-    with pytest.raises(NotFound):
-        service.verify(sheriff.examiner, REQUEST, probe("Amelia_Vega"), amelia)
+    with pytest.raises(NotFound):  # the operator's request is not addressed to the sheriff
+        service.verify(sheriff.examiner, same.request_id, amelia)
+    with pytest.raises(NotFound):  # nor is the operator's gallery shared with the sheriff
+        run_verify(service, sheriff, probe("Amelia_Vega"), amelia)
+    assert row_counts(service, Search)["search"] == 2
 
 
 def test_shared_gallery_is_searchable_unshared_is_not_found(enrolled: World) -> None:
     service, gallery_id = enrolled.service, enrolled.gallery.id
     sheriff = second_agency(enrolled)
+    request_id = approved_request(service, sheriff, probe("Amelia_Vega"))
     with pytest.raises(NotFound):
-        service.search(sheriff.examiner, REQUEST, probe("Amelia_Vega"), [gallery_id])
-    assert nothing_written(enrolled)
+        service.search(sheriff.examiner, request_id, [gallery_id])
+    with pytest.raises(NotFound):  # nor can a request name the gallery
+        approved_request(service, sheriff, probe("Amelia_Vega"), [gallery_id])
+    assert no_search_recorded(enrolled)
     service.share_gallery(enrolled.admin, gallery_id, sheriff.id)
-    result = service.search(sheriff.examiner, REQUEST, probe("Amelia_Vega"), [gallery_id])
+    result = service.search(sheriff.examiner, request_id, [gallery_id])
     assert result.candidates[0].subject_reference == "Amelia_Vega"
     assert result.agency_id == sheriff.id
     assert service.get_search(sheriff.examiner, result.id).candidates == result.candidates
@@ -229,14 +293,14 @@ def test_shared_gallery_is_searchable_unshared_is_not_found(enrolled: World) -> 
         service.get_search(enrolled.examiner, result.id)
     service.share_gallery(enrolled.admin, gallery_id, sheriff.id, shared=False)
     with pytest.raises(NotFound):
-        service.search(sheriff.examiner, REQUEST, probe("Amelia_Vega"), [gallery_id])
+        service.search(sheriff.examiner, request_id, [gallery_id])
 
 
 def test_search_across_two_galleries(enrolled: World) -> None:
     service = enrolled.service
     other = service.create_gallery(enrolled.admin, "wanted", "wanted persons list", "investigations")
     service.enroll(enrolled.examiner, other.id, items_for({OUTSIDER: [2, 3]}))
-    result = service.search(enrolled.examiner, REQUEST, probe(OUTSIDER), [enrolled.gallery.id, other.id])
+    result = run_search(service, enrolled.operator, probe(OUTSIDER), [enrolled.gallery.id, other.id])
     assert [(c.subject_reference, c.gallery_id) for c in result.candidates] == [(OUTSIDER, other.id)]
     assert result.galleries == [enrolled.gallery.id, other.id]
     assert result.gallery_size == template_count(service)
@@ -244,20 +308,24 @@ def test_search_across_two_galleries(enrolled: World) -> None:
 
 @pytest.mark.parametrize("role", ["requester", "auditor", "admin"])
 def test_only_examiners_and_supervisors_search(enrolled: World, role: str) -> None:
+    service = enrolled.service
     actor = getattr(enrolled.operator, role)
     amelia = subject_ids(enrolled)["Amelia_Vega"]
+    request_id = approved_request(service, enrolled.operator, probe("Amelia_Vega"), [enrolled.gallery.id])
     with pytest.raises(Forbidden):
-        enrolled.service.search(actor, REQUEST, probe("Amelia_Vega"), [enrolled.gallery.id])
+        service.search(actor, request_id)
     with pytest.raises(Forbidden):
-        enrolled.service.verify(actor, REQUEST, probe("Amelia_Vega"), amelia)
-    assert nothing_written(enrolled)
-    supervised = enrolled.service.search(
-        enrolled.operator.supervisor, REQUEST, probe("Amelia_Vega"), [enrolled.gallery.id]
-    )
+        service.verify(actor, request_id, amelia)
+    assert no_search_recorded(enrolled)
+    supervised = service.search(enrolled.operator.supervisor, request_id)
     assert supervised.candidates[0].subject_reference == "Amelia_Vega"
 
 
-def test_request_fields_are_checked_before_anything_else() -> None:
-    with pytest.raises(RequestIncomplete, match="case_number, justification"):
-        RequestFields("", "theft", "warrant", "").check()
-    RequestFields("1", "theft", "court-order", "why").check()
+def test_request_fields_are_checked_before_anything_else(enrolled: World) -> None:
+    """A malformed request is refused before its probe is even decoded."""
+    service, requester = enrolled.service, enrolled.operator.requester
+    with pytest.raises(InvalidInput, match="document date must be YYYY-MM-DD"):
+        service.file_request(requester, draft(enrolled, document_date="20 Nov 2026"), b"not an image")
+    with pytest.raises(InvalidInput, match="justification"):
+        service.file_request(requester, draft(enrolled, justification=""), b"not an image")
+    assert nothing_written(enrolled)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -67,3 +69,49 @@ def test_migrating_twice_is_harmless(service: Service, service_factory: ServiceF
     with again.sessions() as session:
         assert session.scalars(sa.select(Agency.name)).all() == ["Kept"]
     assert set(Base.metadata.tables) <= set(sa.inspect(again.engine).get_table_names())
+
+
+def test_upgrading_a_database_with_data_keeps_it(database_url: str, home: Path) -> None:
+    """A store made before the accountability migrations, with a search in it, upgrades:
+    its request gets a case, foreign keys still hold, and the audit chain starts empty."""
+    from alembic import command
+
+    home.mkdir(parents=True, exist_ok=True)
+    engine = db.make_engine(database_url or db.sqlite_url(home / "old.db"))
+    config = db._alembic_config(engine)
+    command.upgrade(config, "0003")
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    rows = [
+        "INSERT INTO agency (id, name, is_operator, created) VALUES (1, 'State Police', true, :now)",
+        "INSERT INTO user_account (id, agency_id, username, display_name, role, active, created) "
+        "VALUES (1, 1, 'ex', '', 'examiner', true, :now)",
+        "INSERT INTO gallery (id, agency_id, name, source, purpose, model_id, index_kind, generation, created) "
+        "VALUES (1, 1, 'booking', 'booking photos', 'investigations', 'dlib-resnet-v1', 'auto', 1, :now)",
+        "INSERT INTO subject (id, gallery_id, reference, attributes, created) VALUES (1, 1, 'A', '{}', :now)",
+        "INSERT INTO template (id, gallery_id, subject_id, vector, model_id, quality, source_sha256, box, created) "
+        "VALUES (1, 1, 1, :vec, 'dlib-resnet-v1', 0.9, 'ab', '[]', :now)",
+        "INSERT INTO request (id, agency_id, requester_id, case_number, offence, legal_basis, justification, "
+        "status, created) VALUES (1, 1, 1, '2025-1', 'armed robbery', 'warrant', 'cctv', 'searched', :now)",
+        "INSERT INTO search (id, request_id, agency_id, user_id, kind, probe_sha256, probe_quality, galleries, "
+        "model_id, threshold, k, duration_ms, gallery_size, created) "
+        "VALUES (1, 1, 1, 1, 'search', 'cd', 0.9, '[1]', 'dlib-resnet-v1', 0.93, 10, 1.0, 1, :now)",
+        "INSERT INTO candidate (id, search_id, rank, subject_id, template_id, gallery_id, score) "
+        "VALUES (1, 1, 1, 1, 1, 1, 0.97)",
+    ]
+    with engine.begin() as conn:
+        for statement in rows:
+            conn.execute(sa.text(statement), {"now": now, "vec": b"\0" * 512})
+    db.migrate(engine)
+    assert db.current_revision(engine) == _head()
+    with engine.connect() as conn:
+        case = conn.execute(sa.text("SELECT number, offence_category, description FROM case_record")).one()
+        assert tuple(case) == ("2025-1", "other", "armed robbery")
+        request = conn.execute(sa.text("SELECT case_id, target_agency_id, galleries FROM request")).one()
+        galleries = json.loads(request[2]) if isinstance(request[2], str) else request[2]
+        assert request[0] == 1 and request[1] == 1 and galleries == [1]
+        assert conn.execute(sa.text("SELECT count(*) FROM candidate")).scalar() == 1
+        assert conn.execute(sa.text("SELECT seq, hash FROM audit_head")).one()[0] == 0
+        if conn.dialect.name == "sqlite":
+            assert conn.execute(sa.text("PRAGMA foreign_key_check")).all() == []
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
