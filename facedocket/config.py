@@ -41,6 +41,18 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         15 * 1024 * 1024, ge=1024, description="Largest upload the REST API accepts, in bytes."
     )
+    expiry_interval_s: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds between runs of the deadline job in `facedocket serve`: emergency requests "
+        "whose approval deadline has passed are expired and purged. 0 turns the job off.",
+    )
+    retention_interval_s: float = Field(
+        3600.0,
+        ge=0,
+        description="Seconds between runs of the retention job in `facedocket serve`: what has outlived the "
+        "policy profile's retention periods is deleted, except what a legal hold keeps. 0 turns the job off.",
+    )
     host: str = Field("127.0.0.1", description="Address `facedocket serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `facedocket serve` listens on.")
     detector: str = Field("retinaface", description="Face detector: retinaface (default) or hog (dlib).")

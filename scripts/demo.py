@@ -1,16 +1,23 @@
-"""`make demo`: the main job, from nothing, on the embedded default (SQLite + exact index).
+"""`make demo`: the main job, from nothing, on the embedded default (SQLite + exact index),
+under the accountability rules of a real policy profile.
 
-1. a fresh data directory, database and operator agency with an admin;
-2. an examiner;
+1. a fresh data directory, database and operator agency with an admin, who activates the
+   ``massachusetts-2020`` policy profile;
+2. a requester, a supervisor, an examiner and an auditor;
 3. a gallery enrolled from sample photos (several hundred when ../shared/faces/dev is
    there; see scripts/samples.py for where photos come from), holding back one photo;
-4. a written request (case, offence, legal basis, justification);
-5. a search with the held-back photo of an enrolled person, and one with a photo of a
-   person who is not enrolled; both candidate lists printed.
+4. for the held-back photo of an enrolled person, then for a photo of a person who is not
+   enrolled: a case, a written request with its court order, submitted; the supervisor
+   approves; the examiner searches and the candidate list is printed with the number of
+   false candidates expected at each score; the examiner reviews the candidates, concludes
+   (``lead`` / ``no-lead``) and the requester closes the request; the case file is
+   exported as HTML;
+5. the audit chain is verified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sys
 import tempfile
@@ -25,9 +32,12 @@ from samples import sample_root
 
 from facedocket.config import Settings
 from facedocket.oversight.evaluation import list_identities
-from facedocket.service import EnrolItem, RequestFields, SearchResult, open_service
+from facedocket.policy.schema import shipped_profiles
+from facedocket.service import Actor, EnrolItem, RequestDraft, SearchResult, Service, open_service
 
 MAX_ENROLLED_PEOPLE = 150
+PROFILE = "massachusetts-2020"
+ROLES = ("requester", "supervisor", "examiner", "auditor")
 
 
 def plan(root: Path) -> tuple[list[EnrolItem], Path, str, Path, str]:
@@ -46,42 +56,97 @@ def plan(root: Path) -> tuple[list[EnrolItem], Path, str, Path, str]:
 
 
 def show(console: Console, title: str, result: SearchResult) -> None:
-    table = Table(title=title, caption=f"{result.label}; threshold {result.threshold:.3f}")
-    for column in ("rank", "subject", "score"):
+    """The candidate table: rank, subject, score, false candidates expected at that score."""
+    searched = f"threshold {result.threshold:.4f}; {result.gallery_size} templates searched"
+    if result.empty:
+        console.print(f"{title}: [bold]no candidate above threshold[/bold] ({searched})")
+        return
+    table = Table(title=title, caption=f"{result.label}; {searched}")
+    for column in ("rank", "candidate", "subject", "score", "expected false candidates"):
         table.add_column(column)
     for c in result.candidates:
-        table.add_row(str(c.rank), c.subject_reference or "?", f"{c.score:.4f}")
-    if result.empty:
-        table.add_row("-", "no candidate above threshold", "-")
+        expected = "n/a" if c.expected_false is None else f"{c.expected_false:.3g}"
+        table.add_row(str(c.rank), str(c.id), c.subject_reference or "?", f"{c.score:.4f}", expected)
     console.print(table)
+
+
+def one_request(
+    console: Console,
+    service: Service,
+    staff: dict[str, Actor],
+    gallery_id: int,
+    number: str,
+    photo: Path,
+    person: str,
+    about: str,
+    order: Path,
+    out: Path,
+) -> None:
+    """The written-request workflow for one probe photo, from case to case file."""
+    requester, supervisor, examiner = staff["requester"], staff["supervisor"], staff["examiner"]
+    case = service.create_case(requester, number, "robbery", "armed robbery of a convenience store")
+    draft = RequestDraft(
+        case.id, "court-order", "CCTV still of the suspect at the till", document_type="court order",
+        document_reference=f"{number}-CO", document_issuer="Suffolk Superior Court", document_date="2026-11-20",
+        document_sha256=hashlib.sha256(order.read_bytes()).hexdigest(), galleries=[gallery_id],
+    )  # fmt: skip
+    request = service.file_request(requester, draft, photo.read_bytes(), submit=True)
+    console.print(f"request {request.id} (case {number}, court order): filed and submitted by {requester.username}")
+    service.decide_request(supervisor, request.id, True, "court order on specific and articulable facts checked")
+    console.print(f"request {request.id}: approved by {supervisor.username}")
+    result = service.search(examiner, request.id)
+    show(console, f"Search {result.id} under request {request.id}: {person} ({about})", result)
+    # The examiner compares each candidate with the probe; the demo knows who is who.
+    for c in result.candidates:
+        verdict = "possible-match" if c.subject_reference == person else "not-a-match"
+        why = "same facial features on side-by-side comparison" if verdict == "possible-match" else "different person"
+        service.review_candidate(examiner, request.id, c.id, verdict, why)
+        console.print(f"  review of candidate {c.id} ({c.subject_reference}) by {examiner.username}: {verdict}")
+    concluded = service.conclude_request(examiner, request.id)
+    closed = service.close_request(requester, request.id)
+    console.print(f"request {request.id}: outcome [bold]{concluded.outcome}[/bold], {closed.status}")
+    path = out / f"request-{request.id}.html"
+    path.write_text(service.export_request(requester, request.id), encoding="utf-8")
+    console.print(f"case file: {path}\n")
 
 
 def main() -> None:
     console = Console()
     root, origin = sample_root()
-    home = Path(tempfile.mkdtemp(prefix="facedocket-demo-"))
+    out = Path(tempfile.mkdtemp(prefix="facedocket-demo-"))
+    home = out / "data"
     try:
         service = open_service(Settings(home=home))
         console.print(f"[bold]FaceDocket demo[/bold]: data directory {home}, photos from {origin}")
         admin = service.authenticate(service.bootstrap("State Police", "admin").secret)
-        _, examiner_token = service.create_user(admin, "examiner1", "examiner")
-        examiner = service.authenticate(examiner_token.secret)
+        profile = PROFILE if PROFILE in shipped_profiles() else shipped_profiles()[0]
+        active = service.activate_policy(admin, profile)
+        console.print(f"policy profile: {active.name} ({active.title})")
+        staff = {}
+        for role in ROLES:
+            _, token = service.create_user(admin, f"{role}1", role)
+            staff[role] = service.authenticate(token.secret)
         gallery = service.create_gallery(admin, "booking-photos", f"sample photos ({origin})", "demonstration")
         items, held_back, mated, outsider_photo, outsider = plan(root)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("enrolling", total=len(items))
-            report = service.enroll(examiner, gallery.id, items, progress=lambda n: progress.advance(task, n))
+            report = service.enroll(staff["examiner"], gallery.id, items, progress=lambda n: progress.advance(task, n))
         counts = {k: v for k, v in report.as_dict()["counts"].items() if v}  # type: ignore[attr-defined]
-        console.print(f"enrolled {len(items)} photos in {report.seconds:.1f} s: {counts}")
-        request = RequestFields("DEMO-2026-0001", "robbery", "warrant", "demonstration of a written request")
-        for title, photo in (
-            (f"held-back photo of an enrolled person ({mated})", held_back),
-            (f"photo of a person who is not enrolled ({outsider})", outsider_photo),
+        console.print(f"enrolled {len(items)} photos in {report.seconds:.1f} s: {counts}\n")
+        order = out / "court-order.txt"
+        order.write_text("Suffolk Superior Court: order authorising a facial recognition search (demo)\n")
+        for number, photo, person, about in (
+            ("DEMO-2026-0001", held_back, mated, "held-back photo of an enrolled person"),
+            ("DEMO-2026-0002", outsider_photo, outsider, "not enrolled"),
         ):
-            result = service.search(examiner, request, photo.read_bytes(), [gallery.id])
-            show(console, f"Search {result.id}: {title}", result)
+            one_request(console, service, staff, gallery.id, number, photo, person, about, order, out)
+        check = service.verify_audit(staff["auditor"])
+        state = "ok" if check.ok else f"BROKEN at seq {check.broken_at}: {check.reason}"
+        console.print(f"audit verify: {state}; {check.events} events, head seq {check.head_seq} hash {check.head_hash}")
+        service.close()
     finally:
         shutil.rmtree(home, ignore_errors=True)
+    console.print(f"case files kept in {out}")
 
 
 if __name__ == "__main__":

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, cast
 
-from fastapi import Depends, Form, Request
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from facedocket.config import Settings
-from facedocket.service import LEGAL_BASES, Actor, RequestFields, Service
+from facedocket.service import Actor, Service
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -41,15 +42,11 @@ def get_actor(
 ActorDep = Annotated[Actor, Depends(get_actor)]
 
 
-def request_fields(
-    case_number: Annotated[str, Form(description="Case number the search is for (required).")] = "",
-    offence: Annotated[str, Form(description="The offence under investigation (required).")] = "",
-    legal_basis: Annotated[str, Form(description=f"Legal basis (required): {', '.join(LEGAL_BASES)}.")] = "",
-    justification: Annotated[str, Form(description="Why this search is needed (required).")] = "",
-) -> RequestFields:
-    """The written request a search or verification is made under. The service checks it
-    (a missing field or an unknown legal basis is a 422) before it looks at the probe."""
-    return RequestFields(case_number, offence, legal_basis, justification)
-
-
-RequestDep = Annotated[RequestFields, Depends(request_fields)]
+def parse_ids(values: list[str], field: str) -> list[int]:
+    """Integer ids from repeated and/or comma-separated form values; a 422 for anything else."""
+    parts = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    bad = [part for part in parts if not part.isdigit()]
+    if bad:
+        msg = f"must be ids, comma-separated or repeated; got {', '.join(bad)}"
+        raise RequestValidationError([{"loc": ("body", field), "msg": msg, "type": "value_error"}])
+    return [int(part) for part in parts]

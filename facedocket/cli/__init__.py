@@ -38,7 +38,12 @@ def cli(ctx: click.Context, home: Path | None) -> None:
         ctx.obj = Settings(home=home) if home else Settings()
 
 
+from facedocket.cli import audit as _audit_commands  # noqa: E402,F401
+from facedocket.cli import oversight as _oversight_commands  # noqa: E402,F401
 from facedocket.cli import pipeline as _pipeline_commands  # noqa: E402,F401  (registers commands)
+from facedocket.cli import policy as _policy_commands  # noqa: E402,F401
+from facedocket.cli import report as _report_commands  # noqa: E402,F401
+from facedocket.cli import requests as _request_commands  # noqa: E402,F401
 from facedocket.cli import service as _service_commands  # noqa: E402,F401
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ import click
 import numpy as np
 
 from facedocket.cli import cli
-from facedocket.cli.common import IMAGE_SUFFIXES, _echo_json, _face_dict, _pipeline, _progress
+from facedocket.cli.common import IMAGE_SUFFIXES, _echo_json, _face_dict, _json_default, _pipeline, _progress
 from facedocket.config import Settings
 from facedocket.errors import InvalidInput
 
@@ -188,6 +189,27 @@ def _write_npz(out: Path, rows: list[dict[str, Any]], model_id: str) -> None:
 @click.option("--max-identities", type=int, help="Use only the first N identities (sorted).")
 @click.option("--max-impostor-pairs", type=int, default=100_000, show_default=True, help="Impostor sample size.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the deterministic samples.")
+@click.option(
+    "--groups",
+    "groups_csv",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV of group labels per identity (identity,sex,race,...): adds per-group figures.",
+)
+@click.option("--group-column", "group_columns", multiple=True, help="Use only this group column (repeatable).")
+@click.option(
+    "--target-fmr", type=float, default=0.001, show_default=True, help="Overall FMR the per-group threshold is set for."
+)
+@click.option("--bootstrap", type=int, default=1000, show_default=True, help="Bootstrap replicates for the CIs.")
+@click.option(
+    "--max-group-impostor-pairs",
+    type=int,
+    default=1_000_000,
+    show_default=True,
+    help="Same-group impostor pairs per group, sampled beyond this.",
+)
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report.")
+@click.option("--save", is_flag=True, help="Keep the result on record in the database (see `facedocket evaluation`).")
+@click.option("--token", envvar="FACEDOCKET_TOKEN", help="With --save: API token to act as (default HOME/token).")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 @click.pass_context
 def evaluate(
@@ -199,16 +221,39 @@ def evaluate(
     max_identities: int | None,
     max_impostor_pairs: int,
     seed: int,
+    groups_csv: Path | None,
+    group_columns: Sequence[str],
+    target_fmr: float,
+    bootstrap: int,
+    max_group_impostor_pairs: int,
+    report_path: Path | None,
+    save: bool,
+    token: str | None,
     as_json: bool,
 ) -> None:
     """Measure accuracy and speed on DATA_DIR, a folder with one sub-folder per identity.
 
     Reports FNMR at FMR 1e-2/1e-3/1e-4, EER, rank-1, FNIR at FPIR 1e-2, detection
     failures, images per second, and how quality relates to failed genuine comparisons.
+    With --groups, also FNMR, FMR, FNIR and FPIR per demographic group at one threshold
+    set for --target-fmr, with bootstrap 95 % intervals, ratios to the best group and
+    findings in plain words. --report writes all of it, with DET curves, as one HTML file.
     The protocol is described in facedocket/oversight/evaluation.py and docs/evaluation.md.
+    --save keeps the result on record in the database of --home (auditors, supervisors,
+    admins), for `facedocket evaluation calibrate`.
     """
-    from facedocket.oversight import evaluation
+    from dataclasses import asdict
 
+    from facedocket.oversight import demographics, evaluation
+
+    saver = None
+    if save:  # who saves is checked before the long run
+        from facedocket.cli.service import _actor, _service
+
+        saver = _actor(ctx, token)
+    labels = demographics.read_groups(groups_csv, group_columns or None) if groups_csv is not None else None
+    if not 0 < target_fmr < 1:
+        raise InvalidInput(f"--target-fmr {target_fmr} must be between 0 and 1, e.g. 0.001")
     identities = evaluation.list_identities(data_dir, max_identities)
     pipeline = _pipeline(ctx, detector=detector, runtime=runtime, flip=flip)
     total = sum(len(v) for v in identities.values())
@@ -216,6 +261,45 @@ def evaluate(
         extracted = evaluation.extract(pipeline, identities, advance)
     result = evaluation.evaluate(extracted, max_impostor_pairs=max_impostor_pairs, seed=seed)
     result["data_dir"] = str(data_dir)
+    result["fingerprint"] = evaluation.fingerprint(data_dir, extracted.paths)
+    result["settings"] = {
+        "detector": pipeline.options.detector,
+        "runtime": pipeline.options.runtime,
+        "flip": pipeline.options.flip,
+        "jitter": pipeline.options.jitter,
+        "detection": asdict(pipeline.options.detection),
+        "max_identities": max_identities,
+        "max_impostor_pairs": max_impostor_pairs,
+        "seed": seed,
+        "max_rank": 50,
+        "groups": str(groups_csv) if groups_csv is not None else None,
+        "group_columns": list(labels.columns) if labels is not None else [],
+        "target_fmr": target_fmr,
+        "bootstrap": bootstrap,
+        "max_group_impostor_pairs": max_group_impostor_pairs,
+    }
+    diff = None
+    if labels is not None:
+        diff = demographics.analyse(
+            extracted,
+            labels,
+            target_fmr=target_fmr,
+            max_impostor_pairs=max_impostor_pairs,
+            max_group_impostor_pairs=max_group_impostor_pairs,
+            seed=seed,
+            bootstrap=bootstrap,
+        )
+        result.update(diff.result)
+    if report_path is not None:
+        from facedocket.oversight import report
+
+        overall = diff.overall if diff is not None else demographics.overall_scores(extracted, max_impostor_pairs, seed)
+        report.write_report(report_path, result, overall, diff)
+        click.echo(f"wrote {report_path}", err=True)
+    if saver is not None:
+        plain = json.loads(json.dumps(result, default=_json_default))
+        run_id = _service(ctx).save_evaluation(saver, plain)
+        click.echo(f"saved as evaluation run {run_id}", err=as_json)
     if as_json:
         _echo_json(result)
         return
@@ -229,12 +313,53 @@ def _print_evaluation(result: dict[str, Any]) -> None:
         f"detection failures {result['detection_failures']}"
     )
     click.echo(f"model {result['model']}, detector {result['detector']}, flip {result['flip']}")
+    click.echo(f"data set fingerprint {result['fingerprint']['sha256']}")
     click.echo(f"genuine pairs {ver['genuine_pairs']}, impostor pairs {ver['impostor_pairs']}")
     for fmr, fnmr in ver["fnmr_at_fmr"].items():
         click.echo(f"  FNMR at FMR {fmr}: {fnmr:.4f}")
     click.echo(f"  EER: {ver['eer']:.4f}")
     click.echo(f"rank-1 {ident['rank1']:.4f}, FNIR at FPIR 0.01: {ident['fnir_at_fpir']['0.01']:.4f}")
     click.echo(f"images per second: {result['images_per_second']}")
+    if "groups" in result:
+        _print_groups(result)
+
+
+def _rate(value: float | None) -> str:
+    return "   n/a" if value is None else f"{value:.4f}"
+
+
+def _interval(ci: list[float | None] | None) -> str:
+    if ci is None:
+        return "n/a"
+    return "[" + ", ".join("inf" if x is None else f"{x:.4f}" for x in ci) + "]"
+
+
+def _times(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def _print_groups(result: dict[str, Any]) -> None:
+    protocol = result["group_protocol"]
+    click.echo("")
+    click.echo(f"per-group figures at threshold {protocol['threshold']} ({protocol['threshold_rule']})")
+    for column, values in result["groups"].items():
+        summary = result["group_summary"][column]
+        click.echo(
+            f"{column}: max/min FNMR ratio {_times(summary['max_min_fnmr_ratio'])} "
+            f"(worst {summary['worst_fnmr_group']}), max/min FMR ratio {_times(summary['max_min_fmr_ratio'])} "
+            f"(worst {summary['worst_fmr_group']})"
+        )
+        for value, g in values.items():
+            flags = "" if g["reliable"]["fnmr"] and g["reliable"]["fmr"] else "  (not reliable: see notes)"
+            click.echo(
+                f"  {column}={value}: {g['identities']} ids, FNMR {_rate(g['fnmr'])} {_interval(g['fnmr_ci'])} "
+                f"{_times(g['fnmr_ratio'])} on {g['pairs']['genuine']} pairs; FMR {_rate(g['fmr'])} "
+                f"{_interval(g['fmr_ci'])} {_times(g['fmr_ratio'])} on {g['pairs']['impostor']} pairs; "
+                f"FNIR {_rate(g['fnir'])}, FPIR {_rate(g['fpir'])}{flags}"
+            )
+    click.echo("findings:")
+    for finding in result["findings"]:
+        click.echo(f"  - {finding}")
 
 
 @cli.command()

@@ -1,5 +1,7 @@
 """Service commands: init, serve, agencies, users, tokens, galleries, enrolment, subjects,
-search, verify, searches, index. Each calls one service method.
+search, verify, searches, index. Each calls one service method. The request workflow
+(cases, requests, reviews) is in :mod:`facedocket.cli.requests`, the audit log in
+:mod:`facedocket.cli.audit`.
 
 Commands act as the user whose token is given by ``--token``, ``FACEDOCKET_TOKEN``, or
 (after ``facedocket init``) the admin token saved in ``HOME/token``.
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, is_dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ import click
 from facedocket.cli import cli
 from facedocket.cli.common import _echo_json, _progress, settings_of
 from facedocket.errors import Unauthorized
-from facedocket.service import LEGAL_BASES, Actor, RequestFields, Service, open_service, read_source
+from facedocket.service import EMPTY_LABEL, LEAD_LABEL, Actor, SearchResult, Service, open_service, read_source
 from facedocket.store.tables import ROLES
 
 TOKEN_FILE = "token"
@@ -45,10 +48,15 @@ def _actor(ctx: click.Context, token: str | None) -> Actor:
 
 
 def _plain(value: Any) -> Any:
+    """Dataclasses, lists and dicts as JSON-ready data (times as ISO 8601 text)."""
     if is_dataclass(value) and not isinstance(value, type):
-        return {k: _plain(v) for k, v in asdict(value).items()}
+        return _plain(asdict(value))
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
     return value
 
 
@@ -354,76 +362,104 @@ def index_rebuild(ctx: click.Context, gallery_ref: str, token: str | None) -> No
 # --- search and verify -------------------------------------------------------------------------
 
 
-def _request_options(f: Any) -> Any:
-    for option in reversed(
-        [
-            click.option("--case", "case_number", required=True, help="Case number."),
-            click.option("--offence", required=True, help="Offence under investigation."),
-            click.option("--legal-basis", type=click.Choice(LEGAL_BASES), required=True, help="Legal basis."),
-            click.option("--justification", required=True, help="Why this search is necessary."),
-            click.option("--threshold", type=float, help="Score threshold (default: the model card's)."),
-            click.option("--face", type=int, help="Face N of the probe when it has several."),
-        ]
-    ):
-        f = option(f)
-    return f
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """Plain-text columns, left-aligned, two spaces apart."""
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
+    return ["  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip() for row in [headers, *rows]]
 
 
-def _print_result(result: Any, as_json: bool) -> None:
+def _expected(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def _print_result(result: SearchResult, as_json: bool) -> None:
+    """The candidate list as a table: rank, candidate id (for `request review`), subject,
+    score, and how many false candidates a gallery of this size is expected to hold at that
+    score; always labelled an investigative lead."""
     if as_json:
-        _echo_json(_plain(result) | {"created": result.created.isoformat()})
+        _echo_json(_plain(result) | {"summary": result.summary})
         return
-    click.echo(f"search {result.id} ({result.kind}) under case {result.case_number}: {result.label}")
+    what = "1:1 verification" if result.kind == "verify" else "search"
+    click.echo(f"search {result.id} ({what}) under request {result.request_id}, case {result.case_number}")
     click.echo(
-        f"threshold {result.threshold:.4f}, {result.gallery_size} templates searched in {result.duration_ms:.1f} ms"
+        f"threshold {result.threshold:.4f}; {result.gallery_size} templates compared in {result.duration_ms:.1f} ms"
     )
+    if result.purged:
+        click.echo("the request was purged: its probe and candidates were deleted")
+        return
     if result.empty:
-        click.echo("no candidate above threshold")
-    for c in result.candidates:
-        click.echo(
-            f"  {c.rank}. {c.subject_reference or '(deleted subject)'}  score {c.score:.4f}  gallery {c.gallery_id}"
-        )
+        click.echo(EMPTY_LABEL)
+        return
+    click.echo(f"candidates for trained human review: {LEAD_LABEL}")
+    rows = [
+        [
+            str(c.rank),
+            str(c.id),
+            c.subject_reference or "(deleted subject)",
+            f"{c.score:.4f}",
+            _expected(c.expected_false),
+        ]
+        for c in result.candidates
+    ]
+    for line in _table(["rank", "candidate", "subject", "score", "expected false candidates"], rows):
+        click.echo(f"  {line}")
+
+
+threshold_option = click.option(
+    "--threshold", type=float, help="Score threshold (default: the model card's; the policy sets a floor)."
+)
+face_option = click.option("--face", type=int, help="Face N of the probe when it shows several.")
 
 
 @cli.command()
-@click.argument("probe", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--gallery", "galleries", multiple=True, required=True, help="Gallery name or id (repeatable).")
-@click.option("-k", "--k", "k", type=int, help="Most candidates to return (default 10).")
-@_request_options
+@click.argument("request_id", type=int)
+@click.option("--gallery", "galleries", multiple=True,
+              help="Gallery name or id (repeatable); default: the galleries the request names.")  # fmt: skip
+@click.option("-k", "--k", "k", type=int, help="Most candidates to return (default 10; the policy sets a maximum).")
+@threshold_option
+@face_option
 @token_option
 @json_option
 @click.pass_context
 def search(
-    ctx: click.Context, probe: Path, galleries: tuple[str, ...], k: int | None, case_number: str, offence: str,
-    legal_basis: str, justification: str, threshold: float | None, face: int | None, token: str | None,
-    as_json: bool,
+    ctx: click.Context, request_id: int, galleries: tuple[str, ...], k: int | None, threshold: float | None,
+    face: int | None, token: str | None, as_json: bool,
 ) -> None:  # fmt: skip
-    """Search the face in PROBE against galleries, under a written request.
+    """Search the probe of request REQUEST_ID against galleries (examiners, supervisors).
 
-    Prints a ranked candidate list for trained human review: an investigative lead, not a
-    positive identification. An empty list means no candidate above the threshold.
+    The request must be addressed to your agency and, unless it is an emergency under the
+    active policy, approved. The policy is checked first: a refusal names every failed rule.
+
+    Prints a ranked candidate list for trained human review, each candidate with the number
+    of false candidates expected at its score: an investigative lead, not a positive
+    identification. "no candidate above threshold" is a normal result. Review the
+    candidates with `facedocket request review`.
     """
     service, actor = _service(ctx), _actor(ctx, token)
-    ids = [service.gallery_by_name(actor, g).id for g in galleries]
-    request = RequestFields(case_number, offence, legal_basis, justification)
-    _print_result(service.search(actor, request, probe.read_bytes(), ids, k, threshold, face), as_json)
+    ids = [service.gallery_by_name(actor, g).id for g in galleries] or None
+    _print_result(service.search(actor, request_id, ids, k, threshold, face), as_json)
 
 
 @cli.command()
-@click.argument("probe", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--subject", "subject_id", type=int, required=True, help="Subject id to compare with.")
-@_request_options
+@click.argument("request_id", type=int)
+@click.argument("subject_id", type=int)
+@threshold_option
+@face_option
 @token_option
 @json_option
 @click.pass_context
 def verify(
-    ctx: click.Context, probe: Path, subject_id: int, case_number: str, offence: str, legal_basis: str,
-    justification: str, threshold: float | None, face: int | None, token: str | None, as_json: bool,
+    ctx: click.Context, request_id: int, subject_id: int, threshold: float | None, face: int | None,
+    token: str | None, as_json: bool,
 ) -> None:  # fmt: skip
-    """Compare the face in PROBE with one subject's templates (1:1), under a written request."""
+    """Compare the probe of request REQUEST_ID with one subject's templates (1:1).
+
+    The same rules as `facedocket search` apply. A score at or above the threshold gives one
+    candidate (an investigative lead, not a positive identification); otherwise "no
+    candidate above threshold".
+    """
     service, actor = _service(ctx), _actor(ctx, token)
-    request = RequestFields(case_number, offence, legal_basis, justification)
-    _print_result(service.verify(actor, request, probe.read_bytes(), subject_id, threshold, face), as_json)
+    _print_result(service.verify(actor, request_id, subject_id, threshold, face), as_json)
 
 
 @cli.group()
@@ -440,11 +476,12 @@ def searches_list(ctx: click.Context, limit: int, token: str | None, as_json: bo
     """List your agency's searches, newest first."""
     rows = _service(ctx).list_searches(_actor(ctx, token), limit)
     if as_json:
-        _echo_json([_plain(r) | {"created": r.created.isoformat()} for r in rows])
+        _echo_json(_plain(rows))
         return
     for r in rows:
         click.echo(
-            f"{r.id}\t{r.kind}\tcase {r.case_number}\t{len(r.candidates)} candidate(s)\t{r.created:%Y-%m-%d %H:%M}"
+            f"{r.id}\t{r.kind}\trequest {r.request_id}\tcase {r.case_number}\t{len(r.candidates)} candidate(s)"
+            f"\t{r.created:%Y-%m-%d %H:%M}"
         )
 
 

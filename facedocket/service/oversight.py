@@ -248,8 +248,7 @@ class OversightMixin(RequestsMixin):
                     select(Subject.id).where(Subject.gallery_id == gallery.id, last <= now - timedelta(days=limit))
                 ).all()
             if gallery.requires_consent:
-                subjects += [s for s in session.scalars(select(Subject.id).where(Subject.gallery_id == gallery.id))
-                             if not _consented(session, s, now)]  # fmt: skip
+                subjects += _without_consent(session, gallery.id, now)
             subjects = sorted(set(subjects))
             _split(report, "subjects", [(s, s in held) for s in subjects])
             if not report.dry_run:
@@ -441,6 +440,12 @@ class OversightMixin(RequestsMixin):
         actor.require("admin", "supervisor")
         with self.transaction() as session:
             gallery = self._owned_gallery(session, actor, gallery_id)
+            lacking = _without_consent(session, gallery_id, self.clock()) if required else []
+            if lacking:
+                raise Conflict(
+                    f"{len(lacking)} subject(s) of this gallery hold templates without a live consent; record "
+                    "their consent or erase them first (the retention run would erase them)"
+                )
             gallery.requires_consent = required
             self._audit(session, actor, "gallery.consent_required" if required else "gallery.consent_not_required",
                         "gallery", gallery_id, {})  # fmt: skip
@@ -528,6 +533,22 @@ def consented_references(session: Session, gallery_id: int, references: Iterable
         )
     ).all()
     return {ref for sid, ref in rows if _consented(session, sid, now)}
+
+
+def _without_consent(session: Session, gallery_id: int, now: datetime) -> list[int]:
+    """Subjects of a consent gallery that hold templates, or once had a consent, and have no
+    live consent at ``now`` (a subject just created, awaiting its consent, is left alone)."""
+    with_templates = set(
+        session.scalars(select(TemplateRow.subject_id).where(TemplateRow.gallery_id == gallery_id).distinct())
+    )
+    consented_once = set(
+        session.scalars(
+            select(Consent.subject_id)
+            .join(Subject, Subject.id == Consent.subject_id)
+            .where(Subject.gallery_id == gallery_id)
+        )
+    )
+    return sorted(s for s in with_templates | consented_once if not _consented(session, s, now))
 
 
 def _consented(session: Session, subject_id: int, now: datetime) -> bool:

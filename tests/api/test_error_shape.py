@@ -7,9 +7,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 
-from .helpers import REQUEST, Api, assert_error
+from .helpers import WARRANT, Api, assert_error, rules
 
 EAGLE = "noface/dlib__dlib_test_ffmpeg_data_eagle.jpg"
 
@@ -17,10 +18,16 @@ EAGLE = "noface/dlib__dlib_test_ffmpeg_data_eagle.jpg"
 @pytest.fixture(scope="module")
 def world(make_api: Callable[..., Api]) -> SimpleNamespace:
     api = make_api()
-    examiner = api.user(api.operator, "examiner", "examiner")["token"]["secret"]
-    requester = api.user(api.operator, "requester", "requester")["token"]["secret"]
+    staff = api.staff(api.operator, "sp", "requester", "examiner", "supervisor")
     gallery = api.gallery(api.operator, "booking")
-    return SimpleNamespace(api=api, examiner=examiner, requester=requester, gallery=gallery)
+    case = api.case(staff["requester"])
+    return SimpleNamespace(api=api, gallery=gallery, case=case, **staff)
+
+
+def _file(world: SimpleNamespace, probe: Path | bytes, submit: bool = True, **fields: str) -> httpx.Response:
+    """File (and submit) a request in the world's case, naming the booking gallery."""
+    form = {"case_id": str(world.case), "galleries": str(world.gallery), **fields}
+    return world.api.file(world.requester, probe, submit=submit, **form)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +39,9 @@ def small(make_api: Callable[..., Api]) -> Api:
 # --- 401 -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/me", "/galleries", "/searches", "/agencies", "/users"])
+@pytest.mark.parametrize(
+    "path", ["/me", "/galleries", "/searches", "/agencies", "/users", "/requests", "/policy", "/audit/events"]
+)
 def test_401_without_token(world: SimpleNamespace, path: str) -> None:
     response = world.api.call("GET", path)
     assert_error(response, 401, "Bearer")
@@ -52,7 +61,7 @@ def test_401_bad_token(world: SimpleNamespace, authorization: str) -> None:
 def test_401_revoked_token(world: SimpleNamespace) -> None:
     api = world.api
     token = api.ok("POST", "/tokens", world.examiner, 201, json={"name": "laptop"})
-    assert api.ok("GET", "/me", token["secret"])["username"] == "examiner"
+    assert api.ok("GET", "/me", token["secret"])["username"] == "sp-examiner"
     assert api.call("DELETE", f"/tokens/{token['id']}", world.examiner).status_code == 204
     assert_error(api.call("GET", "/me", token["secret"]), 401, "revoked")
 
@@ -63,7 +72,18 @@ def test_401_revoked_token(world: SimpleNamespace) -> None:
 def test_403_role(world: SimpleNamespace, dev_photo: Path) -> None:
     body = {"name": "mine", "source": "s", "purpose": "p"}
     assert_error(world.api.call("POST", "/galleries", world.requester, json=body), 403, "requester")
-    assert_error(world.api.search(world.requester, [world.gallery], dev_photo), 403, "requester")
+    request = world.api.approved(world.requester, world.supervisor, dev_photo, [world.gallery])
+    assert_error(world.api.search(world.requester, request), 403, "requester")
+
+
+def test_403_policy_names_every_failed_rule(world: SimpleNamespace, dev_photo: Path) -> None:
+    filed = _file(world, dev_photo, legal_basis="consent", justification=" ", submit=False)
+    assert_error(filed, 400, "justification")  # the service checks the form first
+    filed = _file(world, dev_photo, legal_basis="consent", submit=False)
+    assert filed.status_code == 201, filed.text
+    submitted = world.api.call("POST", f"/requests/{filed.json()['id']}/submit", world.requester)
+    assert rules(submitted) == ["requests.legal_bases"]
+    assert world.api.ok("GET", f"/requests/{filed.json()['id']}", world.requester)["status"] == "draft"
 
 
 @pytest.mark.parametrize(
@@ -75,12 +95,17 @@ def test_403_role(world: SimpleNamespace, dev_photo: Path) -> None:
         ("GET", "/subjects/9999"),
         ("DELETE", "/subjects/9999"),
         ("GET", "/searches/9999"),
+        ("GET", "/cases/9999"),
+        ("GET", "/requests/9999"),
+        ("GET", "/requests/9999/probe"),
+        ("GET", "/requests/9999/export"),
         ("POST", "/users/9999/deactivate"),
         ("DELETE", "/tokens/9999"),
     ],
 )
 def test_404_unknown_id(world: SimpleNamespace, method: str, path: str) -> None:
-    assert_error(world.api.call(method, path, world.api.operator), 404, "9999")
+    token = world.examiner if path.startswith(("/requests", "/cases")) else world.api.operator
+    assert_error(world.api.call(method, path, token), 404, "9999")
 
 
 @pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/nothing-here", "/api/v2/health"])
@@ -99,7 +124,8 @@ def test_405_wrong_method(world: SimpleNamespace) -> None:
 
 def test_413_content_length_over_the_limit(small: Api, dev_photo: Path) -> None:
     # refused up front, before the token or the body is looked at
-    response = small.search("fd_whoever", [1], b"\xff" * 200_000)
+    files = {"probe": ("p.jpg", b"\xff" * 200_000, "image/jpeg")}
+    response = small.call("POST", "/requests", "fd_whoever", data={**WARRANT, "case_id": "1"}, files=files)
     assert_error(response, 413, "2,048-byte limit")
 
 
@@ -109,7 +135,7 @@ def test_413_streamed_body_over_the_limit(small: Api) -> None:
             yield b"x" * 4096
 
     headers = {"Content-Type": "multipart/form-data; boundary=xyz"}
-    response = small.call("POST", "/searches", small.operator, headers=headers, content=chunks())
+    response = small.call("POST", "/requests", small.operator, headers=headers, content=chunks())
     assert "content-length" not in response.request.headers
     assert_error(response, 413, "2,048-byte limit")
 
@@ -132,52 +158,77 @@ def test_422_missing_form_field(world: SimpleNamespace, dev_photo: Path) -> None
     assert body["errors"] == [{"loc": ["body", "reference"], "msg": "Field required", "type": "missing"}]
     assert body["error"] == "reference: Field required"
 
-    no_probe = api.call("POST", "/searches", world.examiner, data={**REQUEST, "galleries": str(world.gallery)})
+    no_probe = api.call("POST", "/requests", world.requester, data={**WARRANT, "case_id": str(world.case)})
     assert [e["loc"] for e in assert_error(no_probe, 422, "probe")["errors"]] == [["body", "probe"]]
+    files = {"probe": ("p.jpg", dev_photo.read_bytes(), "image/jpeg")}
+    no_basis = api.call("POST", "/requests", world.requester, data={"case_id": str(world.case)}, files=files)
+    missing = {tuple(e["loc"]) for e in assert_error(no_basis, 422, "and 1 more")["errors"]}
+    assert missing == {("body", "legal_basis"), ("body", "justification")}
 
 
 def test_422_json_body(world: SimpleNamespace) -> None:
     body = assert_error(world.api.call("POST", "/galleries", world.api.operator, json={"name": "x"}), 422)
     assert {tuple(e["loc"]) for e in body["errors"]} == {("body", "source"), ("body", "purpose")}
     assert "and 1 more" in body["error"]
+    review = {"disposition": "looks like him", "rationale": "r"}
+    body = assert_error(world.api.call("POST", "/requests/1/candidates/1/reviews", world.examiner, json=review), 422)
+    assert body["errors"][0]["loc"] == ["body", "disposition"]
+    both = {"profile": "research", "toml": "name = 'x'"}
+    assert_error(world.api.call("PUT", "/policy", world.api.operator, json=both), 422, "exactly one")
+    path = {"profile": "/etc/passwd"}  # a name of a shipped profile, never a file on the server
+    assert_error(world.api.call("PUT", "/policy", world.api.operator, json=path), 422, "profile", "no shipped profile")
 
 
 def test_422_galleries_not_ids(world: SimpleNamespace, dev_photo: Path) -> None:
-    response = world.api.search(world.examiner, [], dev_photo, galleries="booking")
-    assert_error(response, 422, "galleries", "booking")
+    assert_error(_file(world, dev_photo, galleries="booking"), 422, "galleries", "booking")
 
 
 @pytest.mark.parametrize(
-    ("fields", "fragment"),
+    ("fields", "status", "fragment"),
     [
-        ({"legal_basis": ""}, "missing: legal_basis"),
-        ({"legal_basis": "hunch"}, "hunch"),
-        ({"case_number": "", "justification": ""}, "missing: case_number, justification"),
+        ({"legal_basis": "hunch"}, 400, "legal basis must be one of"),
+        ({"justification": "  "}, 400, "justification"),
+        ({"probe_source": "crystal-ball"}, 400, "probe source"),
+        ({"document_date": "20 Nov"}, 400, "YYYY-MM-DD"),
+        ({"case_id": "9999"}, 404, "create the case first"),
+        ({"target_agency_id": "9999"}, 404, "agency 9999"),
     ],
 )
-def test_422_search_without_legal_basis(
-    world: SimpleNamespace, dev_photo: Path, fields: dict[str, str], fragment: str
+def test_request_without_a_usable_form(
+    world: SimpleNamespace, dev_photo: Path, fields: dict[str, str], status: int, fragment: str
 ) -> None:
-    assert_error(world.api.search(world.examiner, [world.gallery], dev_photo, **fields), 422, fragment)
-    response = world.api.verify(world.examiner, 1, dev_photo, **fields)
-    assert_error(response, 422, fragment)
+    before = world.api.ok("GET", "/requests", world.requester)["count"]
+    assert_error(_file(world, dev_photo, **fields), status, fragment)
+    assert world.api.ok("GET", "/requests", world.requester)["count"] == before
+
+
+def test_400_bad_policy_text(world: SimpleNamespace) -> None:
+    body = {"toml": "name = 'x'\n[requests]\nlegal_bases = ['hunch']\n"}
+    assert_error(world.api.call("PUT", "/policy", world.api.operator, json=body), 400, "hunch", "title")
+    assert world.api.ok("GET", "/policy", world.api.operator)["name"] == "test-permissive"
+
+
+def test_409_state(world: SimpleNamespace, dev_photo: Path) -> None:
+    request = world.api.approved(world.requester, world.supervisor, dev_photo, [world.gallery])
+    again = world.api.call("POST", f"/requests/{request}/approve", world.supervisor, json={"reason": "twice"})
+    assert_error(again, 409, "nothing to decide")
+    assert_error(world.api.call("POST", f"/requests/{request}/close", world.requester), 409, "reviewed")
 
 
 def test_422_probe_without_face(world: SimpleNamespace, faces_dir: Path) -> None:
-    response = world.api.search(world.examiner, [world.gallery], faces_dir / EAGLE)
-    assert_error(response, 422, "no face")
+    request = world.api.approved(world.requester, world.supervisor, faces_dir / EAGLE, [world.gallery])
+    assert_error(world.api.search(world.examiner, request), 422, "no face")
 
 
 # --- 400 and 500 -----------------------------------------------------------------------------
 
 
 def test_400_not_an_image(world: SimpleNamespace) -> None:
-    response = world.api.search(world.examiner, [world.gallery], b"%PDF-1.4 this is no photo")
-    assert_error(response, 400, "not an image")
+    assert_error(_file(world, b"%PDF-1.4 this is no photo"), 400, "not an image")
 
 
 def test_400_empty_upload(world: SimpleNamespace) -> None:
-    assert_error(world.api.search(world.examiner, [world.gallery], b""), 400, "probe is empty")
+    assert_error(_file(world, b""), 400, "probe is empty")
     assert_error(world.api.enrol(world.examiner, world.gallery, "someone", b""), 400, "image is empty")
 
 

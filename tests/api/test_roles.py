@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from .helpers import Api, assert_error
+from .helpers import TEST_POLICY, Api, assert_error
 
 ROLES = ("requester", "examiner", "supervisor", "auditor", "admin")
 
@@ -24,14 +24,15 @@ def world(make_api: Callable[..., Api], photo: Callable[[str, int], Path]) -> Si
     gallery = api.gallery(api.operator, "booking")
     enrolled = api.enrol(tokens["examiner"], gallery, "Aaron_Peirsol", photo("Aaron_Peirsol", 1))
     assert enrolled.status_code == 201, enrolled.text  # examiners enrol
-    other = api.ok("POST", "/agencies", api.operator, 201, json={"name": "Transit Police", "admin_username": "t-admin"})
+    other, other_admin = api.agency("Transit Police", "t-admin")
     return SimpleNamespace(
         api=api,
         tokens=tokens,
         users=users,
         gallery=gallery,
         probe=photo("Aaron_Peirsol", 2),
-        other_admin=other["token"]["secret"],
+        other_agency=other,
+        other_admin=other_admin,
     )
 
 
@@ -42,14 +43,86 @@ def test_me_shows_the_role(world: SimpleNamespace, role: str) -> None:
     assert me["agency"] == {"id": 1, "name": "State Police", "operator": True}
 
 
+def _request(world: SimpleNamespace) -> int:
+    """One approved request of the agency (filed by its requester, approved by its supervisor)."""
+    if not hasattr(world, "request"):
+        world.request = world.api.approved(
+            world.tokens["requester"], world.tokens["supervisor"], world.probe, [world.gallery]
+        )
+    request: int = world.request
+    return request
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_only_examiners_and_supervisors_search(world: SimpleNamespace, role: str) -> None:
-    response = world.api.search(world.tokens[role], [world.gallery], world.probe)
+    response = world.api.search(world.tokens[role], _request(world))
     if role in ("examiner", "supervisor"):
         assert response.status_code == 201, response.text
         assert response.json()["candidates"][0]["subject_reference"] == "Aaron_Peirsol"
     else:
         assert_error(response, 403, role)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_requesters_examiners_supervisors_file_requests(world: SimpleNamespace, role: str) -> None:
+    response = world.api.call(
+        "POST", "/cases", world.tokens[role], json={"number": f"R-{role}", "offence_category": "theft"}
+    )
+    if role in ("requester", "examiner", "supervisor"):
+        assert response.status_code == 201, response.text
+        filed = world.api.file(world.tokens[role], world.probe, case_id=str(response.json()["id"]), submit=False)
+        assert filed.status_code == 201, filed.text
+        assert (filed.json()["status"], filed.json()["requester_id"]) == ("draft", world.users.get(role))
+    else:
+        assert_error(response, 403, role)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_supervisors_approve_and_never_their_own(world: SimpleNamespace, role: str) -> None:
+    api = world.api
+    filed = api.file(world.tokens["requester"], world.probe, [world.gallery]).json()
+    response = api.call("POST", f"/requests/{filed['id']}/approve", world.tokens[role], json={"reason": "ok"})
+    if role == "supervisor":
+        assert response.json()["approval"] == "approved", response.text
+    else:
+        assert_error(response, 403, role)
+    own = api.file(world.tokens["supervisor"], world.probe, [world.gallery]).json()
+    assert_error(api.call("POST", f"/requests/{own['id']}/deny", world.tokens["supervisor"], json={"reason": "x"}), 403)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_admins_set_the_policy(world: SimpleNamespace, role: str) -> None:
+    response = world.api.call("PUT", "/policy", world.tokens[role], json={"profile": "massachusetts-2020"})
+    if role == "admin":
+        assert response.json()["name"] == "massachusetts-2020", response.text
+        world.api.policy(world.tokens["admin"], toml=TEST_POLICY)  # back to the permissive profile
+    else:
+        assert_error(response, 403, role)
+    assert world.api.ok("GET", "/policy", world.tokens[role])["name"] == "test-permissive"  # every role reads it
+
+
+def test_other_agency_policy_only_for_operator_admins(world: SimpleNamespace) -> None:
+    api, other = world.api, world.other_agency
+    assert_error(api.call("PUT", "/policy", world.other_admin, json={"profile": "research", "agency_id": 1}), 403)
+    assert_error(api.call("GET", "/policy?agency_id=1", world.other_admin), 404)
+    set_by_operator = api.policy(world.tokens["admin"], profile="detroit-307", agency_id=other)
+    assert (set_by_operator["agency_id"], set_by_operator["name"]) == (other, "detroit-307")
+    assert api.ok("GET", f"/policy?agency_id={other}", world.tokens["auditor"])["name"] == "detroit-307"
+    assert api.ok("GET", "/policy", world.other_admin)["name"] == "detroit-307"
+    assert api.ok("GET", "/policy", world.tokens["admin"])["name"] == "test-permissive"
+
+
+@pytest.mark.parametrize("role", ["requester", "examiner", "supervisor", "admin"])
+def test_only_auditors_and_admins_read_the_audit_log(world: SimpleNamespace, role: str) -> None:
+    api, token = world.api, world.tokens[role]
+    if role == "admin":
+        assert api.ok("GET", "/audit/events", token)["count"] > 0
+        assert api.ok("POST", "/audit/verify", token)["ok"] is True
+        assert api.ok("GET", "/audit/events?action=audit.verified", world.tokens["auditor"])["count"] >= 1
+    else:
+        assert_error(api.call("GET", "/audit/events", token), 403, role)
+        assert_error(api.call("POST", "/audit/verify", token), 403, role)
+        assert_error(api.call("GET", "/audit/export", token), 403, role)
 
 
 @pytest.mark.parametrize("role", ["requester", "auditor"])

@@ -181,3 +181,19 @@ def test_an_evaluation_kept_on_record_sets_the_search_threshold(service_factory:
     search = service.search(op.examiner, approved_request(service, op, probe("Amelia_Vega"), [world.gallery.id]))
     assert search.threshold == threshold
     assert np.isfinite(threshold)
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_consent_cannot_be_required_over_subjects_without_it(service_factory: ServiceFactory) -> None:
+    clock = Clock()
+    world = _world(service_factory, clock)
+    service, op = world.service, world.operator
+    with pytest.raises(Conflict, match="without a live consent"):
+        service.require_consent(op.admin, world.gallery.id)
+    waiting = service.create_subject(op.admin, world.gallery.id, "Newcomer")
+    for subject in service.list_subjects(op.admin, world.gallery.id):
+        if subject.id != waiting:
+            service.erase_subject(op.admin, subject.id, "moving to a consent-only gallery")
+    service.require_consent(op.admin, world.gallery.id)
+    assert service.retention_run(op.admin).deleted["subjects"] == []  # awaiting consent: kept
+    assert [s.id for s in service.list_subjects(op.admin, world.gallery.id)] == [waiting]

@@ -6,13 +6,18 @@ from fastapi import APIRouter
 
 from facedocket.api.routes import (
     agencies,
+    audit,
+    cases,
     galleries,
     health,
+    oversight,
+    policy,
+    reports,
+    requests,
     searches,
     subjects,
     tokens,
     users,
-    verifications,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -20,10 +25,15 @@ ROUTERS: list[APIRouter] = [
     agencies.router,
     users.router,
     tokens.router,
+    policy.router,
     galleries.router,
     subjects.router,
+    cases.router,
+    requests.router,
     searches.router,
-    verifications.router,
+    audit.router,
+    reports.router,
+    oversight.router,
 ]
 
 TAGS = [
@@ -31,11 +41,24 @@ TAGS = [
     {"name": "agencies", "description": "Tenants. No agency sees another's data unless a gallery is shared."},
     {"name": "users", "description": "Users of your agency and their roles."},
     {"name": "tokens", "description": "Bearer tokens (shown once) and who you are."},
+    {
+        "name": "policy",
+        "description": "The policy profile (data, not code) every request and search of an agency is checked against.",
+    },
     {"name": "galleries", "description": "Named sets of enrolled templates with a declared source and purpose."},
     {"name": "subjects", "description": "Person records in a gallery; enrolment by photo upload."},
+    {"name": "cases", "description": "Investigations; written requests are filed under them."},
+    {
+        "name": "requests",
+        "description": "Written requests: file, approve or deny, search and verify under one, review the "
+        "candidates, conclude, close, export the case file.",
+    },
     {
         "name": "searches",
-        "description": "1:N searches under a written request; candidate lists are investigative leads.",
+        "description": "Searches made under requests, read back; candidate lists are investigative leads.",
     },
-    {"name": "verifications", "description": "1:1 comparisons of a probe with one subject."},
+    {"name": "audit", "description": "The append-only, hash-chained audit log: read, verify, export."},
+    {"name": "reports", "description": "Transparency reports: counts per period, anchored to the audit chain."},
+    {"name": "oversight", "description": "Legal holds and the retention run (erasure and access export: subjects)."},
+    {"name": "evaluations", "description": "Accuracy evaluations kept on record; the threshold calibrated from one."},
 ]

@@ -27,6 +27,7 @@ _REFUSED: dict[str, tuple[int, str]] = {
     "several-faces": (422, "upload a photo of the subject alone, or crop it"),
     "below-quality": (422, "upload a sharper, frontal, well-lit photo"),
     "duplicate": (409, "the same photo was sent twice"),
+    "no-consent": (422, "record the subject's consent first (POST /subjects, then its consents)"),
 }
 
 

@@ -1,0 +1,421 @@
+"""Oversight: legal holds, the retention run, erasure and access export of a subject,
+subjects made without photos, consent, a gallery's consent rule and retention period, and
+evaluations kept on record with the threshold calibrated from one.
+
+Roles and visibility are the service's (:mod:`facedocket.service.oversight`): holds and
+erasure are for supervisors and admins, the retention run and calibration for admins, the
+access export also for auditors; another agency's subject, case or hold is a 404. The
+request and response bodies live here, next to the only routes that use them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from facedocket.api.deps import ActorDep, ServiceDep
+from facedocket.api.schemas import SubjectPublic, UtcDatetime, error_responses
+from facedocket.service.oversight import HoldInfo
+
+router = APIRouter(responses=error_responses(401, 403, 422))
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+# --- bodies ----------------------------------------------------------------------------------
+
+
+class HoldCreate(BaseModel):
+    object_type: Literal["case", "subject"] = Field(
+        description="What is held: a case (its requests' probe photos and candidate lists) or a subject "
+        "(its templates; its erasure is refused)."
+    )
+    object_id: int = Field(description="The case's or the subject's id, in your agency.")
+    reason: str = Field(description="The order or proceeding the hold serves (recorded).")
+
+
+class HoldPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int = Field(description="The hold's id (to release it).")
+    agency_id: int = Field(description="The agency that placed it.")
+    object_type: str = Field(description="case or subject.")
+    object_id: int = Field(description="The held case's or subject's id.")
+    reason: str = Field(description="The order or proceeding the hold serves.")
+    placed_by: int = Field(description="The user who placed it.")
+    placed: UtcDatetime = Field(description="When it was placed (UTC).")
+    released: UtcDatetime | None = Field(description="When it was released (UTC); null while it is active.")
+
+
+class HoldsPublic(BaseModel):
+    data: list[HoldPublic] = Field(description="Legal holds, oldest first.")
+    count: int = Field(description="How many are listed.")
+
+
+class RetentionRunCreate(BaseModel):
+    dry_run: bool = Field(False, description="Only list what would be deleted; change nothing.")
+
+
+class RetentionReportPublic(BaseModel):
+    """What a retention run deleted (in a dry run: would delete) and what legal holds kept, by
+    record type: probe_images (request ids), candidate_lists (candidate ids), templates
+    (template ids), subjects (subject ids)."""
+
+    dry_run: bool = Field(description="True when nothing was changed.")
+    now: str = Field(description="The time the periods were measured from (ISO 8601, UTC).")
+    deleted: dict[str, list[int]] = Field(description="Ids deleted (or that would be), per record type.")
+    held: dict[str, list[int]] = Field(description="Ids past their period that a legal hold kept, per record type.")
+    counts: dict[str, int] = Field(description="How many were deleted (or would be), per record type.")
+
+
+class ErasureCreate(BaseModel):
+    reason: str = Field(description="Why: e.g. the data subject's request and its date (recorded).")
+
+
+class AuditLinkPublic(BaseModel):
+    seq: int = Field(description="The audit event's sequence number.")
+    hash: str = Field(description="The audit event's hash: check it against the chain.")
+
+
+class ErasureCertificatePublic(BaseModel):
+    """The certificate of an erasure: what went, when, by whom, and the audit event that records it."""
+
+    certificate: Literal["erasure"] = Field(description="Always 'erasure'.")
+    erasure_id: int = Field(description="The erasure's id.")
+    agency_id: int = Field(description="The agency that erased the subject.")
+    gallery_id: int = Field(description="The gallery the subject was in.")
+    subject_id: int = Field(description="The erased subject's id.")
+    subject_reference: str = Field(
+        description="The subject's reference, in clear here only: the audit log keeps its SHA-256."
+    )
+    reference_sha256: str = Field(description="SHA-256 of the reference, as the audit log records it.")
+    erased: dict[str, int] = Field(
+        description="What was deleted: templates, candidate_entries, consents, and verifications_unlinked "
+        "(1:1 verifications that named the subject, kept without it)."
+    )
+    reason: str = Field(description="Why the subject was erased.")
+    erased_by: str = Field(description="Who erased it (username).")
+    time: str = Field(description="When (UTC, as in the audit log).")
+    audit_event: AuditLinkPublic = Field(description="The audit event that records the erasure.")
+    statement: str = Field(description="What the erasure covers, in words.")
+
+
+class ExportedSubjectPublic(BaseModel):
+    id: int = Field(description="The subject's id.")
+    reference: str = Field(description="The subject's external reference.")
+    gallery: str = Field(description="The gallery's name.")
+    gallery_source: str = Field(description="Where the gallery's photos come from.")
+    gallery_purpose: str = Field(description="What the gallery may be searched for.")
+    sex: str | None = Field(description="Recorded sex; null when not recorded.")
+    birth_year: int | None = Field(description="Recorded birth year; null when not recorded.")
+    attributes: dict[str, Any] = Field(description="Every recorded attribute.")
+    created: str = Field(description="When the record was made (ISO 8601).")
+    last_interaction: str | None = Field(description="The last enrolment or contact (ISO 8601), if recorded.")
+
+
+class ExportedTemplatePublic(BaseModel):
+    id: int = Field(description="The template's id.")
+    model_id: str = Field(description="The model that made it.")
+    quality: float = Field(description="The face's quality score (0 to 1).")
+    source_image_sha256: str = Field(description="SHA-256 of the enrolment photo (the photo is not kept).")
+    box: list[Any] = Field(description="The face's box in the photo: left, top, right, bottom.")
+    created: str = Field(description="When it was enrolled (ISO 8601).")
+    vector: list[float] = Field(description="The template itself: the embedding vector.")
+
+
+class AppearancePublic(BaseModel):
+    search_id: int = Field(description="The search whose candidate list named the subject.")
+    request_id: int | None = Field(description="The written request the search was made under.")
+    rank: int = Field(description="The subject's rank in the list.")
+    score: float = Field(description="The similarity score.")
+    released: bool = Field(description="Whether the candidate was released to the requesting agency.")
+    time: str = Field(description="When the search ran (ISO 8601).")
+
+
+class ExportedConsentPublic(BaseModel):
+    given_by: str = Field(description="Who consented, and how.")
+    purpose: str = Field(description="What the consent is for.")
+    given: str = Field(description="When it was given (ISO 8601).")
+    expires: str | None = Field(description="When it ends (ISO 8601); null: until withdrawn.")
+    withdrawn: str | None = Field(description="When it was withdrawn (ISO 8601); null when not.")
+
+
+class ExportedHoldPublic(BaseModel):
+    id: int = Field(description="The hold's id.")
+    reason: str = Field(description="The order or proceeding it serves.")
+    placed: str = Field(description="When it was placed (ISO 8601).")
+    released: str | None = Field(description="When it was released (ISO 8601); null while active.")
+
+
+class SubjectExportPublic(BaseModel):
+    """Everything held about a subject, for an access request."""
+
+    subject: ExportedSubjectPublic = Field(description="The person record and its gallery.")
+    templates: list[ExportedTemplatePublic] = Field(description="Every template, with its vector.")
+    candidate_appearances: list[AppearancePublic] = Field(description="Every candidate list that names the subject.")
+    consents: list[ExportedConsentPublic] = Field(description="Consent records.")
+    legal_holds: list[ExportedHoldPublic] = Field(description="Legal holds on the subject, active or released.")
+    images_held: int = Field(description="Photos kept of the subject (none: only templates are kept).")
+    note: str = Field(description="What is and is not kept, in words.")
+
+
+class SubjectCreate(BaseModel):
+    gallery_id: int = Field(description="A gallery your agency owns.")
+    reference: str = Field(description="The subject's external reference, unique in the gallery.")
+    sex: str | None = Field(None, description="Recorded sex, for evaluation and reporting only.")
+    birth_year: int | None = Field(None, description="Recorded birth year, for evaluation only.")
+
+
+class ConsentCreate(BaseModel):
+    given_by: str = Field(description="Who consented, and how, e.g. 'Ann Lee (signed form 17)'.")
+    purpose: str = Field(description="What the consent is for.")
+    given: UtcDatetime | None = Field(None, description="When it was given (ISO 8601; UTC unless zoned); default now.")
+    expires: UtcDatetime | None = Field(None, description="When it ends (ISO 8601); default: until withdrawn.")
+
+
+class ConsentPublic(BaseModel):
+    id: int = Field(description="The consent record's id.")
+    subject_id: int = Field(description="Whose consent it is.")
+    given: UtcDatetime = Field(description="When it was given (UTC).")
+    expires: UtcDatetime | None = Field(description="When it ends (UTC); null: until withdrawn.")
+
+
+class ConsentWithdrawnPublic(BaseModel):
+    subject_id: int = Field(description="Whose consents were withdrawn.")
+    withdrawn: int = Field(description="How many live consents were withdrawn.")
+
+
+class GalleryConsentUpdate(BaseModel):
+    required: bool = Field(description="True: enrolment needs a live consent for each subject; false lifts it.")
+
+
+class GalleryConsentPublic(BaseModel):
+    gallery_id: int = Field(description="The gallery.")
+    requires_consent: bool = Field(description="Whether enrolment needs a live consent for each subject.")
+
+
+class GalleryRetentionUpdate(BaseModel):
+    days: int | None = Field(
+        ge=0, description="Keep the gallery's templates this many days after enrolment; null: the policy's period."
+    )
+
+
+class GalleryRetentionPublic(BaseModel):
+    gallery_id: int = Field(description="The gallery.")
+    retention_days: int | None = Field(description="Its template period in days; null: the policy profile's.")
+
+
+class EvaluationCreate(BaseModel):
+    """An evaluation result: the JSON of `facedocket evaluate --json`, kept whole."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(description="The template model evaluated.")
+    detector: str = Field(description="The face detector used.")
+    verification: dict[str, Any] = Field(
+        description="The 1:1 figures, with fnmr_at_fmr, threshold_at_fmr and fmr_table (thresholds per FMR)."
+    )
+    fingerprint: dict[str, Any] | str | None = Field(
+        None, description="The data set's fingerprint (sha256 over its files), as evaluate gives it."
+    )
+    settings: dict[str, Any] | None = Field(None, description="The settings the evaluation ran with.")
+
+
+class EvaluationSummaryPublic(BaseModel):
+    id: int = Field(description="The evaluation run's id.")
+    created: str = Field(description="When it was saved (ISO 8601).")
+    fingerprint: str = Field(description="SHA-256 fingerprint of the data set; empty when the result has none.")
+    model: str = Field(description="The template model evaluated.")
+    detector: str = Field(description="The face detector used.")
+
+
+class EvaluationsPublic(BaseModel):
+    data: list[EvaluationSummaryPublic] = Field(description="Your agency's evaluation runs, oldest first.")
+    count: int = Field(description="How many are listed.")
+
+
+class EvaluationPublic(BaseModel):
+    """An evaluation run: the result as saved (every field of `facedocket evaluate --json`),
+    with its id and when it was saved."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int = Field(description="The evaluation run's id.")
+    created: str = Field(description="When it was saved (ISO 8601).")
+    model: str = Field(description="The template model evaluated.")
+    detector: str = Field(description="The face detector used.")
+    verification: dict[str, Any] = Field(description="The 1:1 figures, with the thresholds per FMR.")
+
+
+class CalibrationCreate(BaseModel):
+    target_fmr: float = Field(gt=0, lt=1, description="The false match rate to hold, one the run measured, e.g. 0.001.")
+    gallery_id: int | None = Field(None, description="Only for this gallery of your agency; default every gallery.")
+
+
+class CalibrationPublic(BaseModel):
+    evaluation_run_id: int = Field(description="The run the threshold comes from.")
+    target_fmr: float = Field(description="The false match rate it holds.")
+    gallery_id: int | None = Field(description="The gallery it is for; null: every gallery of the run's model.")
+    threshold: float = Field(description="The threshold searches now default to (the policy's floor still applies).")
+
+
+def _hold(hold: HoldInfo) -> HoldPublic:
+    return HoldPublic.model_validate(hold)
+
+
+# --- legal holds -----------------------------------------------------------------------------
+
+
+@router.post("/holds", status_code=201, tags=["oversight"], responses=error_responses(400, 404))
+def place_hold(body: HoldCreate, actor: ActorDep, service: ServiceDep) -> HoldPublic:
+    """Place a legal hold on a case or a subject of your agency (supervisors, admins): the
+    retention run keeps what it covers and an erasure of the subject is refused (409) until
+    it is released. The hold is recorded."""
+    return _hold(service.place_hold(actor, body.object_type, body.object_id, body.reason))
+
+
+@router.post("/holds/{hold_id}/release", tags=["oversight"], responses=error_responses(404, 409))
+def release_hold(hold_id: int, actor: ActorDep, service: ServiceDep) -> HoldPublic:
+    """Release a legal hold of your agency (supervisors, admins); a 409 when it was released
+    already. The release is recorded."""
+    return _hold(service.release_hold(actor, hold_id))
+
+
+@router.get("/holds", tags=["oversight"])
+def list_holds(
+    actor: ActorDep,
+    service: ServiceDep,
+    include_released: Annotated[bool, Query(description="Released holds too.")] = False,
+) -> HoldsPublic:
+    """Your agency's legal holds, oldest first: the active ones, or all with
+    ``include_released`` (supervisors, admins, auditors)."""
+    holds = [_hold(h) for h in service.list_holds(actor, active_only=not include_released)]
+    return HoldsPublic(data=holds, count=len(holds))
+
+
+# --- retention -------------------------------------------------------------------------------
+
+
+@router.post("/retention/run", tags=["oversight"])
+def run_retention(
+    actor: ActorDep, service: ServiceDep, body: RetentionRunCreate | None = None
+) -> RetentionReportPublic:
+    """Delete what has outlived its retention period (admins): probe photos, candidate lists,
+    templates (from the database and the index), subjects past the last-interaction limit and
+    subjects of consent galleries whose consent ended. Periods come from the active policy
+    profile (a gallery may set its own template period); whatever a legal hold covers is kept
+    and listed under ``held``. The operator agency's admins run it for every agency, others
+    for their own. With ``dry_run`` nothing changes. The server also runs it on a schedule."""
+    dry_run = body.dry_run if body is not None else False
+    return RetentionReportPublic.model_validate(service.retention_run(actor, dry_run=dry_run).as_dict())
+
+
+# --- subjects: create, erase, export, consent ------------------------------------------------
+
+
+@router.post("/subjects", status_code=201, tags=["subjects"], responses=error_responses(400, 404, 409))
+def create_subject(body: SubjectCreate, actor: ActorDep, service: ServiceDep) -> SubjectPublic:
+    """Create a subject without photos in a gallery your agency owns (admins, supervisors,
+    examiners): in a gallery that needs consent, record the consent before enrolling photos."""
+    subject_id = service.create_subject(actor, body.gallery_id, body.reference, body.sex, body.birth_year)
+    return SubjectPublic.model_validate(service.get_subject(actor, subject_id))
+
+
+@router.post("/subjects/{subject_id}/erase", tags=["subjects"], responses=error_responses(400, 404, 409))
+def erase_subject(
+    subject_id: int, body: ErasureCreate, actor: ActorDep, service: ServiceDep
+) -> ErasureCertificatePublic:
+    """Erase a subject of a gallery your agency owns, everywhere (supervisors, admins): its
+    templates, index entries, consent records and every candidate entry naming it. A legal
+    hold on the subject refuses it (409). The audit log keeps that the erasure happened, with
+    the reference only as a SHA-256; the answer is the erasure certificate."""
+    return ErasureCertificatePublic.model_validate(service.erase_subject(actor, subject_id, body.reason))
+
+
+@router.get("/subjects/{subject_id}/export", tags=["subjects"], responses=error_responses(404))
+def export_subject(subject_id: int, actor: ActorDep, service: ServiceDep, response: Response) -> SubjectExportPublic:
+    """Everything held about a subject of a gallery your agency owns, for an access request
+    (supervisors, admins, auditors): the record, its templates with their vectors, consents,
+    candidate appearances and legal holds. The export is recorded; it is never cached."""
+    response.headers.update(NO_STORE)
+    return SubjectExportPublic.model_validate(service.export_subject(actor, subject_id))
+
+
+@router.post("/subjects/{subject_id}/consents", status_code=201, tags=["subjects"], responses=error_responses(400, 404))
+def record_consent(subject_id: int, body: ConsentCreate, actor: ActorDep, service: ServiceDep) -> ConsentPublic:
+    """Record a subject's consent (admins, supervisors, examiners): who, for what purpose,
+    from when (default now), until when (default until withdrawn). Recorded."""
+    given = body.given or service.clock()
+    consent_id = service.record_consent(actor, subject_id, body.given_by, body.purpose, given, body.expires)
+    return ConsentPublic(id=consent_id, subject_id=subject_id, given=given, expires=body.expires)
+
+
+@router.post("/subjects/{subject_id}/consents/withdraw", tags=["subjects"], responses=error_responses(404))
+def withdraw_consent(subject_id: int, actor: ActorDep, service: ServiceDep) -> ConsentWithdrawnPublic:
+    """Withdraw every live consent of a subject (admins, supervisors, examiners): the next
+    retention run erases the subject from a gallery that needs consent. Recorded."""
+    return ConsentWithdrawnPublic(subject_id=subject_id, withdrawn=service.withdraw_consent(actor, subject_id))
+
+
+# --- a gallery's consent rule and retention period -------------------------------------------
+
+
+@router.put("/galleries/{gallery_id}/consent", tags=["galleries"], responses=error_responses(404))
+def set_gallery_consent(
+    gallery_id: int, body: GalleryConsentUpdate, actor: ActorDep, service: ServiceDep
+) -> GalleryConsentPublic:
+    """Make enrolment into a gallery your agency owns need a live consent for each subject, or
+    lift it (admins, supervisors). While it is on, photos of a subject without consent are not
+    enrolled, and each retention run erases the gallery's subjects without a live consent (on
+    a gallery that holds subjects, check a dry run first). Recorded."""
+    service.require_consent(actor, gallery_id, body.required)
+    return GalleryConsentPublic(gallery_id=gallery_id, requires_consent=body.required)
+
+
+@router.put("/galleries/{gallery_id}/retention", tags=["galleries"], responses=error_responses(400, 404))
+def set_gallery_retention(
+    gallery_id: int, body: GalleryRetentionUpdate, actor: ActorDep, service: ServiceDep
+) -> GalleryRetentionPublic:
+    """Set how long a gallery your agency owns keeps its templates after enrolment, in days,
+    or (null) follow the policy profile's period (admins, supervisors). Recorded."""
+    service.set_gallery_retention(actor, gallery_id, body.days)
+    return GalleryRetentionPublic(gallery_id=gallery_id, retention_days=body.days)
+
+
+# --- evaluations on record -------------------------------------------------------------------
+
+
+@router.post("/evaluations", status_code=201, tags=["evaluations"], responses=error_responses(400))
+def save_evaluation(body: EvaluationCreate, actor: ActorDep, service: ServiceDep) -> EvaluationSummaryPublic:
+    """Keep an evaluation result (the JSON of `facedocket evaluate --json`) on record
+    (auditors, supervisors, admins). The saving is recorded."""
+    run_id = service.save_evaluation(actor, body.model_dump(exclude_unset=True))
+    (saved,) = [r for r in service.list_evaluations(actor) if r["id"] == run_id]
+    return EvaluationSummaryPublic.model_validate(saved)
+
+
+@router.get("/evaluations", tags=["evaluations"])
+def list_evaluations(actor: ActorDep, service: ServiceDep) -> EvaluationsPublic:
+    """Your agency's evaluation runs, oldest first (auditors, supervisors, admins)."""
+    runs = [EvaluationSummaryPublic.model_validate(r) for r in service.list_evaluations(actor)]
+    return EvaluationsPublic(data=runs, count=len(runs))
+
+
+@router.get("/evaluations/{run_id}", tags=["evaluations"], responses=error_responses(404))
+def get_evaluation(run_id: int, actor: ActorDep, service: ServiceDep) -> EvaluationPublic:
+    """One evaluation run of your agency, the whole result as saved (auditors, supervisors,
+    admins)."""
+    return EvaluationPublic.model_validate(service.get_evaluation(actor, run_id))
+
+
+@router.post("/evaluations/{run_id}/calibrate", tags=["evaluations"], responses=error_responses(400, 404))
+def calibrate(run_id: int, body: CalibrationCreate, actor: ActorDep, service: ServiceDep) -> CalibrationPublic:
+    """Store the threshold an evaluation run measured for ``target_fmr`` (admins): searches of
+    the run's model (in one gallery, with ``gallery_id``) then default to it; the policy's
+    threshold floor still applies. The FMR must be one the run measured (400 otherwise).
+    Recorded."""
+    threshold = service.calibrate(actor, run_id, body.target_fmr, body.gallery_id)
+    return CalibrationPublic(
+        evaluation_run_id=run_id, target_fmr=body.target_fmr, gallery_id=body.gallery_id, threshold=threshold
+    )
