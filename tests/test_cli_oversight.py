@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from policy_texts import permissive
 
 import facedocket.cli.service as cli_service
 from facedocket.cli import cli, main
@@ -25,21 +26,7 @@ from facedocket.vision.pipeline import FacePipeline
 BOOKING: dict[str, tuple[int, ...]] = {"Adrien_Brody": (1, 3), "Abdullah_Gul": (1, 2)}
 LOYAL = "Abel_Pacheco"
 
-POLICY = """
-name = "test-oversight"
-title = "Test profile with retention periods"
-summary = "For the oversight command tests."
-[requests]
-legal_bases = ["court-order", "warrant", "emergency", "deceased-identification"]
-required_fields = ["case_number", "offence_category", "legal_basis", "justification"]
-approval_before_search = true
-[search]
-threshold_floor = -1.0
-max_candidates = 100
-[retention]
-candidate_lists = 60
-last_interaction_days = 1095
-"""
+POLICY = permissive(retention={"candidate_lists": 60, "last_interaction_days": 1095})
 
 
 def _tree(root: Path, people: dict[str, tuple[int, ...]], dev_dir: Path) -> Path:

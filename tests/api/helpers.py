@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from policy_texts import PERMISSIVE
 
 from facedocket.api import create_app
 from facedocket.config import Settings
@@ -28,20 +29,7 @@ EMPTY = "no candidate above threshold"
 # A permissive operational profile for tests that are not about a policy (the shipped
 # profiles have their own scenarios in test_scenarios.py): any offence, approval first (or
 # afterwards on an emergency basis), no threshold floor.
-TEST_POLICY = """
-name = "test-permissive"
-title = "Permissive test profile"
-summary = "For tests of the API machinery; the shipped profiles are tested on their own."
-[requests]
-legal_bases = ["court-order", "warrant", "emergency", "deceased-identification"]
-required_fields = ["case_number", "offence_category", "legal_basis", "justification"]
-approval_before_search = true
-emergency_bases = ["emergency"]
-emergency_deadline_hours = 48
-[search]
-threshold_floor = -1.0
-max_candidates = 100
-"""
+TEST_POLICY = PERMISSIVE
 
 WARRANT = {
     "legal_basis": "warrant",

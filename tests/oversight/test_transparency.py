@@ -24,6 +24,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from pg_testserver import PostgresServer
+from policy_texts import permissive
 from sqlalchemy import text
 
 from facedocket.api import create_app
@@ -48,22 +49,7 @@ class _Service(Service, ReportsMixin):
 
 # --- the scenario --------------------------------------------------------------------------
 
-POLICY = """
-name = "test-permissive"
-title = "Permissive test profile"
-summary = "Any offence; approval first, or on the emergency basis before approval within 48 hours."
-[requests]
-legal_bases = ["court-order", "warrant", "emergency", "deceased-identification"]
-required_fields = ["case_number", "offence_category", "legal_basis", "justification"]
-approval_before_search = true
-emergency_bases = ["emergency"]
-emergency_deadline_hours = 48
-[search]
-threshold_floor = -1.0
-max_candidates = 100
-[retention]
-probe_images = 30
-"""
+POLICY = permissive(retention={"probe_images": 30})
 
 ENROLLED = {"Abdullah_Gul": [1, 2, 3], "Adrien_Brody": [1, 3], "Amelia_Vega": [1, 2, 3], "Ai_Sugiyama": [1, 3]}
 HELD_BACK = {"Abdullah_Gul": 7, "Adrien_Brody": 8, "Amelia_Vega": 7, "Ai_Sugiyama": 5}

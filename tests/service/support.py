@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from policy_texts import PERMISSIVE
 from sqlalchemy import func, select
 
 from facedocket.service import Actor, EnrolItem, RequestDraft, SearchResult, Service
@@ -40,20 +41,7 @@ IMPERFECT: dict[str, list[int]] = {"Abdullah_Gul": [1, 2, 3], "Adrien_Brody": [1
 
 # A permissive operational profile for tests that are not about the policy itself: any
 # offence, approval first (or on an emergency basis, before approval), no threshold floor.
-TEST_POLICY = """
-name = "test-permissive"
-title = "Permissive test profile"
-summary = "For tests of the search machinery; the shipped profiles are tested on their own."
-[requests]
-legal_bases = ["court-order", "warrant", "emergency", "deceased-identification"]
-required_fields = ["case_number", "offence_category", "legal_basis", "justification"]
-approval_before_search = true
-emergency_bases = ["emergency"]
-emergency_deadline_hours = 48
-[search]
-threshold_floor = -1.0
-max_candidates = 100
-"""
+TEST_POLICY = PERMISSIVE
 
 
 def photo(person: str, n: int) -> Path:
