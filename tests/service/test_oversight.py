@@ -91,9 +91,13 @@ def test_templates_and_subjects_expire_from_database_and_index(service_factory: 
     held = _subject_id(world, "Adrien_Brody")
     service.place_hold(op.supervisor, "subject", held, "civil claim pending")
     clock.now += timedelta(days=41)
+    with service.sessions() as session:
+        before = dict(session.execute(select(TemplateRow.id, TemplateRow.vector)).all())
     run = service.retention_run(op.admin)
     with service.sessions() as session:
         left = session.execute(select(TemplateRow.id, TemplateRow.subject_id)).all()
+    on_disk = _index_bytes(world)
+    assert all((before[t] in on_disk) == (t in {i for i, _ in left}) for t in before)  # the index file too
     assert {s for _, s in left} == {held, _subject_id(world, "Amelia_Vega")}
     assert len(run.deleted["templates"]) == sum(len(v) for v in ENROLLED.values()) - len(ENROLLED["Adrien_Brody"])
     index_ids = set(service.indexes.get(world.gallery.id).ids().tolist())
