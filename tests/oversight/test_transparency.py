@@ -35,16 +35,11 @@ from facedocket.oversight import transparency
 from facedocket.oversight.transparency import FIELD_DEFINITIONS, FIELD_SETS, age_group, parse_period
 from facedocket.policy.schema import LEGAL_BASES, OFFENCE_CATEGORIES
 from facedocket.service import Actor, EnrolItem, RequestDraft, Service
-from facedocket.service.reports import ReportsMixin
 from facedocket.store import db
 from facedocket.vision.pipeline import FacePipeline
 
 FACES = Path(os.environ.get("FACEDOCKET_FACES", Path(__file__).resolve().parents[3] / "shared" / "faces"))
 DEV = FACES / "dev"
-
-
-class _Service(Service, ReportsMixin):
-    """The service with the reports mixin (a no-op once ``Service`` includes it)."""
 
 
 # --- the scenario --------------------------------------------------------------------------
@@ -91,7 +86,7 @@ class Staff:
 
 @dataclass
 class Quarter:
-    service: _Service
+    service: Service
     clock: Clock
     sp: Staff
     cs: Staff
@@ -99,12 +94,12 @@ class Quarter:
     requests: dict[str, int] = field(default_factory=dict)
 
 
-def open_test_service(home: Path, url: str, clock: Clock, pipeline: FacePipeline) -> _Service:
+def open_test_service(home: Path, url: str, clock: Clock, pipeline: FacePipeline) -> Service:
     settings = Settings(home=home, database_url=url, jitter=False)
     home.mkdir(parents=True, exist_ok=True)
     engine = db.make_engine(settings.resolved_database_url())
     db.migrate(engine)
-    return _Service(settings, engine, clock, pipeline)
+    return Service(settings, engine, clock, pipeline)
 
 
 def _staff(service: Service, admin_secret: str, prefix: str) -> Staff:
@@ -143,7 +138,7 @@ def review_all(service: Service, examiner: Actor, request_id: int, mate: str) ->
     assert service.conclude_request(examiner, request_id).outcome == "lead"
 
 
-def build_quarter(service: _Service, clock: Clock) -> Quarter:
+def build_quarter(service: Service, clock: Clock) -> Quarter:
     # --- Q2: the set-up, and events before the quarter ---------------------------------
     clock.now = at(6, 10)
     token = service.bootstrap(SP, "admin")
@@ -634,7 +629,7 @@ def test_the_api_serves_every_format(quarter: Quarter) -> None:
 def test_the_cli_writes_every_format(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_pipeline: FacePipeline
 ) -> None:
-    def open_service(settings: Settings) -> _Service:
+    def open_service(settings: Settings) -> Service:
         return open_test_service(settings.home, settings.database_url, Clock(), fast_pipeline)
 
     monkeypatch.setattr("facedocket.cli.service.open_service", open_service)
