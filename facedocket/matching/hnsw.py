@@ -1,7 +1,12 @@
 """Approximate inner-product search on a FAISS HNSW graph, re-scored exactly.
 
-* Graph: ``faiss.IndexHNSWFlat(dim, M, METRIC_INNER_PRODUCT)``; its flat storage holds
-  the float32 vectors once (no second copy), and re-ranking reads them from there.
+* Graph: ``faiss.IndexHNSWSQ(dim, QT_8bit, M, METRIC_INNER_PRODUCT)``: the graph walks
+  8-bit codes (each coordinate over the fixed range ``[-CODE_RANGE, CODE_RANGE]``, so the
+  codes need no training data and an index can start empty). At a million templates the
+  walk is bound by memory, and 8-bit codes made it about 1.4 times faster than float32 at
+  the same recall (same run, same graph settings).
+* Vectors: the float32 vectors are kept beside the graph, slot by slot; re-ranking and the
+  exact fallback read them, so scores are exact.
 * Search: the graph returns a shortlist of ``max(shortlist, 4 * k)`` candidates with
   ``efSearch = max(ef_search, that size)``; the shortlist is re-scored exactly with
   NumPy and the best ``k`` are returned. A query whose shortlist comes back short
@@ -13,25 +18,14 @@
   while the graph still routes through them. When dead slots pass ``rebuild_ratio``
   (20 %) of all slots, the graph is rebuilt from the live vectors.
 
-Defaults (M=32, efConstruction=200, efSearch=512, shortlist=64) come from
-``benchmarks/index.py`` on clustered face-like templates (one search thread, 2-core Xeon
-shared with another job, so latencies are upper bounds):
-
-=========  =====  =========  ============  =====
-templates  ef     p50 (ms)   recall@10     build
-=========  =====  =========  ============  =====
-100k       256    0.71       0.998         26 s
-100k       512    1.18       1.000
-1M         256    1.32       0.979         619 s
-1M         384    1.99       0.987
-1M         512    2.46       0.993
-=========  =====  =========  ============  =====
-
-efConstruction=200 rather than 80 raised recall at the same efSearch (300k templates,
-ef=256: 0.996 against 0.984) and made each search cheaper; it doubles build time.
-efSearch=512 puts recall first; pass ``ef_search=256`` (or set the attribute) where
-latency matters more. An 8-bit scalar-quantised graph (``IndexHNSWSQ``) was no faster
-on this CPU, so the graph stores float32.
+Defaults (M=48, efConstruction=200, efSearch=256, shortlist=40) come from
+``benchmarks/index.py`` on clustered face-like templates, one search thread
+(``benchmarks/results/index_search.json`` has the figures and the machine). Measured at
+1M templates in one run (2-core Xeon, shared): float32 graph with M=48 — ef 256: 2.68 ms,
+recall@10 0.990; ef 320: 3.24 ms, 0.994; the 8-bit graph — ef 320: 2.31 ms, 0.994. M=48
+beat M=32 (which needed ef 512 for recall 0.993). A shortlist of 40 instead of 64 lost no
+recall (100k templates, ef 128 and 192). Timings on this shared machine move by ±30 %
+between runs.
 """
 
 from __future__ import annotations
@@ -61,10 +55,15 @@ from facedocket.matching.index import (
     write_index_file,
 )
 
-M = 32
+M = 48
 EF_CONSTRUCTION = 200
-EF_SEARCH = 512
-SHORTLIST = 64
+EF_SEARCH = 256
+SHORTLIST = 40
+CODE_RANGE = 0.5
+"""Each coordinate of the graph's 8-bit codes spans [-CODE_RANGE, CODE_RANGE]; a unit-norm
+template rarely has a coordinate outside it, and one that does is clamped in the graph only
+(re-ranking uses the float32 vector)."""
+FORMAT = 2
 REBUILD_RATIO = 0.2
 EXACT_BELOW = 2048
 _MIN_CAPACITY = 1024
@@ -105,6 +104,7 @@ class HnswIndex:
         self.exact_below = exact_below
         self._index = self._new_graph()
         self._labels = np.full(0, -1, dtype=np.int64)
+        self._vectors: Vectors = np.zeros((0, dim), dtype=np.float32)
         self._slot: dict[int, int] = {}
         self._live_bits: npt.NDArray[np.uint8] | None = None
 
@@ -125,7 +125,8 @@ class HnswIndex:
         graph = self._index.hnsw
         storage: Any = faiss.downcast_index(self._index.storage)
         links = 4 * graph.neighbors.size() + 8 * graph.offsets.size() + 4 * graph.levels.size()
-        return int(storage.codes.size() + links + self._labels.nbytes) + dict_nbytes(self._slot)
+        vectors = self._vectors.nbytes
+        return int(storage.codes.size() + links + vectors + self._labels.nbytes) + dict_nbytes(self._slot)
 
     def add(self, ids: IdsLike, vectors: Vectors) -> None:
         """Add ``vectors`` (n, dim) under ``ids``; a present id is tombstoned and re-added."""
@@ -166,7 +167,8 @@ class HnswIndex:
         return self._stored()[slots].copy()
 
     def save(self, path: Path, generation: int) -> None:
-        """Write the graph (``faiss.serialize_index``) and the slot -> id map to ``path``."""
+        """Write the slot -> id map, the float32 vectors and the graph (``faiss.serialize_index``)
+        to ``path``."""
         ntotal = int(self._index.ntotal)
         write_index_file(
             path,
@@ -174,8 +176,8 @@ class HnswIndex:
             dim=self.dim,
             count=len(self),
             generation=generation,
-            meta={**self._options(), "slots": ntotal},
-            body=[self._labels[:ntotal], faiss.serialize_index(self._index)],
+            meta={**self._options(), "slots": ntotal, "format": FORMAT},
+            body=[self._labels[:ntotal], self._vectors[:ntotal], faiss.serialize_index(self._index)],
         )
 
     @classmethod
@@ -186,8 +188,12 @@ class HnswIndex:
             slots = int(stored.meta["slots"])
         except (TypeError, KeyError, ValueError) as e:
             raise IndexCorrupt(f"hnsw index metadata unusable ({e}); rebuild the index") from e
-        labels, graph = split_body(stored.body, [(np.int64, (slots,)), (np.uint8, (-1,))])
-        index._restore(labels, graph, stored.count)
+        if stored.meta.get("format") != FORMAT:
+            raise IndexCorrupt("hnsw index file is of an older format; rebuild the index")
+        labels, vectors, graph = split_body(
+            stored.body, [(np.int64, (slots,)), (np.float32, (slots, stored.dim)), (np.uint8, (-1,))]
+        )
+        index._restore(labels, vectors, graph, stored.count)
         return index
 
     # --- search -------------------------------------------------------------------------
@@ -210,6 +216,12 @@ class HnswIndex:
     def _rerank(
         self, queries: Vectors, shortlist: npt.NDArray[np.int64], k: int
     ) -> tuple[Scores, npt.NDArray[np.int64]]:
+        if len(queries) == 1:  # the common case, without the batch bookkeeping
+            row = shortlist[0]
+            one = self._vectors[np.maximum(row, 0)] @ queries[0]
+            one[row < 0] = -np.inf
+            order = np.argsort(-one, kind="stable")[: min(k, len(row))]
+            return one[order][None, :], row[order][None, :]
         gathered = self._stored()[np.maximum(shortlist, 0)]
         scores = np.einsum("qsd,qd->qs", gathered, queries)
         scores[shortlist < 0] = -np.inf
@@ -223,13 +235,8 @@ class HnswIndex:
         return np.take_along_axis(scores, best, axis=1), live[best].astype(np.int64)
 
     def _stored(self) -> Vectors:
-        """A zero-copy view of the graph's float32 vectors (valid until the next add)."""
-        n = int(self._index.ntotal)
-        if n == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        storage: Any = faiss.downcast_index(self._index.storage)
-        view: Vectors = faiss.rev_swig_ptr(storage.get_xb(), n * self.dim).reshape(n, self.dim)
-        return view
+        """The float32 vectors of the used slots (a view, valid until the next add)."""
+        return self._vectors[: int(self._index.ntotal)]
 
     def _live_bitmap(self) -> npt.NDArray[np.uint8] | None:
         """Packed bits of live slots for the selector; None when no slot is dead."""
@@ -246,6 +253,7 @@ class HnswIndex:
         self._reserve(start + len(ids))
         self._index.add(vectors)
         self._labels[start : start + len(ids)] = ids
+        self._vectors[start : start + len(ids)] = vectors
         self._slot.update(zip(ids.tolist(), range(start, start + len(ids)), strict=True))
         self._live_bits = None
 
@@ -265,6 +273,7 @@ class HnswIndex:
         ids, vectors = self._labels[live].copy(), self._stored()[live].copy()
         self._index = self._new_graph()
         self._labels = np.full(0, -1, dtype=np.int64)
+        self._vectors = np.zeros((0, self.dim), dtype=np.float32)
         self._slot = {}
         if len(ids):
             self._append(ids, vectors)
@@ -272,11 +281,15 @@ class HnswIndex:
     def _reserve(self, needed: int) -> None:
         capacity = len(self._labels)
         if needed > capacity:
-            grown = np.full(max(needed, capacity + capacity // 2, _MIN_CAPACITY), -1, dtype=np.int64)
+            size = max(needed, capacity + capacity // 2, _MIN_CAPACITY)
+            grown = np.full(size, -1, dtype=np.int64)
             grown[:capacity] = self._labels
             self._labels = grown
+            vectors = np.zeros((size, self.dim), dtype=np.float32)
+            vectors[:capacity] = self._vectors[:capacity]
+            self._vectors = vectors
 
-    def _restore(self, labels: Ids, graph: npt.NDArray[np.uint8], count: int) -> None:
+    def _restore(self, labels: Ids, vectors: Vectors, graph: npt.NDArray[np.uint8], count: int) -> None:
         try:
             self._index = faiss.deserialize_index(graph)
         except RuntimeError as e:
@@ -285,13 +298,17 @@ class HnswIndex:
             raise IndexCorrupt("hnsw graph and id map disagree; rebuild the index")
         self._index.hnsw.efSearch = self.ef_search
         self._labels = np.array(labels)
+        self._vectors = np.array(vectors, dtype=np.float32)
         live = np.flatnonzero(labels >= 0)
         self._slot = dict(zip(labels[live].tolist(), live.tolist(), strict=True))
         if len(self._slot) != count or len(live) != count:
             raise IndexCorrupt("hnsw index file repeats an id or miscounts; rebuild the index")
 
     def _new_graph(self) -> Any:
-        graph = faiss.IndexHNSWFlat(self.dim, self.m, faiss.METRIC_INNER_PRODUCT)
+        qtype: Any = faiss.ScalarQuantizer.QT_8bit  # an enum int; faiss's stubs type it as the class
+        graph = faiss.IndexHNSWSQ(self.dim, qtype, self.m, faiss.METRIC_INNER_PRODUCT)
+        bounds = np.array([[-CODE_RANGE] * self.dim, [CODE_RANGE] * self.dim], dtype=np.float32)
+        graph.train(bounds)  # min-max training on the two corners: a fixed code range
         graph.hnsw.efConstruction = self.ef_construction
         graph.hnsw.efSearch = self.ef_search
         return graph

@@ -343,3 +343,19 @@ def test_choose_kind_and_create_index() -> None:
     assert isinstance(rebuild("auto", [1], random_templates(1)), ExactIndex)
     with pytest.raises(ValueError, match="unknown index kind"):
         create_index("ivf")
+
+
+def test_an_hnsw_file_of_the_float32_format_is_rebuilt_not_read(
+    small: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    """Files written before the 8-bit graph (no ``format`` in their metadata) are refused
+    as corrupt, which makes the service rebuild them from the database."""
+    from facedocket.matching.index import write_index_file
+
+    ids, vectors = small
+    index = rebuild("hnsw", ids[:300], vectors[:300], exact_below=0, ef_construction=64)
+    path = tmp_path / "old.fdindex"
+    meta = {"options": {"m": index.m}, "slots": len(ids[:300])}  # type: ignore[attr-defined]
+    write_index_file(path, kind="hnsw", dim=DIM, count=300, generation=3, meta=meta, body=[ids[:300], b"graph"])
+    with pytest.raises(IndexCorrupt, match="older format"):
+        load_index(path)
