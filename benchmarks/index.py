@@ -7,6 +7,12 @@ is in the top 10. Results go to ``<out>/index_search.json`` with the machine des
 
     python benchmarks/index.py --sizes 10000,100000 --out benchmarks/results
     python benchmarks/index.py --sizes 1000000 --real templates.npz   # `facedocket embed --out`
+    python benchmarks/index.py --sizes 1000000 --ef-search 192,256 --cache .cache/index-bench
+
+With ``--cache DIR`` each HNSW graph is saved after its build (keyed by the data and the
+graph settings) and loaded on the next run instead of rebuilt, with its original build
+time and memory growth; a 1M graph takes about 15 minutes to build on 2 cores, so this is
+what makes repeated latency runs and efSearch sweeps affordable.
 
 Synthetic templates (``--geometry``):
 
@@ -40,6 +46,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import contextlib
 import gc
+import hashlib
 import json
 import sys
 import time
@@ -58,7 +65,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe
 
 from facedocket.matching import hnsw
-from facedocket.matching.index import VectorIndex, rebuild
+from facedocket.matching.index import IndexCorrupt, VectorIndex, load_index, rebuild
 
 DIM = 128
 FACE_MEAN_WEIGHT = 1.0
@@ -184,6 +191,29 @@ def build(kind: str, gallery: Gallery, threads: int, options: dict[str, Any]) ->
     return index, seconds, rss_bytes() - before
 
 
+def cached_build(
+    kind: str, gallery: Gallery, threads: int, options: dict[str, Any], cache: Path | None, key: str
+) -> tuple[VectorIndex, float, int]:
+    """:func:`build`, or the graph a previous run saved under ``cache`` for the same ``key``
+    (with that run's build seconds and memory growth)."""
+    if cache is None or kind != "hnsw":
+        return build(kind, gallery, threads, options)
+    path, sidecar = cache / f"{key}.fdindex", cache / f"{key}.json"
+    if path.is_file() and sidecar.is_file():
+        try:
+            index, _generation = load_index(path)
+            recorded = json.loads(sidecar.read_text())
+            console.log(f"loaded {path} (built in {recorded['build_seconds']} s)")
+            return index, float(recorded["build_seconds"]), int(recorded["grown"])
+        except (IndexCorrupt, KeyError, ValueError) as e:
+            console.log(f"rebuilding: {path} unusable ({e})")
+    index, seconds, grown = build(kind, gallery, threads, options)
+    cache.mkdir(parents=True, exist_ok=True)
+    index.save(path, generation=0)
+    sidecar.write_text(json.dumps({"build_seconds": seconds, "grown": grown, "threads": threads}) + "\n")
+    return index, seconds, grown
+
+
 def latencies(index: VectorIndex, probes: np.ndarray, k: int, advance: Callable[[], None]) -> np.ndarray:
     """Milliseconds per single-query search, one FAISS thread."""
     faiss.omp_set_num_threads(1)
@@ -237,7 +267,10 @@ def run_gallery(gallery: Gallery, args: argparse.Namespace, progress: Progress) 
     }
     for kind in ("exact", "hnsw"):
         task = progress.add_task(f"{gallery.name} {len(gallery.ids):,} {kind}: build", total=None)
-        index, seconds, grown = build(kind, gallery, args.build_threads, hnsw_options if kind == "hnsw" else {})
+        data = hashlib.sha256(gallery.ids.tobytes() + gallery.vectors.tobytes()).hexdigest()[:16]
+        key = f"{gallery.name}-{len(gallery.ids)}-{data}-m{args.m}-efc{args.ef_construction}-format{hnsw.FORMAT}"
+        options = hnsw_options if kind == "hnsw" else {}
+        index, seconds, grown = cached_build(kind, gallery, args.build_threads, options, args.cache, key)
         progress.update(task, description=f"{gallery.name} {len(gallery.ids):,} {kind}: search")
         if exact_ids is None:
             faiss.omp_set_num_threads(args.build_threads)
@@ -344,6 +377,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="FAISS threads while building (default: all cores)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
+    p.add_argument("--cache", type=Path, help="folder to keep built HNSW graphs in and reuse them from")
     return p.parse_args(argv)
 
 
