@@ -56,7 +56,7 @@ bench: $(BENCH_STAMP)  ## Benchmarks (pipeline vs face_recognition, enrolment, i
 	$(BENCH_PY) benchmarks/pipeline.py --data $(FACES)/dev --out benchmarks/results
 	$(BENCH_PY) benchmarks/enrolment.py --data $(FACES)/dev --out benchmarks/results
 	$(BENCH_VENV)/bin/facedocket embed $(FACES)/dev --out .cache/dev_templates.npz > /dev/null
-	$(BENCH_PY) benchmarks/index.py --sizes 10000,100000,1000000 --real .cache/dev_templates.npz --cache .cache/index-bench --out benchmarks/results
+	$(BENCH_PY) benchmarks/index.py --sizes 10000,100000,1000000 --real .cache/dev_templates.npz --out benchmarks/results
 
 serve: $(STAMP)  ## Start the REST API on 127.0.0.1
 	$(VENV)/bin/facedocket serve

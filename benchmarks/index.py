@@ -11,8 +11,9 @@ is in the top 10. Results go to ``<out>/index_search.json`` with the machine des
 
 With ``--cache DIR`` each HNSW graph is saved after its build (keyed by the data and the
 graph settings) and loaded on the next run instead of rebuilt, with its original build
-time and memory growth; a 1M graph takes about 15 minutes to build on 2 cores, so this is
-what makes repeated latency runs and efSearch sweeps affordable.
+time and memory growth (a 1M graph takes about 15 minutes to build on 2 cores). It works
+at 10k and 100k; loading the 1M graph (a 1 GB file) did not finish within 10 minutes in its
+one trial, so `make bench` does not use it yet.
 
 Synthetic templates (``--geometry``):
 
