@@ -21,17 +21,15 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facedocket.errors import FaceDocketError, InvalidInput, ModelMismatch, NotFound, PolicyDenied
+from facedocket.errors import InvalidInput, ModelMismatch, NotFound, PolicyDenied
 from facedocket.policy.gate import SearchContext, check_search
 from facedocket.service.base import Actor
-from facedocket.service.requests import RequestsMixin, _fields, deadline_after
+from facedocket.service.requests import READERS, SEARCHERS, RequestsMixin, _fields, deadline_after
 from facedocket.store.tables import Calibration, Candidate, Gallery, Request, Search, StoredImage, Subject, TemplateRow
 from facedocket.types import Template
 from facedocket.vision import models
 from facedocket.vision.models import default_threshold
 
-SEARCHERS = ("examiner", "supervisor")
-READERS = ("requester", "examiner", "supervisor", "auditor", "admin")
 LEAD_LABEL = "investigative lead — not a positive identification"
 EMPTY_LABEL = "no candidate above threshold"
 
@@ -105,6 +103,7 @@ class SearchMixin(RequestsMixin):
         self.expire_overdue()
         with self.sessions() as session:
             row = self._gated_request(session, actor, request_id)
+            probe = self._probe_bytes(session, row)
             profile = self._policy_of(session, row.target_agency_id)
             if asked is None and profile is not None:  # the default k never exceeds the policy's cap
                 k = min(k, profile.search.max_candidates)
@@ -112,7 +111,7 @@ class SearchMixin(RequestsMixin):
             if not chosen:
                 raise InvalidInput("name at least one gallery to search (the request names none)")
             galleries = [self._usable_gallery(session, actor, g) for g in chosen]
-        template = self._request_template(actor, request_id, face, galleries)
+        template = self._request_template(actor, request_id, probe, face, galleries)
         limit = self._default_threshold(actor, template.model_id, galleries) if threshold is None else float(threshold)
         self._gate(actor, request_id, "search", template, k, limit, galleries)
         start = time.perf_counter()
@@ -144,13 +143,13 @@ class SearchMixin(RequestsMixin):
         actor.require(*SEARCHERS)
         self.expire_overdue()
         with self.sessions() as session:
-            self._gated_request(session, actor, request_id)
+            probe = self._probe_bytes(session, self._gated_request(session, actor, request_id))
             subject = self._subject(session, actor, subject_id)
             gallery = self._usable_gallery(session, actor, subject.gallery_id)
             rows = session.execute(
                 select(TemplateRow.id, TemplateRow.vector).where(TemplateRow.subject_id == subject_id)
             ).all()
-        template = self._request_template(actor, request_id, face, [gallery])
+        template = self._request_template(actor, request_id, probe, face, [gallery])
         limit = self._default_threshold(actor, template.model_id, [gallery]) if threshold is None else float(threshold)
         self._gate(actor, request_id, "verify", template, 1, limit, [gallery])
         start = time.perf_counter()
@@ -217,14 +216,19 @@ class SearchMixin(RequestsMixin):
             raise NotFound(f"no request {request_id} addressed to your agency; a search needs one")
         return row
 
-    def _request_template(self, actor: Actor, request_id: int, face: int | None, galleries: list[Gallery]) -> Template:
-        with self.sessions() as session:
-            row = session.get(Request, request_id)
-            image = session.get(StoredImage, row.probe_image_id) if row and row.probe_image_id else None
-        if image is None:
+    @staticmethod
+    def _probe_bytes(session: Session, row: Request) -> bytes | None:
+        """The request's stored probe photo; None once purged."""
+        image = session.get(StoredImage, row.probe_image_id) if row.probe_image_id else None
+        return None if image is None else image.data
+
+    def _request_template(
+        self, actor: Actor, request_id: int, probe: bytes | None, face: int | None, galleries: list[Gallery]
+    ) -> Template:
+        if probe is None:
             self._refuse(actor, request_id, [("request.purged", "the request holds no probe: it was purged")])
-        assert image is not None
-        template = self.pipeline.template(self.pipeline.load(image.data), face)
+        assert probe is not None
+        template = self.pipeline.template(self.pipeline.load(probe), face)
         for gallery in galleries:
             if gallery.model_id != template.model_id:
                 raise ModelMismatch(
@@ -391,4 +395,4 @@ def _collapse(
     return ranked
 
 
-__all__ = ["EMPTY_LABEL", "LEAD_LABEL", "CandidateInfo", "FaceDocketError", "SearchMixin", "SearchResult"]
+__all__ = ["EMPTY_LABEL", "LEAD_LABEL", "CandidateInfo", "SearchMixin", "SearchResult"]

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_tamper import tamper
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from pg_testserver import PostgresServer
 from policy_texts import permissive
-from sqlalchemy import text
 
 from facedocket.api import create_app
 from facedocket.cli import cli
@@ -563,15 +563,6 @@ def test_pdf(report: dict[str, Any]) -> None:
 # --- the audit anchor --------------------------------------------------------------------------
 
 
-def _tamper(service: Service, *statements: str) -> None:
-    """SQL as someone with direct database access would run it: the append-only triggers off."""
-    with service.engine.begin() as conn:
-        conn.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update"))
-        conn.execute(text("DROP TRIGGER IF EXISTS audit_event_no_delete"))
-        for statement in statements:
-            conn.execute(text(statement))
-
-
 def test_the_report_says_whether_the_chain_verifies(tmp_path: Path, fast_pipeline: FacePipeline) -> None:
     clock = Clock()
     service = open_test_service(tmp_path / "home", "", clock, fast_pipeline)
@@ -588,7 +579,7 @@ def test_the_report_says_whether_the_chain_verifies(tmp_path: Path, fast_pipelin
         good = service.transparency_report(auditor, "2026Q3")
         assert good["audit"]["chain"]["ok"] and good["audit"]["period_events"] == 3
         target = good["audit"]["period_first"]["seq"] + 1
-        _tamper(service, f"UPDATE audit_event SET actor = 'somebody else' WHERE seq = {target}")
+        tamper(service, f"UPDATE audit_event SET actor = 'somebody else' WHERE seq = {target}")
         bad = service.transparency_report(auditor, "2026Q3")
         assert not bad["audit"]["chain"]["ok"] and bad["audit"]["chain"]["broken_at"] == target
         assert "edited" in bad["audit"]["chain"]["reason"]

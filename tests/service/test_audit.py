@@ -8,10 +8,10 @@ import json
 import threading
 
 import pytest
+from audit_tamper import tamper
 from sqlalchemy import text
 
 from facedocket import audit
-from facedocket.service import Service
 
 from .support import World
 
@@ -19,19 +19,6 @@ from .support import World
 def _actions(world: World, n: int = 6) -> None:
     for i in range(n):
         world.service.create_case(world.operator.requester, f"A-{i}", "robbery", "audit test")
-
-
-def _tamper(service: Service, *statements: str) -> None:
-    """Run SQL as someone with direct database access would: with the append-only triggers
-    switched off."""
-    with service.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
-        else:
-            conn.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update"))
-            conn.execute(text("DROP TRIGGER IF EXISTS audit_event_no_delete"))
-        for statement in statements:
-            conn.execute(text(statement))
 
 
 def test_every_action_extends_one_valid_chain(world: World) -> None:
@@ -96,7 +83,7 @@ def test_tampering_in_the_database_is_found_at_the_first_broken_link(
 ) -> None:
     _actions(world)
     target = world.service.list_audit(world.admin, action="case.created", limit=100)[-3]["seq"]
-    _tamper(world.service, *[s.format(s=target, n=target + 1) for s in statements])
+    tamper(world.service, *[s.format(s=target, n=target + 1) for s in statements])
     result = world.service.verify_audit(world.operator.auditor)
     assert not result.ok and result.broken_at == target and reason in result.reason
 
@@ -104,7 +91,7 @@ def test_tampering_in_the_database_is_found_at_the_first_broken_link(
 def test_a_dropped_tail_is_found_against_the_head(world: World) -> None:
     _actions(world)
     last = world.service.list_audit(world.admin, limit=1)[0]["seq"]
-    _tamper(world.service, f"DELETE FROM audit_event WHERE seq = {last}")
+    tamper(world.service, f"DELETE FROM audit_event WHERE seq = {last}")
     result = world.service.verify_audit(world.operator.auditor)
     assert not result.ok and result.broken_at == last and "removed" in result.reason
 
