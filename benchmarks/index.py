@@ -4,7 +4,9 @@ For each gallery size it builds both index kinds from the same templates and mea
 build time, memory per template, single-threaded search latency (p50/p99 per query over
 ``--passes`` timed passes through the probes, and each pass's p50), recall@10 of HNSW
 against exact search, and the share of mated probes whose identity is in the top 10.
-Results go to ``<out>/index_search.json`` with the machine described.
+Results go to ``<out>/index_search.json`` with the machine described (and its memory
+latency: nanoseconds per random 128-byte read, at the start and the end of the run), and
+each run adds a line to ``<out>/index_search_history.jsonl``.
 
     python benchmarks/index.py --sizes 10000,100000 --out benchmarks/results
     python benchmarks/index.py --sizes 1000000 --real templates.npz   # `facedocket embed --out`
@@ -49,6 +51,7 @@ import contextlib
 import gc
 import hashlib
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -213,6 +216,21 @@ def cached_build(
     index.save(path, generation=0)
     sidecar.write_text(json.dumps({"build_seconds": seconds, "grown": grown, "threads": threads}) + "\n")
     return index, seconds, grown
+
+
+def random_read_ns(rows: int = 1_000_000, reads: int = 15_000, repeats: int = 20) -> float:
+    """Median nanoseconds per read of a random 128-byte row of a ``rows``-row array: the
+    memory latency an HNSW walk pays per distance, recorded with each run because it moves
+    on a shared machine."""
+    rng = np.random.default_rng(0)
+    table = rng.integers(0, 256, (rows, DIM), dtype=np.uint8)
+    times = []
+    for _ in range(repeats):
+        picks = rng.integers(0, rows, reads)
+        start = time.perf_counter()
+        table[picks]  # the gather is the measurement
+        times.append(time.perf_counter() - start)
+    return round(float(np.median(times)) / reads * 1e9, 1)
 
 
 def latencies(index: VectorIndex, probes: np.ndarray, k: int, passes: int, advance: Callable[[], None]) -> np.ndarray:
@@ -394,6 +412,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    memory = {"random_read_ns_start": random_read_ns()}
     gen = Synthetic(args.geometry, args.seed)
     rows: list[dict[str, Any]] = []
     data: dict[str, Any] = {"geometry": args.geometry, "per_identity": args.per_identity}
@@ -407,15 +426,17 @@ def main(argv: list[str] | None = None) -> int:
             real = real_gallery(args.real)
             data["real"] = {"path": str(args.real), **cosine_stats(real, gen.rng)}
             rows += run_gallery(real, args, progress)
-    write(args, rows, data)
+    memory["random_read_ns_end"] = random_read_ns()
+    write(args, rows, data, memory)
     return 0
 
 
-def write(args: argparse.Namespace, rows: list[dict[str, Any]], data: dict[str, Any]) -> None:
+def write(args: argparse.Namespace, rows: list[dict[str, Any]], data: dict[str, Any], memory: dict[str, float]) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     report = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": describe(numpy=np.__version__, faiss=faiss.__version__),
+        "memory_latency": memory,
         "settings": {
             "search_threads": 1,
             "k": 10,
@@ -427,7 +448,44 @@ def write(args: argparse.Namespace, rows: list[dict[str, Any]], data: dict[str, 
     }
     path = args.out / "index_search.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"wrote {path}")
+    history = args.out / "index_search_history.jsonl"
+    with history.open("a") as f:
+        f.write(json.dumps(_history_line(report)) + "\n")
+    console.print(f"wrote {path}, and a line in {history}")
+
+
+def _commit() -> str | None:
+    """The checkout's commit (``+changes`` when files other than results differ from it),
+    or None outside a git checkout."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"],
+            cwd=root,
+            capture_output=True,
+        )
+    except OSError:
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+def _history_line(report: dict[str, Any]) -> dict[str, Any]:
+    """One run in a line: when, the machine's load and CPU, and each row's latency, recall
+    and build time; search times on a shared machine move between runs, and this keeps
+    every run instead of only the last."""
+    keep = ("gallery", "count", "kind", "ef_search", "p50_ms", "p99_ms", "p50_ms_by_pass", "recall_at_10")
+    return {
+        "created": report["created"],
+        "commit": _commit(),
+        "cpu": report["machine"].get("cpu"),
+        "load_average": report["machine"].get("load_average"),
+        "memory_latency": report.get("memory_latency"),
+        "passes": report["settings"]["passes"],
+        "results": [{key: row.get(key) for key in keep} for row in report["results"]],
+    }
 
 
 if __name__ == "__main__":

@@ -7,6 +7,10 @@
   the same recall (same run, same graph settings).
 * Vectors: the float32 vectors are kept beside the graph, slot by slot; re-ranking and the
   exact fallback read them, so scores are exact.
+* Memory: the graph's links and codes are backed by 2 MB pages (:mod:`hugepages`) after a
+  load, a rebuild, or an add that made FAISS move them. A search reads about 15,000 random
+  rows at 1M templates, and with 4 KB pages most of those reads also miss the TLB: huge
+  pages made the 1M search about 13 % faster (same machine, alternating runs).
 * Search: the graph returns a shortlist of ``max(shortlist, 4 * k)`` candidates with
   ``efSearch = max(ef_search, that size)``; the shortlist is re-scored exactly with
   NumPy and the best ``k`` are returned. A query whose shortlist comes back short
@@ -22,24 +26,26 @@ Defaults (M=48, efConstruction=200, efSearch=256, shortlist=40) come from
 ``benchmarks/index.py`` on clustered face-like templates, one search thread
 (``benchmarks/results/index_search.json`` has the figures and the machine). At 1M
 templates recall@10 is 0.984 at efSearch 192, 0.991 at 256 and 0.993 at 288, and a search
-at 256 computes about 15,000 distances. What was tried to make that cheaper, each against
-the default in the same run:
+at 256 computes about 15,000 distances. What was tried to make that cheaper, each measured
+beside the default on the same templates:
 
 * a float32 graph (M=48, ef 320): 3.24 ms against 2.31 ms for the 8-bit graph, both at
   recall 0.994;
 * M=32 (ef 512 for recall 0.993), M=64, efConstruction 400: the same recall costs the
-  same time or more (100k templates: recall 0.99 at about 0.85 ms for M 32, 48 and 64);
+  same time or more (100k templates: recall 0.99 at 0.8-0.95 ms for M 32, 48 and 64);
 * a shortlist of every ``efSearch`` candidate instead of 40: no recall gained at 1M, so
   the misses are templates the walk never reaches;
 * FAISS's direct signed-byte codec (integer dot products), graph nodes reordered by BFS or
   by k-means cell, 2 MB pages for the graph, extra entry points from 4,096 k-means cells,
-  usearch (i8 and f16) and an HNSW walk of our own: none was more than 15 % faster, and
-  most were within the noise;
+  usearch (i8 and f16), hnswlib, an NSG graph and an HNSW walk of our own (numba): none
+  was more than 15 % faster, and most were within the noise;
 * IVF (4,096 cells, flat or 4-bit PQ): recall 0.95 needs an eighth of the cells, far
   slower than the graph on these templates.
 
 A walk costs about 100 ns per distance on the 2-core benchmark machine even when the graph
-is in cache, and search times there move by ±30 % from one run to the next.
+is in cache, more when it is not, and that machine's memory latency moves by up to 2.5
+times from one minute to the next: the same 1M search measured 1.9 to 3.1 ms across runs
+(``benchmarks/results/index_search_history.jsonl``).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from facedocket.matching import hugepages
 from facedocket.matching.index import (
     Ids,
     IdsLike,
@@ -121,6 +128,7 @@ class HnswIndex:
         self._vectors: Vectors = np.zeros((0, dim), dtype=np.float32)
         self._slot: dict[int, int] = {}
         self._live_bits: npt.NDArray[np.uint8] | None = None
+        self._huge: list[int] = []
 
     def __len__(self) -> int:
         return len(self._slot)
@@ -270,6 +278,7 @@ class HnswIndex:
         self._vectors[start : start + len(ids)] = vectors
         self._slot.update(zip(ids.tolist(), range(start, start + len(ids)), strict=True))
         self._live_bits = None
+        self._huge_pages()
 
     def _kill(self, ids: list[int]) -> None:
         if ids:
@@ -317,6 +326,21 @@ class HnswIndex:
         self._slot = dict(zip(labels[live].tolist(), live.tolist(), strict=True))
         if len(self._slot) != count or len(live) != count:
             raise IndexCorrupt("hnsw index file repeats an id or miscounts; rebuild the index")
+        self._huge_pages()
+
+    def _huge_pages(self) -> None:
+        """Ask for huge pages on the graph's links and codes when FAISS has moved them
+        (pages added later in place are faulted in huge, being in an advised range)."""
+        storage: Any = faiss.downcast_index(self._index.storage)
+        buffers = [(self._index.hnsw.neighbors, 4), (storage.codes, 1)]
+        addresses = []
+        for vector, itemsize in buffers:
+            size = int(vector.size())
+            address = int(faiss.rev_swig_ptr(vector.data(), size).ctypes.data) if size else 0
+            if size and address not in self._huge:
+                hugepages.advise(address, size * itemsize)
+            addresses.append(address)
+        self._huge = addresses
 
     def _new_graph(self) -> Any:
         qtype: Any = faiss.ScalarQuantizer.QT_8bit  # an enum int; faiss's stubs type it as the class
