@@ -36,16 +36,18 @@ beside the default on the same templates:
 * a shortlist of every ``efSearch`` candidate instead of 40: no recall gained at 1M, so
   the misses are templates the walk never reaches;
 * FAISS's direct signed-byte codec (integer dot products), graph nodes reordered by BFS or
-  by k-means cell, 2 MB pages for the graph, extra entry points from 4,096 k-means cells,
-  usearch (i8 and f16), hnswlib, an NSG graph and an HNSW walk of our own (numba): none
-  was more than 15 % faster, and most were within the noise;
+  by k-means cell, extra entry points from 4,096 k-means cells, usearch (i8 and f16),
+  hnswlib, an NSG graph and an HNSW walk of our own (numba): most were within the noise,
+  and the best (our own walk, 13 %) would have added a compiler to the dependencies, so
+  none was kept (huge pages, above, were);
 * IVF (4,096 cells, flat or 4-bit PQ): recall 0.95 needs an eighth of the cells, far
   slower than the graph on these templates.
 
 A walk costs about 100 ns per distance on the 2-core benchmark machine even when the graph
 is in cache, more when it is not, and that machine's memory latency moves by up to 2.5
-times from one minute to the next: the same 1M search measured 1.9 to 3.1 ms across runs
-(``benchmarks/results/index_search_history.jsonl``).
+times from one minute to the next. The 1M search at efSearch 256 measured 1.9, 3.1 and
+2.9 ms in three runs before huge pages and 1.82, 1.76, 2.49 and 1.84 ms in four runs after
+(recall@10 0.9914 in each; ``benchmarks/results/index_search_history.jsonl``).
 """
 
 from __future__ import annotations
