@@ -73,7 +73,22 @@ def test_a_loaded_hnsw_graph_sits_on_huge_pages(tmp_path: Path) -> None:
     index.save(tmp_path / "graph.fdindex", generation=1)
     loaded, _ = load_index(tmp_path / "graph.fdindex")
     assert isinstance(loaded, HnswIndex)
-    links, codes = loaded._huge  # the addresses of FAISS's link and code buffers
+    (links, _), (codes, _) = loaded._huge  # FAISS's link and code buffers
     assert _huge_kib(links) > 0 and _huge_kib(codes) > 0
     _, found = loaded.search(vectors[:50], k=1)
     np.testing.assert_array_equal(found[:, 0], np.arange(50))
+
+
+def test_a_growing_graph_is_advised_again_only_when_its_buffers_move_or_grow_by_a_quarter() -> None:
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((3_000, 128)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = HnswIndex(128, m=8, ef_construction=16, exact_below=0)
+    index.add(np.arange(2_000), vectors[:2_000])
+    index.add([2_000], vectors[2_000:2_001])  # FAISS's buffers were full: they move (and double)
+    moved = list(index._huge)
+    index.add([2_001], vectors[2_001:2_002])  # room left: same place, one row more
+    assert index._huge == moved  # not advised again
+    index.add(np.arange(2_002, 3_000), vectors[2_002:])  # half as many rows again
+    for (address, nbytes), (before_address, before_nbytes) in zip(index._huge, moved, strict=True):
+        assert address != before_address or nbytes > 1.25 * before_nbytes
