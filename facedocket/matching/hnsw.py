@@ -46,8 +46,8 @@ beside the default on the same templates:
 A walk costs about 100 ns per distance on the 2-core benchmark machine even when the graph
 is in cache, more when it is not, and that machine's memory latency moves by up to 2.5
 times from one minute to the next. The 1M search at efSearch 256 measured 1.9, 3.1 and
-2.9 ms in three runs before huge pages and 1.82, 1.76, 2.49 and 1.84 ms in four runs after
-(recall@10 0.9914 in each; ``benchmarks/results/index_search_history.jsonl``).
+2.9 ms in three runs before huge pages and 1.82, 1.76, 2.49, 1.84 and 1.72 ms in five runs
+after (recall@10 0.9914 in each; ``benchmarks/results/index_search_history.jsonl``).
 """
 
 from __future__ import annotations
