@@ -335,15 +335,16 @@ class HnswIndex:
         or it has grown by a quarter since it was last advised (growth in place can reach
         past the advised range)."""
         storage: Any = faiss.downcast_index(self._index.storage)
-        advised = dict(self._huge)
+        buffers = ((self._index.hnsw.neighbors, 4), (storage.codes, 1))
+        previous = self._huge if len(self._huge) == len(buffers) else [(0, 0)] * len(buffers)
         self._huge = []
-        for vector, itemsize in ((self._index.hnsw.neighbors, 4), (storage.codes, 1)):
+        for (vector, itemsize), (was_at, advised) in zip(buffers, previous, strict=True):
             nbytes = int(vector.size()) * itemsize
             address = int(faiss.rev_swig_ptr(vector.data(), vector.size()).ctypes.data) if nbytes else 0
-            if nbytes and nbytes > 1.25 * advised.get(address, 0):
+            if nbytes and (address != was_at or nbytes > 1.25 * advised):
                 hugepages.advise(address, nbytes)
-                advised[address] = nbytes
-            self._huge.append((address, advised.get(address, 0)))
+                advised = nbytes
+            self._huge.append((address, advised if nbytes else 0))
 
     def _new_graph(self) -> Any:
         qtype: Any = faiss.ScalarQuantizer.QT_8bit  # an enum int; faiss's stubs type it as the class
