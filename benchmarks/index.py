@@ -286,10 +286,12 @@ def run_gallery(gallery: Gallery, args: argparse.Namespace, progress: Progress) 
         "shortlist": args.shortlist,
         "exact_below": 0,
     }
-    for kind in ("exact", "hnsw"):
-        task = progress.add_task(f"{gallery.name} {len(gallery.ids):,} {kind}: build", total=None)
+    key = ""  # names a cached graph; the data's hash is only worth taking when there is a cache
+    if args.cache is not None:
         data = hashlib.sha256(gallery.ids.tobytes() + gallery.vectors.tobytes()).hexdigest()[:16]
         key = f"{gallery.name}-{len(gallery.ids)}-{data}-m{args.m}-efc{args.ef_construction}-format{hnsw.FORMAT}"
+    for kind in ("exact", "hnsw"):
+        task = progress.add_task(f"{gallery.name} {len(gallery.ids):,} {kind}: build", total=None)
         options = hnsw_options if kind == "hnsw" else {}
         index, seconds, grown = cached_build(kind, gallery, args.build_threads, options, args.cache, key)
         progress.update(task, description=f"{gallery.name} {len(gallery.ids):,} {kind}: search")
@@ -473,9 +475,9 @@ def _commit() -> str | None:
 
 
 def _history_line(report: dict[str, Any]) -> dict[str, Any]:
-    """One run in a line: when, the machine's load and CPU, and each row's latency, recall
-    and build time; search times on a shared machine move between runs, and this keeps
-    every run instead of only the last."""
+    """One run in a line: when, at which commit, the machine's CPU, load and memory latency,
+    and each row's latency and recall; search times on a shared machine move between runs,
+    and this keeps every run instead of only the last."""
     keep = ("gallery", "count", "kind", "ef_search", "p50_ms", "p99_ms", "p50_ms_by_pass", "recall_at_10")
     return {
         "created": report["created"],

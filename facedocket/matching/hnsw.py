@@ -8,9 +8,10 @@
 * Vectors: the float32 vectors are kept beside the graph, slot by slot; re-ranking and the
   exact fallback read them, so scores are exact.
 * Memory: the graph's links and codes are backed by 2 MB pages (:mod:`hugepages`) after a
-  load, a rebuild, or an add that made FAISS move them or grew them by a quarter. A search reads about 15,000 random
-  rows at 1M templates, and with 4 KB pages most of those reads also miss the TLB: huge
-  pages made the 1M search about 13 % faster (same machine, alternating runs).
+  load, a rebuild, or an add that made FAISS move them or grew them by a quarter. A search
+  reads about 15,000 random rows at 1M templates, and with 4 KB pages most of those reads
+  also miss the TLB: huge pages made the 1M search about 13 % faster (same machine,
+  alternating runs).
 * Search: the graph returns a shortlist of ``max(shortlist, 4 * k)`` candidates with
   ``efSearch = max(ef_search, that size)``; the shortlist is re-scored exactly with
   NumPy and the best ``k`` are returned. A query whose shortlist comes back short
@@ -130,7 +131,7 @@ class HnswIndex:
         self._vectors: Vectors = np.zeros((0, dim), dtype=np.float32)
         self._slot: dict[int, int] = {}
         self._live_bits: npt.NDArray[np.uint8] | None = None
-        self._huge: list[tuple[int, int]] = []  # (address, bytes advised) of links, codes
+        self._huge = [(0, 0), (0, 0)]  # (address, bytes advised) of the links and the codes
 
     def __len__(self) -> int:
         return len(self._slot)
@@ -336,8 +337,7 @@ class HnswIndex:
         past the advised range)."""
         storage: Any = faiss.downcast_index(self._index.storage)
         buffers = ((self._index.hnsw.neighbors, 4), (storage.codes, 1))
-        previous = self._huge if len(self._huge) == len(buffers) else [(0, 0)] * len(buffers)
-        self._huge = []
+        previous, self._huge = self._huge, []
         for (vector, itemsize), (was_at, advised) in zip(buffers, previous, strict=True):
             nbytes = int(vector.size()) * itemsize
             address = int(faiss.rev_swig_ptr(vector.data(), vector.size()).ctypes.data) if nbytes else 0
