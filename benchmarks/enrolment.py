@@ -35,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     items = read_source(args.data)[: args.images]
     settings = Settings()
-    pipeline = FacePipeline(settings.pipeline_options())
+    pipeline = FacePipeline.from_settings(settings)
     list(pipeline.run_many([i.source for i in items[:32]]))  # warm up
     runs: dict[str, list[float]] = {"raw": [], "service": []}
     for _round in range(2):
@@ -44,10 +44,10 @@ def main() -> None:
         runs["raw"].append(len(items) / (time.perf_counter() - start))
         with tempfile.TemporaryDirectory() as home:
             service = open_service(Settings(home=Path(home)), pipeline=pipeline)
-            admin = service.authenticate(service.bootstrap("Bench", "admin").secret)
-            gallery = service.create_gallery(admin, "bench", "benchmark photos", "benchmark")
+            admin = service.accounts.authenticate(service.accounts.bootstrap("Bench", "admin").secret)
+            gallery = service.galleries.create_gallery(admin, "bench", "benchmark photos", "benchmark")
             start = time.perf_counter()
-            report = service.enroll(admin, gallery.id, items, Path(home) / "outcomes.csv")
+            report = service.enrolment.enroll(admin, gallery.id, items, Path(home) / "outcomes.csv")
             runs["service"].append(len(items) / (time.perf_counter() - start))
             service.engine.dispose()
         print(f"round {_round + 1}: raw {runs['raw'][-1]:.2f} img/s, service {runs['service'][-1]:.2f} img/s",

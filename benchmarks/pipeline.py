@@ -66,7 +66,7 @@ def _facedocket_extract(identities: dict[str, list[Path]], detector: str) -> eva
     from facedocket.vision.pipeline import FacePipeline
 
     settings = Settings(detector=detector)
-    return evaluation.extract(FacePipeline(settings.pipeline_options()), identities)
+    return evaluation.extract(FacePipeline.from_settings(settings), identities)
 
 
 def run_child(config: str, data: Path) -> dict[str, object]:

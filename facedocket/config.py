@@ -13,10 +13,6 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from facedocket.vision.detect import DetectorOptions
-from facedocket.vision.images import ImageLimits
-from facedocket.vision.pipeline import PipelineOptions
-
 
 class Settings(BaseSettings):
     """FaceDocket settings. Environment variables are the upper-case names with the
@@ -47,6 +43,16 @@ class Settings(BaseSettings):
         description="Seconds between runs of the deadline job in `facedocket serve`: emergency requests "
         "whose approval deadline has passed are expired and purged. 0 turns the job off.",
     )
+    token_ttl_days: int = Field(
+        90, ge=1, le=3650, description="Days a personal API token stays valid after it is made."
+    )
+    activation_ttl_hours: int = Field(
+        72,
+        ge=1,
+        le=720,
+        description="Hours an activation token (printed by `user create`) stays valid. It only lets its user "
+        "make their own token, once: an admin who creates a user never holds a token that acts as them.",
+    )
     retention_interval_s: float = Field(
         3600.0,
         ge=0,
@@ -72,30 +78,16 @@ class Settings(BaseSettings):
     max_image_side: int = Field(20_000, ge=16, description="Refuse images with a side longer than this.")
     min_image_side: int = Field(16, ge=1, description="Refuse images with a side shorter than this.")
 
+    evaluation_data_dir: Path | None = Field(
+        None,
+        description="Folder whose sub-folders are the data sets `POST /evaluations/run` may evaluate (each one a "
+        "folder per identity); empty means HOME/evaluation-data. API callers name a data set, never a path.",
+    )
+
+    def resolved_evaluation_dir(self) -> Path:
+        """The folder of data sets the API may evaluate."""
+        return self.evaluation_data_dir or self.home / "evaluation-data"
+
     def resolved_database_url(self) -> str:
         """The database URL; the SQLite file in ``home`` unless ``database_url`` is set."""
         return self.database_url or f"sqlite:///{self.home / 'facedocket.db'}"
-
-    def image_limits(self) -> ImageLimits:
-        return ImageLimits(
-            max_pixels=self.max_image_pixels,
-            max_bytes=self.max_image_bytes,
-            max_side=self.max_image_side,
-            min_side=self.min_image_side,
-        )
-
-    def pipeline_options(self) -> PipelineOptions:
-        return PipelineOptions(
-            detector=self.detector,
-            runtime=self.runtime,
-            flip=self.flip,
-            jitter=self.jitter,
-            threads=self.threads,
-            detection=DetectorOptions(
-                score_threshold=self.detection_score,
-                min_face_px=self.min_face_px,
-                max_side=self.detect_max_side,
-            ),
-            limits=self.image_limits(),
-            cache_dir=str(self.home / "cache"),
-        )

@@ -31,8 +31,8 @@ from rich.table import Table
 from samples import sample_root
 
 from facedocket.config import Settings
+from facedocket.governance.policy import shipped_profiles
 from facedocket.oversight.evaluation import list_identities
-from facedocket.policy.schema import shipped_profiles
 from facedocket.service import Actor, EnrolItem, RequestDraft, SearchResult, Service, open_service
 
 MAX_ENROLLED_PEOPLE = 150
@@ -84,29 +84,31 @@ def one_request(
 ) -> None:
     """The written-request workflow for one probe photo, from case to case file."""
     requester, supervisor, examiner = staff["requester"], staff["supervisor"], staff["examiner"]
-    case = service.create_case(requester, number, "robbery", "armed robbery of a convenience store")
+    case = service.requests.create_case(requester, number, "robbery", "armed robbery of a convenience store")
     draft = RequestDraft(
         case.id, "court-order", "CCTV still of the suspect at the till", document_type="court order",
         document_reference=f"{number}-CO", document_issuer="Suffolk Superior Court", document_date="2026-11-20",
         document_sha256=hashlib.sha256(order.read_bytes()).hexdigest(), galleries=[gallery_id],
     )  # fmt: skip
-    request = service.file_request(requester, draft, photo.read_bytes(), submit=True)
+    request = service.requests.file_request(requester, draft, photo.read_bytes(), submit=True)
     console.print(f"request {request.id} (case {number}, court order): filed and submitted by {requester.username}")
-    service.decide_request(supervisor, request.id, True, "court order on specific and articulable facts checked")
+    service.requests.decide_request(
+        supervisor, request.id, True, "court order on specific and articulable facts checked"
+    )
     console.print(f"request {request.id}: approved by {supervisor.username}")
-    result = service.search(examiner, request.id)
+    result = service.searches.search(examiner, request.id)
     show(console, f"Search {result.id} under request {request.id}: {person} ({about})", result)
     # The examiner compares each candidate with the probe; the demo knows who is who.
     for c in result.candidates:
         verdict = "possible-match" if c.subject_reference == person else "not-a-match"
         why = "same facial features on side-by-side comparison" if verdict == "possible-match" else "different person"
-        service.review_candidate(examiner, request.id, c.id, verdict, why)
+        service.review.review_candidate(examiner, request.id, c.id, verdict, why)
         console.print(f"  review of candidate {c.id} ({c.subject_reference}) by {examiner.username}: {verdict}")
-    concluded = service.conclude_request(examiner, request.id)
-    closed = service.close_request(requester, request.id)
+    concluded = service.review.conclude_request(examiner, request.id)
+    closed = service.requests.close_request(requester, request.id)
     console.print(f"request {request.id}: outcome [bold]{concluded.outcome}[/bold], {closed.status}")
     path = out / f"request-{request.id}.html"
-    path.write_text(service.export_request(requester, request.id), encoding="utf-8")
+    path.write_text(service.reports.export_request(requester, request.id), encoding="utf-8")
     console.print(f"case file: {path}\n")
 
 
@@ -118,19 +120,25 @@ def main() -> None:
     try:
         service = open_service(Settings(home=home))
         console.print(f"[bold]FaceDocket demo[/bold]: data directory {home}, photos from {origin}")
-        admin = service.authenticate(service.bootstrap("State Police", "admin").secret)
+        admin = service.accounts.authenticate(service.accounts.bootstrap("State Police", "admin").secret)
         profile = PROFILE if PROFILE in shipped_profiles() else shipped_profiles()[0]
-        active = service.activate_policy(admin, profile)
+        active = service.policy.activate_policy(admin, profile)
         console.print(f"policy profile: {active.name} ({active.title})")
         staff = {}
         for role in ROLES:
-            _, token = service.create_user(admin, f"{role}1", role)
-            staff[role] = service.authenticate(token.secret)
-        gallery = service.create_gallery(admin, "booking-photos", f"sample photos ({origin})", "demonstration")
+            _, activation = service.accounts.create_user(admin, f"{role}1", role)
+            # the admin hands over the activation token; the user makes their own token with it
+            own = service.accounts.create_token(service.accounts.authenticate(activation.secret), name="demo")
+            staff[role] = service.accounts.authenticate(own.secret)
+        gallery = service.galleries.create_gallery(
+            admin, "booking-photos", f"sample photos ({origin})", "demonstration"
+        )
         items, held_back, mated, outsider_photo, outsider = plan(root)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("enrolling", total=len(items))
-            report = service.enroll(staff["examiner"], gallery.id, items, progress=lambda n: progress.advance(task, n))
+            report = service.enrolment.enroll(
+                staff["examiner"], gallery.id, items, progress=lambda n: progress.advance(task, n)
+            )
         counts = {k: v for k, v in report.as_dict()["counts"].items() if v}  # type: ignore[attr-defined]
         console.print(f"enrolled {len(items)} photos in {report.seconds:.1f} s: {counts}\n")
         order = out / "court-order.txt"
@@ -140,7 +148,7 @@ def main() -> None:
             ("DEMO-2026-0002", outsider_photo, outsider, "not enrolled"),
         ):
             one_request(console, service, staff, gallery.id, number, photo, person, about, order, out)
-        check = service.verify_audit(staff["auditor"])
+        check = service.audit.verify_audit(staff["auditor"])
         state = "ok" if check.ok else f"BROKEN at seq {check.broken_at}: {check.reason}"
         console.print(f"audit verify: {state}; {check.events} events, head seq {check.head_seq} hash {check.head_hash}")
         service.close()

@@ -14,7 +14,6 @@ approval_before_search = true
 emergency_bases = ["emergency"]
 emergency_deadline_hours = 48
 [search]
-threshold_floor = -1.0
 max_candidates = 100
 """
 

@@ -50,7 +50,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, dev_dir: Path, pipeline: Fac
         ok(w, "policy", "activate", str(w.files / "policy.toml"))
         for role in ("supervisor", "examiner", "auditor"):
             created = json.loads(ok(w, "user", "create", f"sp-{role}", "--role", role, "--json"))
-            setattr(w, role, created["token"]["secret"])
+            own = json.loads(ok(w, "token", "create", "--token", created["token"]["secret"], "--json"))
+            setattr(w, role, own["secret"])
         ok(w, "gallery", "create", "booking", "--source", "booking photos", "--purpose", "investigations")
         enrolled = json.loads(ok(w, "enroll", "booking", str(_tree(w.files / "booking", BOOKING, dev_dir)), "--json"))
         assert enrolled["counts"]["enrolled"] == 4
@@ -86,7 +87,7 @@ def templates(world: Any, gallery: str = "booking") -> int:
 def test_a_hold_refuses_erasure_until_released_then_erasure_leaves_a_certificate(world: Any) -> None:
     brody = world.subjects["Adrien_Brody"]
     refused(fd(world, "hold", "place", "--subject", str(brody), "--reason", "x", token=world.examiner), Forbidden,
-            "supervisor, admin")  # fmt: skip
+            "admin, supervisor")  # fmt: skip
     hold = json.loads(ok(world, "hold", "place", "--subject", str(brody), "--reason", "appeal 26-CV-881", "--json",
                          token=world.supervisor))  # fmt: skip
     assert (hold["object_type"], hold["object_id"], hold["released"]) == ("subject", brody, None)

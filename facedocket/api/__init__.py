@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
 
 class DeadlineJob:
-    """Runs ``service.expire_overdue()`` every ``interval_s`` seconds on a daemon thread while
+    """Runs ``service.requests.expire_overdue()`` every ``interval_s`` seconds on a daemon thread while
     the app is up: emergency requests whose approval deadline passed are expired and purged
     even when nobody touches them. ``interval_s`` 0 turns it off. A failed run is logged and
     retried at the next interval."""
@@ -119,7 +119,7 @@ class DeadlineJob:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                expired = self.service.expire_overdue()
+                expired = self.service.requests.expire_overdue()
             except Exception:
                 log.exception("the deadline job failed; it runs again in %s s", self.interval_s)
                 continue
@@ -129,7 +129,7 @@ class DeadlineJob:
 
 
 class RetentionJob(DeadlineJob):
-    """Runs ``service.retention_run(None)`` every ``interval_s`` seconds, the same way: what
+    """Runs ``service.oversight.retention_run(None)`` every ``interval_s`` seconds, the same way: what
     has outlived its retention period is deleted in every agency, except what a legal hold
     keeps (docs/oversight.md). ``interval_s`` 0 turns it off."""
 
@@ -138,7 +138,7 @@ class RetentionJob(DeadlineJob):
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                report = self.service.retention_run(None)
+                report = self.service.oversight.retention_run(None)
             except Exception:
                 log.exception("the retention job failed; it runs again in %s s", self.interval_s)
                 continue

@@ -36,7 +36,7 @@ def get_actor(
 ) -> Actor:
     """The actor of ``Authorization: Bearer fd_...``; the service raises Unauthorized (401,
     with ``WWW-Authenticate: Bearer``) for a missing, unknown or revoked token."""
-    return service.authenticate(credentials.credentials if credentials else None)
+    return service.accounts.authenticate(credentials.credentials if credentials else None)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -12,9 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from facedocket.policy.schema import OFFENCE_CATEGORIES, PROBE_SOURCES
 from facedocket.service.search import EMPTY_LABEL, LEAD_LABEL
-from facedocket.store.tables import APPROVALS, REQUEST_STATES
+from facedocket.vocab import APPROVALS, OFFENCE_CATEGORIES, PROBE_SOURCES, REQUEST_STATES
 
 LEAD = LEAD_LABEL
 
@@ -70,8 +69,10 @@ class AgenciesPublic(BaseModel):
 
 
 class TokenCreate(BaseModel):
-    name: str = Field("", description="A label for the token, e.g. the machine that uses it.")
-    user_id: int | None = Field(None, description="Whose token; default yourself. Admins may name a user.")
+    name: str = Field("", max_length=120, description="A label for the token, e.g. the machine that uses it.")
+    user_id: int | None = Field(
+        None, description="Whose token: only yourself (anyone else's is refused with 403). Leave it out."
+    )
 
 
 class TokenPublic(_Public):
@@ -79,11 +80,15 @@ class TokenPublic(_Public):
     user_id: int = Field(description="Whose token it is.")
     username: str = Field(description="Whose token it is, by name.")
     secret: str = Field(description="The bearer token. Shown this once; only its hash is stored.")
+    kind: str = Field(description="personal (acts as its user), or activation (only makes its user's own token, once).")
+    expires: datetime | None = Field(description="When the token stops working (UTC).")
 
 
 class AgencyCreatedPublic(BaseModel):
     agency: AgencyPublic = Field(description="The new agency.")
-    token: TokenPublic = Field(description="The first admin's token (shown once).")
+    token: TokenPublic = Field(
+        description="The first admin's activation token (shown once): it only makes the admin's own token."
+    )
 
 
 class UserCreate(BaseModel):
@@ -106,7 +111,10 @@ class UsersPublic(BaseModel):
 
 class UserCreatedPublic(BaseModel):
     user: UserPublic = Field(description="The new user.")
-    token: TokenPublic = Field(description="The new user's first token (shown once).")
+    token: TokenPublic = Field(
+        description="The new user's activation token (shown once): hand it to them; it only makes their own "
+        "token (POST /tokens), once."
+    )
 
 
 class MePublic(BaseModel):
@@ -114,6 +122,7 @@ class MePublic(BaseModel):
     username: str = Field(description="Your username.")
     role: str = Field(description="Your role.")
     operator: bool = Field(description="Whether your agency is the operator agency.")
+    activation: bool = Field(False, description="Whether you act with an activation token (it only makes a token).")
     agency: AgencyPublic = Field(description="Your agency.")
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
-from facedocket import audit
 from facedocket.cli import cli
 from facedocket.cli.common import _echo_json
 from facedocket.cli.service import _actor, _service, _show, _table, json_option, token_option
+from facedocket.governance import audit
 
 
 @cli.group("audit")
@@ -69,7 +69,7 @@ def audit_verify(
     if path is None:
         if head_hash or each:
             raise click.UsageError("--head-hash and --each go with --file")
-        _report(_service(ctx).verify_audit(_actor(ctx, token)), as_json)
+        _report(_service(ctx).audit.verify_audit(_actor(ctx, token)), as_json)
         return
     with path.open(encoding="utf-8") as lines:
         try:
@@ -109,7 +109,7 @@ def audit_export(ctx: click.Context, out: Path, token: str | None) -> None:
     partial = out.with_name(out.name + ".part")  # the file appears only once it is whole
     try:
         with partial.open("w", encoding="utf-8") as f:
-            for line in _service(ctx).export_audit(_actor(ctx, token)):
+            for line in _service(ctx).audit.export_audit(_actor(ctx, token)):
                 f.write(line + "\n")
                 count += 1
                 last = line
@@ -129,7 +129,7 @@ def audit_export(ctx: click.Context, out: Path, token: str | None) -> None:
 @click.pass_context
 def audit_list(ctx: click.Context, action: str | None, limit: int, token: str | None, as_json: bool) -> None:
     """List audit events, newest first (an agency's auditors see their agency's events)."""
-    events = _service(ctx).list_audit(_actor(ctx, token), action=action, limit=limit)
+    events = [e.as_dict() for e in _service(ctx).audit.list_audit(_actor(ctx, token), action=action, limit=limit)]
     rows = [
         [str(e["seq"]), str(e["time"]), str(e["actor"]), str(e["agency_id"]), str(e["action"]),
          f"{e['object_type']} {e['object_id']}", json.dumps(e["details"], ensure_ascii=False)]

@@ -26,7 +26,7 @@ def _pipeline(ctx: click.Context, **overrides: Any) -> Any:
     from facedocket.vision.pipeline import FacePipeline
 
     settings = settings_of(ctx).model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    return FacePipeline(settings.pipeline_options())
+    return FacePipeline.from_settings(settings)
 
 
 def _echo_json(data: object) -> None:

@@ -113,7 +113,7 @@ def hold_place(
         raise click.UsageError("give exactly one of --case ID and --subject ID")
     object_type, object_id = ("case", case_id) if case_id is not None else ("subject", subject_id)
     assert object_id is not None
-    hold = _service(ctx).place_hold(_actor(ctx, token), object_type, object_id, reason)
+    hold = _service(ctx).oversight.place_hold(_actor(ctx, token), object_type, object_id, reason)
     _show(hold, as_json, f"{_hold_line(hold)}; release it with `facedocket hold release {hold.id}`")
 
 
@@ -125,7 +125,7 @@ def hold_place(
 def hold_release(ctx: click.Context, hold_id: int, token: str | None, as_json: bool) -> None:
     """Release legal hold HOLD_ID (supervisors, admins): the next retention run may purge
     what it kept, and the subject may be erased."""
-    hold = _service(ctx).release_hold(_actor(ctx, token), hold_id)
+    hold = _service(ctx).oversight.release_hold(_actor(ctx, token), hold_id)
     _show(hold, as_json, _hold_line(hold))
 
 
@@ -136,7 +136,7 @@ def hold_release(ctx: click.Context, hold_id: int, token: str | None, as_json: b
 @click.pass_context
 def hold_list(ctx: click.Context, show_all: bool, token: str | None, as_json: bool) -> None:
     """List your agency's active legal holds (with --all, the released ones too)."""
-    holds = _service(ctx).list_holds(_actor(ctx, token), active_only=not show_all)
+    holds = _service(ctx).oversight.list_holds(_actor(ctx, token), active_only=not show_all)
     rows = [
         [str(h.id), f"{h.object_type} {h.object_id}", _when(h.placed), str(h.placed_by),
          f"released {_when(h.released)}" if h.released else "active", h.reason]
@@ -198,7 +198,7 @@ def retention_run(ctx: click.Context, dry_run: bool, token: str | None, as_json:
     service, actor = _service(ctx), _actor(ctx, token)
     status = "checking retention periods (dry run)" if dry_run else "deleting expired records"
     with Console(stderr=True).status(status):
-        report = service.retention_run(actor, dry_run=dry_run).as_dict()
+        report = service.oversight.retention_run(actor, dry_run=dry_run).as_dict()
     _show(report, as_json, _retention_text(report))
 
 
@@ -224,8 +224,8 @@ def subject_create(
     record`) before enrolling photos. Prints the subject's id.
     """
     service, actor = _service(ctx), _actor(ctx, token)
-    target = service.gallery_by_name(actor, gallery_ref)
-    subject_id = service.create_subject(actor, target.id, reference, sex, birth_year)
+    target = service.galleries.gallery_by_name(actor, gallery_ref)
+    subject_id = service.galleries.create_subject(actor, target.id, reference, sex, birth_year)
     text = f"subject {subject_id} {reference.strip()!r} created in gallery {target.id} {target.name!r}"
     _show({"id": subject_id, "gallery_id": target.id, "reference": reference.strip()}, as_json, text)
 
@@ -249,7 +249,7 @@ def subject_erase(
     with the subject's reference only as a SHA-256. The erasure certificate (what was
     deleted, when, by whom, and the audit event that records it) is written as JSON.
     """
-    certificate = _service(ctx).erase_subject(_actor(ctx, token), subject_id, reason)
+    certificate = _service(ctx).oversight.erase_subject(_actor(ctx, token), subject_id, reason).as_dict()
     path = certificate_path or settings_of(ctx).home / "erasures" / f"erasure-{certificate['erasure_id']}.json"
     _write_json(path, certificate)
     erased = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in certificate["erased"].items())
@@ -271,7 +271,7 @@ def subject_export(ctx: click.Context, subject_id: int, out: Path, token: str | 
     """Export everything held about SUBJECT_ID, for an access request (supervisors, admins,
     auditors of the owning agency): the record, its templates with their vectors, consents,
     candidate appearances and legal holds. The export is recorded."""
-    record = _service(ctx).export_subject(_actor(ctx, token), subject_id)
+    record = _service(ctx).oversight.export_subject(_actor(ctx, token), subject_id).as_dict()
     _write_json(out, record, private=True)
     counts = (
         f"{len(record['templates'])} template(s), {len(record['candidate_appearances'])} candidate appearance(s), "
@@ -306,7 +306,7 @@ def consent_record(
     service = _service(ctx)
     actor = _actor(ctx, token)
     given = given or service.clock()
-    consent_id = service.record_consent(actor, subject_id, given_by, purpose, given, expires)
+    consent_id = service.oversight.record_consent(actor, subject_id, given_by, purpose, given, expires)
     until = f"until {expires.isoformat()}" if expires else "until withdrawn"
     data = {"id": consent_id, "subject_id": subject_id, "given": given, "expires": expires}
     _show(data, as_json, f"consent {consent_id} recorded for subject {subject_id}, {until}")
@@ -320,7 +320,7 @@ def consent_record(
 def consent_withdraw(ctx: click.Context, subject_id: int, token: str | None, as_json: bool) -> None:
     """Withdraw every live consent of SUBJECT_ID (admins, supervisors, examiners). The next
     retention run erases the subject from a gallery that needs consent."""
-    count = _service(ctx).withdraw_consent(_actor(ctx, token), subject_id)
+    count = _service(ctx).oversight.withdraw_consent(_actor(ctx, token), subject_id)
     text = f"{count} consent(s) of subject {subject_id} withdrawn"
     if count:
         text += "; the next retention run erases the subject from a gallery that needs consent"
@@ -345,8 +345,8 @@ def gallery_require_consent(ctx: click.Context, gallery_ref: str, off: bool, tok
     with no consent on record (see `facedocket retention run --dry-run`).
     """
     service, actor = _service(ctx), _actor(ctx, token)
-    target = service.gallery_by_name(actor, gallery_ref)
-    service.require_consent(actor, target.id, not off)
+    target = service.galleries.gallery_by_name(actor, gallery_ref)
+    service.galleries.require_consent(actor, target.id, not off)
     state = "no longer needs consent" if off else "now needs a live consent for each subject"
     click.echo(f"gallery {target.id} {target.name!r} {state}")
 
@@ -365,8 +365,8 @@ def gallery_retention(
     if (days is None) == (not use_policy):
         raise click.UsageError("give DAYS or --policy, not both")
     service, actor = _service(ctx), _actor(ctx, token)
-    target = service.gallery_by_name(actor, gallery_ref)
-    service.set_gallery_retention(actor, target.id, None if use_policy else days)
+    target = service.galleries.gallery_by_name(actor, gallery_ref)
+    service.galleries.set_gallery_retention(actor, target.id, None if use_policy else days)
     period = "the policy profile's period" if use_policy else f"{days} day(s)"
     click.echo(f"gallery {target.id} {target.name!r} keeps its templates {period}")
 
@@ -402,7 +402,7 @@ def _read_result(path: Path) -> dict[str, Any]:
 def evaluation_save(ctx: click.Context, result_file: Path, token: str | None, as_json: bool) -> None:
     """Keep an evaluation result (the JSON of `facedocket evaluate --json`) on record
     (auditors, supervisors, admins). Prints the run's id; the saving is recorded."""
-    run_id = _service(ctx).save_evaluation(_actor(ctx, token), _read_result(result_file))
+    run_id = _service(ctx).evaluation.save_evaluation(_actor(ctx, token), _read_result(result_file))
     _show({"id": run_id}, as_json, f"evaluation run {run_id} saved")
 
 
@@ -412,7 +412,7 @@ def evaluation_save(ctx: click.Context, result_file: Path, token: str | None, as
 @click.pass_context
 def evaluation_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
     """List your agency's evaluation runs (auditors, supervisors, admins)."""
-    runs = _service(ctx).list_evaluations(_actor(ctx, token))
+    runs = [r.summary() for r in _service(ctx).evaluation.list_evaluations(_actor(ctx, token))]
     rows = [[str(r["id"]), str(r["created"])[:16], r["model"], r["detector"], r["fingerprint"] or "-"] for r in runs]
     lines = _table(["run", "created", "model", "detector", "data set fingerprint"], rows)
     _show(runs, as_json, "\n".join(lines) if runs else "no evaluation runs")
@@ -467,7 +467,7 @@ def _evaluation_text(run: dict[str, Any]) -> str:
 def evaluation_show(ctx: click.Context, run_id: int, token: str | None, as_json: bool) -> None:
     """Show evaluation run RUN_ID (auditors, supervisors, admins); --json gives the whole
     result as saved."""
-    run = _service(ctx).get_evaluation(_actor(ctx, token), run_id)
+    run = _service(ctx).evaluation.get_evaluation(_actor(ctx, token), run_id).as_dict()
     if as_json:
         _echo_json(_plain(run))
         return
@@ -491,8 +491,8 @@ def evaluation_calibrate(
     threshold floor still applies. The calibration is recorded.
     """
     service, actor = _service(ctx), _actor(ctx, token)
-    gallery_id = service.gallery_by_name(actor, gallery_ref).id if gallery_ref else None
-    threshold = service.calibrate(actor, run_id, target_fmr, gallery_id)
+    gallery_id = service.galleries.gallery_by_name(actor, gallery_ref).id if gallery_ref else None
+    threshold = service.evaluation.calibrate(actor, run_id, target_fmr, gallery_id)
     scope = f"gallery {gallery_id}" if gallery_id is not None else "every gallery of the run's model"
     data = {"evaluation_run_id": run_id, "target_fmr": target_fmr, "gallery_id": gallery_id, "threshold": threshold}
     text = f"threshold {threshold:.4f} for FMR {target_fmr:g} set for {scope} from evaluation run {run_id}"

@@ -298,7 +298,7 @@ def evaluate(
         click.echo(f"wrote {report_path}", err=True)
     if saver is not None:
         plain = json.loads(json.dumps(result, default=_json_default))
-        run_id = _service(ctx).save_evaluation(saver, plain)
+        run_id = _service(ctx).evaluation.save_evaluation(saver, plain)
         click.echo(f"saved as evaluation run {run_id}", err=as_json)
     if as_json:
         _echo_json(result)

@@ -10,7 +10,8 @@ import click
 from facedocket.cli import cli
 from facedocket.cli.common import _echo_json
 from facedocket.errors import FaceDocketError
-from facedocket.policy import PolicyProfile, check_file, explain, load_profile, shipped_profiles
+from facedocket.governance.explain import check_file, explain
+from facedocket.governance.policy import PolicyProfile, load_profile, shipped_profiles
 
 
 def _load(ref: str) -> PolicyProfile:

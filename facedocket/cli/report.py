@@ -47,7 +47,7 @@ def report_transparency(
     """
     if fmt == "pdf" and out is None:
         raise click.UsageError("a PDF report needs --out FILE")
-    report = _service(ctx).transparency_report(_actor(ctx, token), period, agency_id, field_set)
+    report = _service(ctx).reports.transparency_report(_actor(ctx, token), period, agency_id, field_set)
     data = transparency.render(report, fmt)
     if out is None:
         click.echo(data, nl=False)

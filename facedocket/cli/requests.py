@@ -35,9 +35,8 @@ from facedocket.cli.service import (
     json_option,
     token_option,
 )
-from facedocket.policy.schema import LEGAL_BASES, OFFENCE_CATEGORIES, PROBE_SOURCES
 from facedocket.service import CaseInfo, RequestDraft, RequestInfo, ReviewInfo
-from facedocket.store.tables import DISPOSITIONS
+from facedocket.vocab import DISPOSITIONS, LEGAL_BASES, OFFENCE_CATEGORIES, PROBE_SOURCES
 
 STATUSES = ("draft", "submitted", "approved", "denied", "searched", "reviewed", "closed", "expired")
 
@@ -64,7 +63,7 @@ def policy_activate(ctx: click.Context, profile: str, agency_id: int | None, tok
     it is activated again. The change is recorded in the audit log.
     """
     actor = _actor(ctx, token)
-    activated = _service(ctx).activate_policy(actor, profile, agency_id)
+    activated = _service(ctx).policy.activate_policy(actor, profile, agency_id)
     target = actor.agency_id if agency_id is None else agency_id
     _show(
         {"agency_id": target, "profile": activated.model_dump(mode="json")},
@@ -100,7 +99,7 @@ def case_create(
 
     Prints the case id, which `facedocket request file --case` takes.
     """
-    case = _service(ctx).create_case(_actor(ctx, token), number, offence_category, description)
+    case = _service(ctx).requests.create_case(_actor(ctx, token), number, offence_category, description)
     _show(case, as_json, f"case {case.id} {case.number!r} ({case.offence_category}) created")
 
 
@@ -110,7 +109,7 @@ def case_create(
 @click.pass_context
 def case_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
     """List your agency's cases (id, number, offence category, description)."""
-    cases = _service(ctx).list_cases(_actor(ctx, token))
+    cases = _service(ctx).requests.list_cases(_actor(ctx, token))
     _show(cases, as_json, "\n".join(_case_line(c) for c in cases) or "no cases")
 
 
@@ -121,7 +120,7 @@ def case_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
 @click.pass_context
 def case_show(ctx: click.Context, case_id: int, token: str | None, as_json: bool) -> None:
     """Show case CASE_ID."""
-    case = _service(ctx).get_case(_actor(ctx, token), case_id)
+    case = _service(ctx).requests.get_case(_actor(ctx, token), case_id)
     text = (
         f"case {case.id} {case.number!r}\n  offence category  {case.offence_category}\n"
         f"  description       {case.description or '-'}\n  created           {_when(case.created)}"
@@ -219,13 +218,13 @@ def request_file(
     """
     service, actor = _service(ctx), _actor(ctx, token)
     sha256 = hashlib.sha256(document_file.read_bytes()).hexdigest() if document_file else ""
-    gallery_ids = [service.gallery_by_name(actor, g).id for g in galleries]
+    gallery_ids = [service.galleries.gallery_by_name(actor, g).id for g in galleries]
     draft = RequestDraft(
         case_id, legal_basis, justification, document_type=document_type, document_reference=document_reference,
         document_issuer=document_issuer, document_date=document_date, document_sha256=sha256, galleries=gallery_ids,
         probe_source=probe_source, target_agency_id=to_agency,
     )  # fmt: skip
-    info = service.file_request(actor, draft, probe.read_bytes(), submit=submit)
+    info = service.requests.file_request(actor, draft, probe.read_bytes(), submit=submit)
     text = _status_line(info, "filed")
     if not submit:
         text += f"; submit it with `facedocket request submit {info.id}`"
@@ -242,7 +241,7 @@ def request_submit(ctx: click.Context, request_id: int, token: str | None, as_js
 
     The receiving agency's policy is checked now; a refusal names every failed rule.
     """
-    info = _service(ctx).submit_request(_actor(ctx, token), request_id)
+    info = _service(ctx).requests.submit_request(_actor(ctx, token), request_id)
     _show(info, as_json, _status_line(info, "submitted"))
 
 
@@ -254,7 +253,7 @@ def request_submit(ctx: click.Context, request_id: int, token: str | None, as_js
 @click.pass_context
 def request_approve(ctx: click.Context, request_id: int, reason: str, token: str | None, as_json: bool) -> None:
     """Approve REQUEST_ID (a supervisor of the receiving agency; never their own request)."""
-    info = _service(ctx).decide_request(_actor(ctx, token), request_id, True, reason)
+    info = _service(ctx).requests.decide_request(_actor(ctx, token), request_id, True, reason)
     _show(info, as_json, _status_line(info, "approved"))
 
 
@@ -269,7 +268,7 @@ def request_deny(ctx: click.Context, request_id: int, reason: str, token: str | 
 
     Denying an emergency request that was already searched purges its probe and candidates.
     """
-    info = _service(ctx).decide_request(_actor(ctx, token), request_id, False, reason)
+    info = _service(ctx).requests.decide_request(_actor(ctx, token), request_id, False, reason)
     text = _status_line(info, "denied")
     if info.purged is not None:
         text += "; its probe and candidates were purged"
@@ -287,11 +286,11 @@ def request_show(ctx: click.Context, request_id: int, token: str | None, as_json
     The requesting agency of a request to another agency sees only released candidates.
     """
     service, actor = _service(ctx), _actor(ctx, token)
-    info = service.get_request(actor, request_id)
-    results = service.request_searches(actor, request_id)
+    info = service.requests.get_request(actor, request_id)
+    results = service.searches.request_searches(actor, request_id)
     reviews: list[ReviewInfo] = []
     if info.can_see_results and actor.role in ("examiner", "supervisor", "auditor"):
-        reviews = service.list_reviews(actor, request_id)
+        reviews = service.review.list_reviews(actor, request_id)
     if as_json:
         _echo_json({"request": _plain(info), "searches": _plain(results), "reviews": _plain(reviews)})
         return
@@ -314,7 +313,7 @@ def request_show(ctx: click.Context, request_id: int, token: str | None, as_json
 @click.pass_context
 def request_list(ctx: click.Context, status: str | None, limit: int, token: str | None, as_json: bool) -> None:
     """List requests your agency filed or received, newest first."""
-    rows = _service(ctx).list_requests(_actor(ctx, token), status, limit)
+    rows = _service(ctx).requests.list_requests(_actor(ctx, token), status, limit)
     lines = _table(
         ["id", "status", "approval", "case", "legal basis", "from", "to", "outcome", "filed"],
         [
@@ -334,7 +333,7 @@ def request_list(ctx: click.Context, status: str | None, limit: int, token: str 
 @click.pass_context
 def request_probe(ctx: click.Context, request_id: int, out: Path, token: str | None) -> None:
     """Save the probe photo of REQUEST_ID to a file (every view is recorded)."""
-    data = _service(ctx).probe_image(_actor(ctx, token), request_id)
+    data = _service(ctx).requests.probe_image(_actor(ctx, token), request_id)
     out.write_bytes(data)
     click.echo(f"probe of request {request_id} ({len(data)} bytes) written to {out}")
 
@@ -348,7 +347,7 @@ def request_expire(ctx: click.Context, as_json: bool) -> None:
     Needs no token (it only enforces deadlines; the audit log records it as `system`), so a
     scheduler such as cron can run it. Searches and decisions run it too.
     """
-    expired = _service(ctx).expire_overdue()
+    expired = _service(ctx).requests.expire_overdue()
     text = f"expired and purged: {', '.join(f'request {i}' for i in expired)}" if expired else "nothing expired"
     _show({"expired": expired}, as_json, text)
 
@@ -382,7 +381,7 @@ def request_review(
     two-person rule a second, different reviewer decides blind; a disagreement goes to a
     supervisor.
     """
-    review = _service(ctx).review_candidate(_actor(ctx, token), request_id, candidate_id, disposition, rationale)
+    review = _service(ctx).review.review_candidate(_actor(ctx, token), request_id, candidate_id, disposition, rationale)
     _show(review, as_json, f"review {review.id}: candidate {review.candidate_id} {review.disposition} ({review.stage})")
 
 
@@ -393,7 +392,7 @@ def request_review(
 @click.pass_context
 def request_reviews(ctx: click.Context, request_id: int, token: str | None, as_json: bool) -> None:
     """List the reviews of REQUEST_ID (a first decision stays hidden until the second is in)."""
-    reviews = _service(ctx).list_reviews(_actor(ctx, token), request_id)
+    reviews = _service(ctx).review.list_reviews(_actor(ctx, token), request_id)
     _show(reviews, as_json, "\n".join(_review_table(reviews)) if reviews else "no reviews")
 
 
@@ -413,8 +412,8 @@ def request_conclude(
     candidate list is a no-lead).
     """
     service, actor = _service(ctx), _actor(ctx, token)
-    info = service.conclude_request(actor, request_id, list(release) if release else None)
-    released = [c.id for r in service.request_searches(actor, request_id) for c in r.candidates if c.released]
+    info = service.review.conclude_request(actor, request_id, list(release) if release else None)
+    released = [c.id for r in service.searches.request_searches(actor, request_id) for c in r.candidates if c.released]
     text = _status_line(info, "concluded") + f"; outcome {info.outcome}"
     text += f"; released candidates: {', '.join(map(str, released)) or 'none'}"
     _show(info, as_json, text)
@@ -427,7 +426,7 @@ def request_conclude(
 @click.pass_context
 def request_close(ctx: click.Context, request_id: int, token: str | None, as_json: bool) -> None:
     """Close reviewed, approved request REQUEST_ID (its requester or a supervisor)."""
-    info = _service(ctx).close_request(_actor(ctx, token), request_id)
+    info = _service(ctx).requests.close_request(_actor(ctx, token), request_id)
     _show(info, as_json, _status_line(info, "closed") + f"; outcome {info.outcome}")
 
 
@@ -444,7 +443,7 @@ def request_export(ctx: click.Context, request_id: int, out: Path, token: str | 
     candidates, the reviews and the request's audit events with their hashes. The export is
     recorded with the file's SHA-256.
     """
-    text = _service(ctx).export_request(_actor(ctx, token), request_id)
+    text = _service(ctx).reports.export_request(_actor(ctx, token), request_id)
     out.write_text(text, encoding="utf-8")
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     click.echo(f"case file of request {request_id} written to {out} (sha256 {digest})")

@@ -20,8 +20,17 @@ import click
 from facedocket.cli import cli
 from facedocket.cli.common import _echo_json, _progress, settings_of
 from facedocket.errors import Unauthorized
-from facedocket.service import EMPTY_LABEL, LEAD_LABEL, Actor, SearchResult, Service, open_service, read_source
-from facedocket.store.tables import ROLES
+from facedocket.service import (
+    EMPTY_LABEL,
+    LEAD_LABEL,
+    Actor,
+    IssuedToken,
+    SearchResult,
+    Service,
+    open_service,
+    read_source,
+)
+from facedocket.vocab import ROLES
 
 TOKEN_FILE = "token"
 
@@ -44,7 +53,7 @@ def _actor(ctx: click.Context, token: str | None) -> Actor:
         secret = saved.read_text().strip()
     if not secret:
         raise Unauthorized("no token: pass --token, set FACEDOCKET_TOKEN, or run `facedocket init` first")
-    return _service(ctx).authenticate(secret)
+    return _service(ctx).accounts.authenticate(secret)
 
 
 def _plain(value: Any) -> Any:
@@ -83,7 +92,7 @@ def init(ctx: click.Context, agency: str, admin_username: str) -> None:
     """
     settings = settings_of(ctx)
     service = _service(ctx)
-    issued = service.bootstrap(agency, admin_username)
+    issued = service.accounts.bootstrap(agency, admin_username)
     path = settings.home / TOKEN_FILE
     path.write_text(issued.secret + "\n")
     path.chmod(0o600)
@@ -121,12 +130,21 @@ def agency() -> None:
 @json_option
 @click.pass_context
 def agency_create(ctx: click.Context, name: str, admin_username: str, token: str | None, as_json: bool) -> None:
-    """Create agency NAME with a first admin; prints the admin's token once."""
-    info, issued = _service(ctx).create_agency(_actor(ctx, token), name, admin_username)
+    """Create agency NAME with a first admin (operator admins); prints the admin's activation
+    token once. Hand it to the admin: it only makes their own token (`facedocket token create`)."""
+    info, issued = _service(ctx).accounts.create_agency(_actor(ctx, token), name, admin_username)
     _show(
         {"agency": info, "token": issued},
         as_json,
-        f"agency {info.id} {info.name!r}; admin token: {issued.secret}",
+        f"agency {info.id} {info.name!r}; {_activation_text(issued)}",
+    )
+
+
+def _activation_text(issued: IssuedToken) -> str:
+    expires = f"{issued.expires:%Y-%m-%d %H:%M %Z}".strip() if issued.expires else "-"
+    return (
+        f"activation token for {issued.username} (valid until {expires}; hand it to them: it only makes their "
+        f"own token, once, with `facedocket token create --token ...`): {issued.secret}"
     )
 
 
@@ -136,7 +154,7 @@ def agency_create(ctx: click.Context, name: str, admin_username: str, token: str
 @click.pass_context
 def agency_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
     """List the agencies you can see."""
-    agencies = _service(ctx).list_agencies(_actor(ctx, token))
+    agencies = _service(ctx).accounts.list_agencies(_actor(ctx, token))
     _show(
         agencies,
         as_json,
@@ -156,13 +174,30 @@ def user() -> None:
 @json_option
 @click.pass_context
 def user_create(ctx: click.Context, username: str, role: str, token: str | None, as_json: bool) -> None:
-    """Create USERNAME in your agency (admins only); prints their token once."""
-    info, issued = _service(ctx).create_user(_actor(ctx, token), username, role)
+    """Create USERNAME in your agency (admins only); prints their activation token once.
+
+    Hand the activation token to the user: it does one thing, once, within
+    FACEDOCKET_ACTIVATION_TTL_HOURS: make the user's own token (`facedocket token create
+    --token ACTIVATION`). So nobody but the user ever holds a token that acts as them.
+    """
+    info, issued = _service(ctx).accounts.create_user(_actor(ctx, token), username, role)
     _show(
         {"user": info, "token": issued},
         as_json,
-        f"user {info.id} {info.username} ({info.role}); token: {issued.secret}",
+        f"user {info.id} {info.username} ({info.role}); {_activation_text(issued)}",
     )
+
+
+@user.command("activation")
+@click.argument("user_id", type=int)
+@token_option
+@json_option
+@click.pass_context
+def user_activation(ctx: click.Context, user_id: int, token: str | None, as_json: bool) -> None:
+    """Hand out a new activation token for USER_ID (admins): a lost token, or a user
+    reactivated (their old tokens stay revoked). Older activation tokens stop working."""
+    issued = _service(ctx).accounts.issue_activation(_actor(ctx, token), user_id)
+    _show({"token": issued}, as_json, _activation_text(issued))
 
 
 @user.command("list")
@@ -171,7 +206,7 @@ def user_create(ctx: click.Context, username: str, role: str, token: str | None,
 @click.pass_context
 def user_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
     """List your agency's users."""
-    users = _service(ctx).list_users(_actor(ctx, token))
+    users = _service(ctx).accounts.list_users(_actor(ctx, token))
     _show(
         users,
         as_json,
@@ -184,9 +219,20 @@ def user_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
 @token_option
 @click.pass_context
 def user_deactivate(ctx: click.Context, user_id: int, token: str | None) -> None:
-    """Deactivate a user: their tokens stop working."""
-    info = _service(ctx).set_user_active(_actor(ctx, token), user_id, False)
+    """Deactivate a user: every token of theirs is revoked."""
+    info = _service(ctx).accounts.set_user_active(_actor(ctx, token), user_id, False)
     click.echo(f"user {info.id} {info.username} deactivated")
+
+
+@user.command("activate")
+@click.argument("user_id", type=int)
+@token_option
+@click.pass_context
+def user_activate(ctx: click.Context, user_id: int, token: str | None) -> None:
+    """Activate a deactivated user again. Their old tokens stay revoked: hand them a new
+    activation token (`facedocket user activation USER_ID`)."""
+    info = _service(ctx).accounts.set_user_active(_actor(ctx, token), user_id, True)
+    click.echo(f"user {info.id} {info.username} activated; hand them an activation token")
 
 
 @cli.group("token")
@@ -195,14 +241,17 @@ def token_group() -> None:
 
 
 @token_group.command("create")
-@click.option("--user", "user_id", type=int, help="For this user of your agency (admins); default yourself.")
 @click.option("--name", default="", help="A label for the token.")
 @token_option
+@json_option
 @click.pass_context
-def token_create(ctx: click.Context, user_id: int | None, name: str, token: str | None) -> None:
-    """Issue a new token; prints its secret once."""
-    issued = _service(ctx).create_token(_actor(ctx, token), user_id, name)
-    click.echo(f"token {issued.id} for {issued.username}: {issued.secret}")
+def token_create(ctx: click.Context, name: str, token: str | None, as_json: bool) -> None:
+    """Make yourself a new token (with a live token of yours, or the activation token an admin
+    handed you, which this uses up); prints its secret once. Nobody makes a token for
+    someone else. It expires after FACEDOCKET_TOKEN_TTL_DAYS days."""
+    issued = _service(ctx).accounts.create_token(_actor(ctx, token), None, name)
+    expires = f"{issued.expires:%Y-%m-%d}" if issued.expires else "-"
+    _show(issued, as_json, f"token {issued.id} for {issued.username} (expires {expires}): {issued.secret}")
 
 
 @token_group.command("revoke")
@@ -211,7 +260,7 @@ def token_create(ctx: click.Context, user_id: int | None, name: str, token: str 
 @click.pass_context
 def token_revoke(ctx: click.Context, token_id: int, token: str | None) -> None:
     """Revoke token TOKEN_ID."""
-    _service(ctx).revoke_token(_actor(ctx, token), token_id)
+    _service(ctx).accounts.revoke_token(_actor(ctx, token), token_id)
     click.echo(f"token {token_id} revoked")
 
 
@@ -242,7 +291,7 @@ def gallery_create(
     as_json: bool,
 ) -> None:
     """Create gallery NAME in your agency."""
-    info = _service(ctx).create_gallery(_actor(ctx, token), name, source, purpose, index_kind)
+    info = _service(ctx).galleries.create_gallery(_actor(ctx, token), name, source, purpose, index_kind)
     _show(info, as_json, f"gallery {info.id} {info.name!r} created")
 
 
@@ -252,7 +301,7 @@ def gallery_create(
 @click.pass_context
 def gallery_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
     """List galleries your agency owns or may search."""
-    galleries = _service(ctx).list_galleries(_actor(ctx, token))
+    galleries = _service(ctx).galleries.list_galleries(_actor(ctx, token))
     lines = [
         f"{g.id}\t{g.name}\t{g.subjects} subjects\t{g.templates} templates\t{'owned' if g.owned else 'shared with you'}"
         for g in galleries
@@ -266,7 +315,7 @@ def gallery_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
 @click.pass_context
 def gallery_show(ctx: click.Context, gallery_ref: str, token: str | None) -> None:
     """Show a gallery (by name or id) as JSON."""
-    _echo_json(_plain(_service(ctx).gallery_by_name(_actor(ctx, token), gallery_ref)))
+    _echo_json(_plain(_service(ctx).galleries.gallery_by_name(_actor(ctx, token), gallery_ref)))
 
 
 @gallery.command("share")
@@ -278,7 +327,9 @@ def gallery_show(ctx: click.Context, gallery_ref: str, token: str | None) -> Non
 def gallery_share(ctx: click.Context, gallery_ref: str, agency_id: int, revoke: bool, token: str | None) -> None:
     """Let another agency search a gallery of yours (or stop it with --revoke)."""
     service, actor = _service(ctx), _actor(ctx, token)
-    info = service.share_gallery(actor, service.gallery_by_name(actor, gallery_ref).id, agency_id, not revoke)
+    info = service.galleries.share_gallery(
+        actor, service.galleries.gallery_by_name(actor, gallery_ref).id, agency_id, not revoke
+    )
     click.echo(f"gallery {info.id} shared with agencies: {list(info.shared_with) or 'none'}")
 
 
@@ -303,11 +354,11 @@ def enroll(
     below-quality or invalid-image.
     """
     service, actor = _service(ctx), _actor(ctx, token)
-    target = service.gallery_by_name(actor, gallery_ref)
+    target = service.galleries.gallery_by_name(actor, gallery_ref)
     items = read_source(path)
     outcomes = outcomes or settings_of(ctx).home / "enrolment" / f"gallery-{target.id}-outcomes.csv"
     with _progress(len(items), f"enrolling into {target.name}") as advance:
-        report = service.enroll(actor, target.id, items, outcomes, advance, batch_size)
+        report = service.enrolment.enroll(actor, target.id, items, outcomes, advance, batch_size)
     summary = ", ".join(f"{k} {v}" for k, v in report.as_dict()["counts"].items() if v)  # type: ignore[attr-defined]
     _show(report.as_dict(), as_json, f"{len(items)} photos: {summary}; outcomes in {outcomes}")
 
@@ -329,7 +380,9 @@ def subject_list(
 ) -> None:
     """List a gallery's subjects."""
     service, actor = _service(ctx), _actor(ctx, token)
-    subjects = service.list_subjects(actor, service.gallery_by_name(actor, gallery_ref).id, offset, limit)
+    subjects = service.galleries.list_subjects(
+        actor, service.galleries.gallery_by_name(actor, gallery_ref).id, offset, limit
+    )
     _show(subjects, as_json, "\n".join(f"{s.id}\t{s.reference}\t{s.templates} templates" for s in subjects))
 
 
@@ -339,7 +392,7 @@ def subject_list(
 @click.pass_context
 def subject_delete(ctx: click.Context, subject_id: int, token: str | None) -> None:
     """Delete a subject and its templates from the database and the index."""
-    n = _service(ctx).delete_subject(_actor(ctx, token), subject_id)
+    n = _service(ctx).galleries.delete_subject(_actor(ctx, token), subject_id)
     click.echo(f"subject {subject_id} deleted with {n} template(s)")
 
 
@@ -355,8 +408,8 @@ def index() -> None:
 def index_rebuild(ctx: click.Context, gallery_ref: str, token: str | None) -> None:
     """Rebuild a gallery's index from the database."""
     service, actor = _service(ctx), _actor(ctx, token)
-    target = service.gallery_by_name(actor, gallery_ref)
-    click.echo(f"gallery {target.id}: index rebuilt with {service.rebuild_index(actor, target.id)} templates")
+    target = service.galleries.gallery_by_name(actor, gallery_ref)
+    click.echo(f"gallery {target.id}: index rebuilt with {service.galleries.rebuild_index(actor, target.id)} templates")
 
 
 # --- search and verify -------------------------------------------------------------------------
@@ -436,8 +489,8 @@ def search(
     candidates with `facedocket request review`.
     """
     service, actor = _service(ctx), _actor(ctx, token)
-    ids = [service.gallery_by_name(actor, g).id for g in galleries] or None
-    _print_result(service.search(actor, request_id, ids, k, threshold, face), as_json)
+    ids = [service.galleries.gallery_by_name(actor, g).id for g in galleries] or None
+    _print_result(service.searches.search(actor, request_id, ids, k, threshold, face), as_json)
 
 
 @cli.command()
@@ -459,7 +512,7 @@ def verify(
     candidate above threshold".
     """
     service, actor = _service(ctx), _actor(ctx, token)
-    _print_result(service.verify(actor, request_id, subject_id, threshold, face), as_json)
+    _print_result(service.searches.verify(actor, request_id, subject_id, threshold, face), as_json)
 
 
 @cli.group()
@@ -474,7 +527,7 @@ def searches() -> None:
 @click.pass_context
 def searches_list(ctx: click.Context, limit: int, token: str | None, as_json: bool) -> None:
     """List your agency's searches, newest first."""
-    rows = _service(ctx).list_searches(_actor(ctx, token), limit)
+    rows = _service(ctx).searches.list_searches(_actor(ctx, token), limit)
     if as_json:
         _echo_json(_plain(rows))
         return
@@ -492,4 +545,4 @@ def searches_list(ctx: click.Context, limit: int, token: str | None, as_json: bo
 @click.pass_context
 def searches_show(ctx: click.Context, search_id: int, token: str | None, as_json: bool) -> None:
     """Show one search with its candidates."""
-    _print_result(_service(ctx).get_search(_actor(ctx, token), search_id), as_json)
+    _print_result(_service(ctx).searches.get_search(_actor(ctx, token), search_id), as_json)

@@ -36,11 +36,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from facedocket import audit
 from facedocket.errors import InvalidInput, NotFound
-from facedocket.policy.schema import LEGAL_BASES, OFFENCE_CATEGORIES
+from facedocket.governance import audit
+from facedocket.governance.review import candidate_state
 from facedocket.service.audit import event_dict
-from facedocket.service.requests import candidate_state
 from facedocket.store.tables import (
     Agency,
     AuditEvent,
@@ -54,6 +53,7 @@ from facedocket.store.tables import (
     Subject,
     User,
 )
+from facedocket.vocab import LEGAL_BASES, OFFENCE_CATEGORIES
 
 # --- periods ---------------------------------------------------------------------------------
 

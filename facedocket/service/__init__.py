@@ -1,35 +1,88 @@
 """The service layer: the one place where rules, storage and the index meet.
 
-Both shells (the CLI and the REST API) call these methods and nothing deeper, so a rule
-such as "no search without a written request" lives once.
+Both shells (the CLI and the REST API) call these areas and nothing deeper, so a rule such
+as "no search without a written request" lives once. :class:`Service` is a small facade:
+one area object per part of the work, all sharing one :class:`~.context.Context`
+(settings, database sessions, clock, audit writer, indexes, face pipeline).
 
 Example::
 
     service = open_service(Settings(home=Path("data")))
-    token = service.bootstrap("State Police", "admin")
-    actor = service.authenticate(token.secret)
+    token = service.accounts.bootstrap("State Police", "admin")
+    admin = service.accounts.authenticate(token.secret)
+    service.policy.activate_policy(admin, "massachusetts-2020")
 """
 
 from __future__ import annotations
 
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
 from facedocket.config import Settings
+from facedocket.governance.permissions import Actor
 from facedocket.matching.index import KINDS as INDEX_KINDS
-from facedocket.service.accounts import AccountsMixin, IssuedToken
-from facedocket.service.base import Actor, Clock, system_clock
-from facedocket.service.enrolment import EnrolItem, EnrolmentMixin, read_source
-from facedocket.service.export import ExportMixin
-from facedocket.service.galleries import GalleriesMixin
-from facedocket.service.oversight import OversightMixin
-from facedocket.service.reports import ReportsMixin
-from facedocket.service.requests import CaseInfo, RequestDraft, RequestInfo, ReviewInfo
-from facedocket.service.search import EMPTY_LABEL, LEAD_LABEL, SearchResult
+from facedocket.service.accounts import Accounts, AgencyInfo, IssuedToken, UserInfo
+from facedocket.service.audit import AuditLog, EventInfo
+from facedocket.service.context import Clock, Context, system_clock
+from facedocket.service.enrolment import EnrolItem, Enrolment, EnrolmentReport, Outcome, read_source
+from facedocket.service.evaluation import EvaluationRecord, EvaluationResult, Evaluations, EvaluationSpec
+from facedocket.service.galleries import Galleries, GalleryInfo, SubjectInfo
+from facedocket.service.indexes import IndexManager
+from facedocket.service.oversight import Document, HoldInfo, Oversight, RetentionReport
+from facedocket.service.policy import ActivePolicy, Policies
+from facedocket.service.reports import Reports
+from facedocket.service.requests import CaseInfo, RequestDraft, RequestInfo, Requests
+from facedocket.service.review import ReviewArea, ReviewInfo
+from facedocket.service.search import EMPTY_LABEL, LEAD_LABEL, CandidateInfo, Searches, SearchResult
 from facedocket.store import db
-from facedocket.store.tables import ROLES
 from facedocket.vision.pipeline import FacePipeline
+from facedocket.vocab import ROLES
 
 
-class Service(AccountsMixin, GalleriesMixin, EnrolmentMixin, ExportMixin, OversightMixin, ReportsMixin):
-    """Every use case of FaceDocket (see the mixins for each area)."""
+class Service:
+    """Every use case of FaceDocket, by area."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.accounts = Accounts(ctx)
+        self.policy = Policies(ctx)
+        self.galleries = Galleries(ctx)
+        self.enrolment = Enrolment(ctx)
+        self.requests = Requests(ctx)
+        self.review = ReviewArea(ctx, self.requests)
+        self.searches = Searches(ctx, self.requests)
+        self.oversight = Oversight(ctx)
+        self.evaluation = Evaluations(ctx)
+        self.reports = Reports(ctx, self.requests, self.searches, self.review)
+        self.audit = AuditLog(ctx)
+
+    @property
+    def settings(self) -> Settings:
+        return self.ctx.settings
+
+    @property
+    def engine(self) -> Engine:
+        return self.ctx.engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.ctx.sessions
+
+    @property
+    def clock(self) -> Clock:
+        return self.ctx.clock
+
+    @property
+    def pipeline(self) -> FacePipeline:
+        return self.ctx.pipeline
+
+    @property
+    def indexes(self) -> IndexManager:
+        return self.ctx.indexes
+
+    def close(self) -> None:
+        """Write indexes with unsaved changes and release the database connections."""
+        self.ctx.close()
 
 
 def open_service(
@@ -48,7 +101,7 @@ def open_service(
     engine = db.make_engine(settings.resolved_database_url())
     if migrate:
         db.migrate(engine)
-    return Service(settings, engine, clock, pipeline)
+    return Service(Context(settings, engine, clock, pipeline))
 
 
 __all__ = [
@@ -56,16 +109,31 @@ __all__ = [
     "INDEX_KINDS",
     "LEAD_LABEL",
     "ROLES",
+    "ActivePolicy",
     "Actor",
+    "AgencyInfo",
+    "CandidateInfo",
     "CaseInfo",
+    "Document",
     "EnrolItem",
+    "EnrolmentReport",
+    "EvaluationRecord",
+    "EvaluationResult",
+    "EvaluationSpec",
+    "EventInfo",
     "FacePipeline",
+    "GalleryInfo",
+    "HoldInfo",
     "IssuedToken",
+    "Outcome",
     "RequestDraft",
     "RequestInfo",
+    "RetentionReport",
     "ReviewInfo",
     "SearchResult",
     "Service",
+    "SubjectInfo",
+    "UserInfo",
     "open_service",
     "read_source",
 ]

@@ -2,7 +2,13 @@
 
 The agency created by ``facedocket init`` is the *operator*: its admins create other
 agencies (each with a first admin). Every other action stays inside the actor's agency.
-Tokens are shown once; only their SHA-256 is stored.
+Tokens are shown once; only their SHA-256 is stored, and each expires.
+
+Only a user makes their own tokens. An admin who creates a user (or an agency's first
+admin) gets an *activation token* to hand over: it only lets that user make their own token,
+once, within ``activation_ttl_hours``, so the admin never holds a token that acts as the
+user. Admins revoke tokens; deactivating a user revokes all of theirs, and reactivating
+does not bring them back (an admin hands out a new activation token).
 """
 
 from __future__ import annotations
@@ -10,19 +16,23 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-from facedocket.service.audit import SYSTEM, AuditMixin, Who
-from facedocket.service.base import Actor
-from facedocket.store.tables import ROLES, Agency, ApiToken, User
+from facedocket.governance.permissions import Actor, require
+from facedocket.service.context import SYSTEM, Area, Who
+from facedocket.service.inputs import text
+from facedocket.store.queries import accounts as queries
+from facedocket.store.tables import Agency, ApiToken, User
+from facedocket.vocab import ROLES
 
 TOKEN_PREFIX = "fd_"
 TOKEN_USE_EVENT_EVERY = timedelta(minutes=10)
+PERSONAL = "personal"
+ACTIVATION = "activation"
 
 
 def hash_token(secret: str) -> str:
@@ -31,12 +41,15 @@ def hash_token(secret: str) -> str:
 
 @dataclass(frozen=True)
 class IssuedToken:
-    """A token as issued: ``secret`` is shown this once and never stored."""
+    """A token as issued: ``secret`` is shown this once and never stored. ``kind`` is
+    ``personal`` or ``activation`` (it only makes its user's own token, once)."""
 
     id: int
     user_id: int
     username: str
     secret: str
+    kind: str = PERSONAL
+    expires: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -64,151 +77,188 @@ def _check_role(role: str) -> None:
         raise InvalidInput(f"unknown role {role!r}; roles are: {', '.join(ROLES)}")
 
 
-def _check_name(value: str, what: str) -> str:
-    value = (value or "").strip()
-    if not value or len(value) > 120:
-        raise InvalidInput(f"{what} must be 1 to 120 characters")
-    return value
+class Accounts(Area):
+    """Agencies, users and tokens (see the module docstring)."""
 
-
-class AccountsMixin(AuditMixin):
     def bootstrap(self, agency_name: str, admin_username: str) -> IssuedToken:
         """Create the operator agency and its first admin (``facedocket init``); only on an
-        empty database."""
-        with self.transaction() as session:
-            if session.scalar(select(Agency.id).limit(1)) is not None:
+        empty database. The admin's token is a personal one."""
+        with self.ctx.write() as session:
+            if queries.any_agency(session):
                 raise Conflict("this database already has agencies; use `facedocket user create` instead")
-            agency = Agency(name=_check_name(agency_name, "agency name"), is_operator=True, created=self.clock())
+            agency = Agency(name=text(agency_name, "agency name", required=True), is_operator=True,
+                            created=self.clock())  # fmt: skip
             session.add(agency)
             session.flush()
-            token = self._new_user_and_token(session, agency.id, admin_username, "admin")
-            self._audit(session, Who(token.user_id, token.username, agency.id), "system.initialised", "agency",
-                        agency.id, {"agency": agency.name, "admin": token.username})  # fmt: skip
+            user = self._new_user(session, agency.id, admin_username, "admin")
+            token = self._issue(session, user, "initial", PERSONAL)
+            self.ctx.audit(session, Who(user.id, user.username, agency.id), "system.initialised", "agency",
+                           agency.id, {"agency": agency.name, "admin": user.username})  # fmt: skip
             return token
 
-    def _new_user_and_token(self, session: Session, agency_id: int, username: str, role: str) -> IssuedToken:
+    def _new_user(self, session: Session, agency_id: int, username: str, role: str) -> User:
         _check_role(role)
-        user = User(agency_id=agency_id, username=_check_name(username, "username"), role=role, created=self.clock())
+        user = User(agency_id=agency_id, username=text(username, "username", required=True), role=role,
+                    created=self.clock())  # fmt: skip
         session.add(user)
         try:
             session.flush()
         except IntegrityError:
             raise Conflict(f"username {username!r} is taken; choose another") from None
-        return self._issue(session, user, "initial")
+        return user
 
-    def _issue(self, session: Session, user: User, name: str) -> IssuedToken:
+    def _issue(self, session: Session, user: User, name: str, kind: str) -> IssuedToken:
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token = ApiToken(
-            user_id=user.id,
-            token_hash=hash_token(secret),
-            prefix=secret[:10],
-            name=name,
-            created=self.clock(),
-        )
+        now = self.clock()
+        life = (timedelta(hours=self.ctx.settings.activation_ttl_hours) if kind == ACTIVATION
+                else timedelta(days=self.ctx.settings.token_ttl_days))  # fmt: skip
+        token = ApiToken(user_id=user.id, token_hash=hash_token(secret), prefix=secret[:10], name=name,
+                         created=now, expires=now + life, kind=kind)  # fmt: skip
         session.add(token)
         session.flush()
-        return IssuedToken(token.id, user.id, user.username, secret)
+        return IssuedToken(token.id, user.id, user.username, secret, kind, token.expires)
+
+    def _activation(self, session: Session, user: User) -> IssuedToken:
+        """A fresh activation token for ``user``; any older one stops working."""
+        queries.revoke_tokens(session, user.id, self.clock(), kind=ACTIVATION)
+        return self._issue(session, user, "activation", ACTIVATION)
 
     def create_agency(self, actor: Actor, name: str, admin_username: str) -> tuple[AgencyInfo, IssuedToken]:
-        """A new agency and its first admin's token. Only the operator's admins may."""
-        actor.require("admin")
-        if not actor.operator:
-            raise Forbidden("only admins of the operator agency create agencies")
-        with self.transaction() as session:
-            agency = Agency(name=_check_name(name, "agency name"), created=self.clock())
+        """A new agency and the activation token of its first admin (operator admins only)."""
+        require(actor, "agency.create", "other")
+        with self.ctx.write() as session:
+            agency = Agency(name=text(name, "agency name", required=True), created=self.clock())
             session.add(agency)
             try:
                 session.flush()
             except IntegrityError:
                 raise Conflict(f"an agency named {name!r} exists") from None
-            token = self._new_user_and_token(session, agency.id, admin_username, "admin")
-            self._audit(session, actor, "agency.created", "agency", agency.id, {"name": agency.name})
-            self._audit(session, actor, "user.created", "user", token.user_id,
-                        {"username": token.username, "role": "admin"}, agency_id=agency.id)  # fmt: skip
+            user = self._new_user(session, agency.id, admin_username, "admin")
+            token = self._activation(session, user)
+            self.ctx.audit(session, actor, "agency.created", "agency", agency.id, {"name": agency.name})
+            self.ctx.audit(session, actor, "user.created", "user", user.id,
+                           {"username": user.username, "role": "admin"}, agency_id=agency.id)  # fmt: skip
             return AgencyInfo(agency.id, agency.name, False), token
 
     def list_agencies(self, actor: Actor) -> list[AgencyInfo]:
         """All agencies for the operator's admins; otherwise the actor's own."""
-        with self.sessions() as session:
-            query = select(Agency).order_by(Agency.id)
-            if not (actor.operator and actor.role == "admin"):
-                query = query.where(Agency.id == actor.agency_id)
-            return [AgencyInfo(a.id, a.name, a.is_operator) for a in session.scalars(query)]
+        require(actor, "agency.read")
+        every = actor.operator and actor.role == "admin" and not actor.activation
+        with self.ctx.read() as session:
+            rows = queries.agencies(session, None if every else actor.agency_id)
+            return [AgencyInfo(a.id, a.name, a.is_operator) for a in rows]
 
     def create_user(self, actor: Actor, username: str, role: str) -> tuple[UserInfo, IssuedToken]:
-        """A user of the admin's own agency, with a first token."""
-        actor.require("admin")
-        with self.transaction() as session:
-            token = self._new_user_and_token(session, actor.agency_id, username, role)
-            user = session.get(User, token.user_id)
-            assert user is not None
-            self._audit(session, actor, "user.created", "user", user.id, {"username": user.username, "role": role})
+        """A user of the admin's own agency, and the activation token to hand to them."""
+        require(actor, "user.create")
+        with self.ctx.write() as session:
+            user = self._new_user(session, actor.agency_id, username, role)
+            token = self._activation(session, user)
+            self.ctx.audit(session, actor, "user.created", "user", user.id, {"username": user.username, "role": role})
             return _user_info(user), token
 
     def list_users(self, actor: Actor) -> list[UserInfo]:
-        actor.require("admin", "supervisor", "auditor")
-        with self.sessions() as session:
-            users = session.scalars(select(User).where(User.agency_id == actor.agency_id).order_by(User.id))
-            return [_user_info(u) for u in users]
+        require(actor, "user.read")
+        with self.ctx.read() as session:
+            return [_user_info(u) for u in queries.users(session, actor.agency_id)]
+
+    def _agency_user(self, session: Session, actor: Actor, user_id: int) -> User:
+        user = queries.user(session, user_id)
+        if user is None or user.agency_id != actor.agency_id:
+            raise NotFound(f"no user {user_id} in your agency")
+        return user
 
     def set_user_active(self, actor: Actor, user_id: int, active: bool) -> UserInfo:
-        actor.require("admin")
-        with self.transaction() as session:
-            user = session.get(User, user_id)
-            if user is None or user.agency_id != actor.agency_id:
-                raise NotFound(f"no user {user_id} in your agency")
+        """Deactivate a user (every token of theirs is revoked) or reactivate them (their old
+        tokens stay revoked: hand them a new activation token with :meth:`issue_activation`)."""
+        require(actor, "user.set_active")
+        with self.ctx.write() as session:
+            user = self._agency_user(session, actor, user_id)
+            if user.id == actor.user_id and not active:
+                raise Conflict("you cannot deactivate yourself; ask another admin")
             user.active = active
-            self._audit(session, actor, "user.activated" if active else "user.deactivated", "user", user.id,
-                        {"username": user.username})  # fmt: skip
+            revoked = 0 if active else queries.revoke_tokens(session, user.id, self.clock())
+            self.ctx.audit(session, actor, "user.activated" if active else "user.deactivated", "user", user.id,
+                           {"username": user.username, "tokens_revoked": revoked})  # fmt: skip
             return _user_info(user)
 
+    def issue_activation(self, actor: Actor, user_id: int) -> IssuedToken:
+        """A new activation token for an active user of the admin's agency (a lost token, a
+        reactivated user); it only lets the user make their own token."""
+        require(actor, "user.create")
+        with self.ctx.write() as session:
+            user = self._agency_user(session, actor, user_id)
+            if not user.active:
+                raise Conflict(f"user {user.username} is deactivated; activate them first")
+            token = self._activation(session, user)
+            self.ctx.audit(session, actor, "token.created", "token", token.id,
+                           {"user_id": user.id, "kind": ACTIVATION})  # fmt: skip
+            return token
+
     def create_token(self, actor: Actor, user_id: int | None = None, name: str = "") -> IssuedToken:
-        """A new token for the actor, or (admins) for a user of their agency."""
-        with self.transaction() as session:
-            target = user_id if user_id is not None else actor.user_id
-            if target != actor.user_id:
-                actor.require("admin")
-            user = session.get(User, target)
-            if user is None or user.agency_id != actor.agency_id:
-                raise NotFound(f"no user {target} in your agency")
-            issued = self._issue(session, user, name)
-            self._audit(session, actor, "token.created", "token", issued.id, {"user_id": user.id, "name": name})
+        """A new personal token for the actor. Nobody makes a token for someone else. Made
+        with an activation token, it uses that token up."""
+        require(actor, "token.create")
+        if user_id is not None and user_id != actor.user_id:
+            raise Forbidden(
+                "only a user makes their own tokens; an admin revokes tokens, or hands out an activation "
+                "token (`facedocket user activation USER`) with which the user makes their own"
+            )
+        label = text(name, "token name")
+        with self.ctx.write() as session:
+            user = self._agency_user(session, actor, actor.user_id)
+            if actor.activation and actor.token_id is not None:
+                used = queries.token(session, actor.token_id)
+                if used is None or used.revoked is not None:
+                    raise Unauthorized("this activation token was used already; ask an admin for a new one")
+                used.revoked = self.clock()
+            issued = self._issue(session, user, label, PERSONAL)
+            self.ctx.audit(session, actor, "token.created", "token", issued.id,
+                           {"user_id": user.id, "name": label, "kind": PERSONAL,
+                            "expires": issued.expires.isoformat() if issued.expires else None})  # fmt: skip
             return issued
 
     def revoke_token(self, actor: Actor, token_id: int) -> None:
-        with self.transaction() as session:
-            token = session.get(ApiToken, token_id)
-            owner = session.get(User, token.user_id) if token else None
+        """Revoke a token: one's own, or (admins) any of the agency's."""
+        with self.ctx.write() as session:
+            token = queries.token(session, token_id)
+            owner = queries.user(session, token.user_id) if token else None
             if token is None or owner is None or owner.agency_id != actor.agency_id:
                 raise NotFound(f"no token {token_id} in your agency")
             if owner.id != actor.user_id:
-                actor.require("admin")
+                require(actor, "token.revoke")
             token.revoked = self.clock()
-            self._audit(session, actor, "token.revoked", "token", token.id, {"user_id": owner.id})
+            self.ctx.audit(session, actor, "token.revoked", "token", token.id, {"user_id": owner.id})
 
     def authenticate(self, secret: str | None) -> Actor:
         """The actor a bearer token stands for; :class:`Unauthorized` if none."""
-        if not secret or not secret.startswith(TOKEN_PREFIX):
+        if not secret or not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             raise Unauthorized("missing or malformed token; send `Authorization: Bearer fd_...`")
-        refused = ""
-        with self.transaction() as session:
-            token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
-            user = session.get(User, token.user_id) if token is not None else None
-            if token is None or token.revoked is not None:
-                refused = "unknown or revoked token; ask an admin for a new one"
-            elif user is None or not user.active:
-                refused = "this token's user is deactivated"
+        with self.ctx.write() as session:
+            token = queries.token_by_hash(session, hash_token(secret))
+            user = queries.user(session, token.user_id) if token is not None else None
+            refused = self._refusal(token, user)
             if refused or token is None or user is None:
-                self._audit(session, SYSTEM, "auth.refused", "token", token.id if token else "unknown",
-                            {"prefix": secret[:10], "why": refused},
-                            agency_id=user.agency_id if user else None)  # fmt: skip
+                self.ctx.audit(session, SYSTEM, "auth.refused", "token", token.id if token else "unknown",
+                               {"prefix": secret[:10], "why": refused},
+                               agency_id=user.agency_id if user else None)  # fmt: skip
             else:
-                agency = session.get(Agency, user.agency_id)
-                actor = Actor(user.id, user.username, user.agency_id, user.role, bool(agency and agency.is_operator))
+                agency = queries.agency(session, user.agency_id)
+                actor = Actor(user.id, user.username, user.agency_id, user.role, bool(agency and agency.is_operator),
+                              activation=token.kind == ACTIVATION, token_id=token.id)  # fmt: skip
                 now = self.clock()
                 if token.last_used is None or now - token.last_used > TOKEN_USE_EVENT_EVERY:
                     # Token use is recorded at most once per token per TOKEN_USE_EVENT_EVERY.
-                    self._audit(session, actor, "auth.token_used", "token", token.id, {"prefix": token.prefix})
+                    self.ctx.audit(session, actor, "auth.token_used", "token", token.id, {"prefix": token.prefix})
                     token.last_used = now
                 return actor
         raise Unauthorized(refused)
+
+    def _refusal(self, token: ApiToken | None, user: User | None) -> str:
+        if token is None or token.revoked is not None:
+            return "unknown or revoked token; ask an admin for a new one"
+        if token.expires is not None and token.expires <= self.clock():
+            return "this token has expired; make a new one with a live token, or ask an admin for an activation token"
+        if user is None or not user.active:
+            return "this token's user is deactivated"
+        return ""

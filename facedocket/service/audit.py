@@ -1,9 +1,9 @@
-"""The audit log: every action that touches the system appends one hash-chained event in
-the same transaction as the action, so an action and its record commit or fail together.
+"""The audit log as its readers see it: list, verify, export.
 
-Appends first take the lock on the one ``audit_head`` row (an UPDATE), so concurrent
-transactions chain in one order on SQLite and PostgreSQL alike. Details never hold
-biometric data: ids, hashes of files, counts, reasons.
+Every action appends its event through :meth:`facedocket.service.context.Context.audit`, in
+the same transaction as the action. Reading the log is itself recorded: a listing
+(``audit.listed``), a verification (``audit.verified``) and an export (``audit.exported``).
+An agency's auditor sees the agency's own events; the operator agency's auditors see all.
 """
 
 from __future__ import annotations
@@ -14,110 +14,58 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
-from facedocket import audit
 from facedocket.errors import InvalidInput
-from facedocket.service.base import Actor, ServiceBase
-from facedocket.store.tables import AuditEvent, AuditHead
-
-AUDITORS = ("auditor", "admin")
-
-
-@dataclass(frozen=True)
-class Who:
-    """The actor of an event: a user, or ``system`` (scheduled jobs, migrations)."""
-
-    user_id: int | None
-    name: str
-    agency_id: int | None
-
-
-SYSTEM = Who(None, "system", None)
-
-
-def who(actor: Actor | None) -> Who:
-    return SYSTEM if actor is None else Who(actor.user_id, actor.username, actor.agency_id)
+from facedocket.governance import audit as chain
+from facedocket.governance.permissions import Actor, require
+from facedocket.service.context import Area
+from facedocket.store.queries import audit as queries
+from facedocket.store.tables import AuditEvent
 
 
 def event_dict(row: AuditEvent) -> dict[str, Any]:
     """An event as exported and hashed (``details`` parsed back to an object)."""
     return {
-        "seq": row.seq,
-        "time": audit.format_time(row.time),
-        "actor_id": row.actor_id,
-        "actor": row.actor,
-        "agency_id": row.agency_id,
-        "action": row.action,
-        "object_type": row.object_type,
-        "object_id": row.object_id,
-        "details": json.loads(row.details),
-        "prev_hash": row.prev_hash,
-        "hash": row.hash,
-    }
+        "seq": row.seq, "time": chain.format_time(row.time), "actor_id": row.actor_id, "actor": row.actor,
+        "agency_id": row.agency_id, "action": row.action, "object_type": row.object_type,
+        "object_id": row.object_id, "details": json.loads(row.details), "prev_hash": row.prev_hash, "hash": row.hash,
+    }  # fmt: skip
 
 
-class AuditMixin(ServiceBase):
-    def _audit(
-        self,
-        session: Session,
-        actor: Actor | Who | None,
-        action: str,
-        object_type: str,
-        object_id: object,
-        details: dict[str, Any] | None = None,
-        agency_id: int | None = None,
-    ) -> AuditEvent:
-        """Append one event inside ``session``'s transaction."""
-        person = actor if isinstance(actor, Who) else who(actor)
-        session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
-        seq, prev = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
-        moment = self.clock()
-        body = {
-            "seq": seq,
-            "time": audit.format_time(moment),
-            "actor_id": person.user_id,
-            "actor": person.name,
-            "agency_id": person.agency_id if agency_id is None else agency_id,
-            "action": action,
-            "object_type": object_type,
-            "object_id": str(object_id),
-            "details": json.loads(audit.canonical_json(details or {})),
-        }
-        digest = audit.event_hash(body, prev)
-        row = AuditEvent(
-            seq=seq, time=moment, actor_id=body["actor_id"], actor=person.name, agency_id=body["agency_id"],
-            action=action, object_type=object_type, object_id=body["object_id"],
-            details=audit.canonical_json(body["details"]), prev_hash=prev, hash=digest,
-        )  # fmt: skip
-        session.add(row)
-        session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
-        session.flush()
-        return row
+@dataclass(frozen=True)
+class EventInfo:
+    """One audit event, as listed."""
 
-    def audit_event(
-        self, actor: Actor | None, action: str, object_type: str, object_id: object, details: dict[str, Any]
-    ) -> None:
-        """Append one event in a transaction of its own (for actions with nothing else to write)."""
-        with self.transaction() as session:
-            self._audit(session, actor, action, object_type, object_id, details)
+    seq: int
+    time: str
+    actor_id: int | None
+    actor: str
+    agency_id: int | None
+    action: str
+    object_type: str
+    object_id: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
 
-    # --- reading and verifying ----------------------------------------------------------
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
-    def _events(self, session: Session, since: int = 0) -> Iterator[dict[str, Any]]:
-        query = select(AuditEvent).where(AuditEvent.seq > since).order_by(AuditEvent.seq)
-        for row in session.scalars(query.execution_options(yield_per=2000)):
-            yield event_dict(row)
 
-    def verify_audit(self, actor: Actor) -> audit.Verification:
+class AuditLog(Area):
+    """Reading, verifying and exporting the audit log (see the module docstring)."""
+
+    def scope(self, actor: Actor) -> int | None:
+        """The agency whose events the actor reads (None: every agency's, for the operator)."""
+        return None if actor.operator else actor.agency_id
+
+    def verify_audit(self, actor: Actor) -> chain.Verification:
         """Walk the whole chain and compare its end with the head; auditors and admins only.
         The check itself is recorded."""
-        actor.require(*AUDITORS)
-        with self.sessions() as session:
-            head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
-            result = audit.verify_chain(self._events(session), expect_head=(int(head[0]), str(head[1])))
-        self.audit_event(actor, "audit.verified", "audit", "chain", result.as_dict())
+        require(actor, "audit.read")
+        with self.ctx.read() as session:
+            head = queries.head(session)
+            result = chain.verify_chain((event_dict(e) for e in queries.events(session)), expect_head=head)
+        self.ctx.record(actor, "audit.verified", "audit", "chain", result.as_dict())
         return result
 
     def export_audit(self, actor: Actor) -> Iterator[str]:
@@ -125,44 +73,36 @@ class AuditMixin(ServiceBase):
         agency's own events — which still verify, each against its stored hash, but not as one
         chain. The role is checked and the export recorded when this is called, before any
         line is read."""
-        actor.require(*AUDITORS)
-        scope = self._audit_scope(actor)
-        self.audit_event(actor, "audit.exported", "audit", "chain", {"scope": scope})
-        return self._export_lines(actor, scope)
+        require(actor, "audit.read")
+        scope = self.scope(actor)
+        self.ctx.record(actor, "audit.exported", "audit", "chain", {"scope": "all" if scope is None else "agency"})
+        return self._lines(scope)
 
-    def _export_lines(self, actor: Actor, scope: str) -> Iterator[str]:
-        with self.sessions() as session:
-            for event in self._events(session):
-                if scope == "all" or event["agency_id"] == actor.agency_id:
-                    yield audit.canonical_json(event)
+    def _lines(self, scope: int | None) -> Iterator[str]:
+        with self.ctx.read() as session:
+            for event in queries.events(session, agency_id=scope):
+                yield chain.canonical_json(event_dict(event))
 
-    def list_audit(
-        self,
-        actor: Actor,
-        action: str | None = None,
-        object_type: str | None = None,
-        object_id: str | None = None,
-        since: datetime | None = None,
-        limit: int = 200,
-    ) -> list[dict[str, Any]]:
-        """Events, newest first; an agency's auditor sees the agency's events only."""
-        actor.require(*AUDITORS)
-        if not 1 <= limit <= 10_000:
+    def list_audit(self, actor: Actor, action: str | None = None, object_type: str | None = None,
+                   object_id: str | None = None, since: datetime | None = None, limit: int = 200,
+                   actor_name: str | None = None, until: datetime | None = None) -> list[EventInfo]:  # fmt: skip
+        """Events, newest first; an agency's auditor sees the agency's events only. The
+        listing is recorded (its filters and how many events it showed)."""
+        require(actor, "audit.read")
+        if isinstance(limit, bool) or not 1 <= limit <= 10_000:
             raise InvalidInput("limit must be between 1 and 10000")
-        query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
-        if self._audit_scope(actor) != "all":
-            query = query.where(AuditEvent.agency_id == actor.agency_id)
-        if action:
-            query = query.where(AuditEvent.action == action)
-        if object_type:
-            query = query.where(AuditEvent.object_type == object_type)
-        if object_id:
-            query = query.where(AuditEvent.object_id == object_id)
-        if since is not None:
-            query = query.where(AuditEvent.time >= since)
-        with self.sessions() as session:
-            return [event_dict(row) for row in session.scalars(query)]
-
-    @staticmethod
-    def _audit_scope(actor: Actor) -> str:
-        return "all" if actor.operator else "agency"
+        with self.ctx.read() as session:
+            rows = queries.listed(session, limit, self.scope(actor), action, object_type, object_id, since,
+                                  actor_name, until)  # fmt: skip
+            events = [EventInfo(**event_dict(row)) for row in rows]
+        filters = {
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "actor": actor_name,
+            "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None,
+        }
+        self.ctx.record(actor, "audit.listed", "audit", "events",
+                        {"filters": {k: v for k, v in filters.items() if v}, "count": len(events)})  # fmt: skip
+        return events

@@ -24,25 +24,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facedocket.errors import InvalidImage, InvalidInput
+from facedocket.governance.permissions import Actor, require
 from facedocket.oversight.evaluation import list_identities
-from facedocket.service.audit import AuditMixin
-from facedocket.service.base import Actor
-from facedocket.service.galleries import bump_generation
-from facedocket.service.oversight import consented_references
-from facedocket.store.tables import Gallery, Subject, TemplateRow
+from facedocket.service.context import Area
+from facedocket.service.galleries import owned_gallery
+from facedocket.service.inputs import text
+from facedocket.store.queries import enrolment as queries
+from facedocket.store.queries import galleries as gallery_queries
+from facedocket.store.queries import indexes as index_queries
+from facedocket.store.queries import oversight as oversight_queries
+from facedocket.store.tables import Subject, TemplateRow
 from facedocket.vision.images import ImageLimits, read_bytes, sha256_hex
 from facedocket.vision.pipeline import FoundFace, ImageResult
+from facedocket.vocab import ENROLMENT_OUTCOMES as OUTCOMES
 
-ENROLLERS = ("admin", "supervisor", "examiner")
-OUTCOMES = (
-    "enrolled", "already-enrolled", "duplicate", "no-face", "several-faces", "below-quality", "invalid-image",
-    "no-consent",
-)  # fmt: skip
 OUTCOME_COLUMNS = ("source", "subject", "outcome", "detail", "template_id", "sha256")
 
 
@@ -129,7 +128,9 @@ def _subject_fields(attributes: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-class EnrolmentMixin(AuditMixin):
+class Enrolment(Area):
+    """Enrolling photos into galleries (see the module docstring)."""
+
     def enroll(
         self,
         actor: Actor,
@@ -139,10 +140,11 @@ class EnrolmentMixin(AuditMixin):
         progress: Callable[[int], None] | None = None,
         batch_size: int = 32,
     ) -> EnrolmentReport:
-        """Enrol photos into a gallery the actor's agency owns (see module docstring)."""
-        actor.require(*ENROLLERS)
-        with self.sessions() as session:
-            self._owned_gallery(session, actor, gallery_id)
+        """Enrol photos into a gallery the actor's agency owns (see module docstring). Photos
+        that are not enrolled are recorded per batch (``enrolment.failed``: counts and SHA-256s)."""
+        require(actor, "enrolment.run")
+        with self.ctx.read() as session:
+            owned_gallery(session, actor, gallery_id)
         report = EnrolmentReport(outcomes_file=str(outcomes_file) if outcomes_file else None)
         start = time.perf_counter()
         writer = _OutcomeWriter(outcomes_file)
@@ -158,8 +160,8 @@ class EnrolmentMixin(AuditMixin):
                     progress(len(batch))
         finally:
             writer.close()
-            self.indexes.get(gallery_id)
-            self.indexes.save_if_due(gallery_id)
+            self.ctx.indexes.get(gallery_id)
+            self.ctx.indexes.save_if_due(gallery_id)
         report.seconds = time.perf_counter() - start
         return report
 
@@ -172,18 +174,17 @@ class EnrolmentMixin(AuditMixin):
         attributes: dict[str, Any] | None = None,
     ) -> Outcome:
         """Enrol one uploaded photo; the outcome says what happened."""
-        item = EnrolItem(reference.strip(), "upload", data, attributes or {})
-        if not item.reference:
-            raise InvalidInput("a subject reference is required")
+        item = EnrolItem(text(reference, "subject reference", required=True), "upload", data, attributes or {})
         return self.enroll(actor, gallery_id, [item]).outcomes[0]
 
     def _enrol_batch(self, actor: Actor, gallery_id: int, batch: list[EnrolItem], earlier: set[str]) -> list[Outcome]:
         """Enrol one batch; ``earlier`` holds the SHA-256 of photos met earlier in this run."""
-        loaded = [_load(item, self.settings.max_image_bytes) for item in batch]
+        loaded = [_load(item, self.ctx.settings.max_image_bytes) for item in batch]
         for attempt in range(3):
             try:
                 outcomes = self._enrol_loaded(actor, gallery_id, batch, loaded, earlier)
                 earlier.update(sha for _data, sha, _error in loaded if sha)
+                self._record_failures(actor, gallery_id, outcomes)
                 return outcomes
             except IntegrityError:  # another process enrolled the same photo or subject meanwhile
                 if attempt == 2:
@@ -198,21 +199,14 @@ class EnrolmentMixin(AuditMixin):
         loaded: list[tuple[bytes | None, str, str]],
         earlier: set[str],
     ) -> list[Outcome]:
-        with self.sessions() as session:
-            gallery = session.get(Gallery, gallery_id)
+        with self.ctx.read() as session:
+            gallery = gallery_queries.gallery(session, gallery_id)
             consented = (
-                consented_references(session, gallery_id, {i.reference for i in batch}, self.clock())
+                oversight_queries.consented_references(session, gallery_id, {i.reference for i in batch}, self.clock())
                 if gallery is not None and gallery.requires_consent
                 else None
             )
-            shas = [sha for _data, sha, _err in loaded if sha]
-            known = set(
-                session.scalars(
-                    select(TemplateRow.source_sha256).where(
-                        TemplateRow.gallery_id == gallery_id, TemplateRow.source_sha256.in_(shas)
-                    )
-                )
-            )
+            known = queries.known_photos(session, gallery_id, [sha for _data, sha, _err in loaded if sha])
         outcomes: list[Outcome | None] = [None] * len(batch)
         todo: list[int] = []
         seen: set[str] = set()
@@ -234,7 +228,7 @@ class EnrolmentMixin(AuditMixin):
                 seen.add(sha)
                 todo.append(i)
         sources = [(batch[i].source, loaded[i][0] or b"") for i in todo]
-        results = list(self.pipeline.run_many(sources, batch_size=max(1, len(sources))))
+        results = list(self.ctx.pipeline.run_many(sources, batch_size=max(1, len(sources))))
         chosen: list[tuple[int, FoundFace]] = []
         for i, result in zip(todo, results, strict=True):
             outcome, face = self._judge(batch[i], result)
@@ -259,14 +253,14 @@ class EnrolmentMixin(AuditMixin):
             return outcome("invalid-image", result.error), None
         if not result.faces:
             return outcome("no-face", "no face found"), None
-        if len(result.faces) > 1 and self.settings.multi_face == "reject":
+        if len(result.faces) > 1 and self.ctx.settings.multi_face == "reject":
             return outcome(
                 "several-faces", f"{len(result.faces)} faces; crop the photo or set multi_face=largest"
             ), None
         best = result.best
         assert best is not None
-        if best.template.quality < self.settings.enrol_min_quality:
-            floor = self.settings.enrol_min_quality
+        if best.template.quality < self.ctx.settings.enrol_min_quality:
+            floor = self.ctx.settings.enrol_min_quality
             return outcome("below-quality", f"quality {best.template.quality:.2f} < {floor}"), None
         return outcome("enrolled"), best
 
@@ -275,7 +269,7 @@ class EnrolmentMixin(AuditMixin):
     ) -> list[tuple[int, int]]:
         """Write the chosen faces' subjects and templates in one transaction; returns
         (template id, subject id) per face."""
-        with self.transaction() as session:
+        with self.ctx.write() as session:
             subjects = self._subjects_for(session, gallery_id, [batch[i] for i, _ in chosen])
             rows = [
                 TemplateRow(
@@ -292,25 +286,26 @@ class EnrolmentMixin(AuditMixin):
             ]
             session.add_all(rows)
             session.flush()
-            generation = bump_generation(session, gallery_id)
+            generation = index_queries.bump_generation(session, gallery_id)
             ids = np.array([r.id for r in rows], dtype=np.int64)
             vectors = np.stack([face.template.vector for _, face in chosen]).astype(np.float32)
             stored = [(r.id, r.subject_id) for r in rows]
             enrolled = [
                 {"template_id": r.id, "subject_id": r.subject_id, "image_sha256": r.source_sha256} for r in rows
             ]
-            self._audit(session, actor, "enrolment.batch", "gallery", gallery_id, {"enrolled": enrolled})
-        self.indexes.applied(gallery_id, generation, added=(ids, vectors))
+            self.ctx.audit(session, actor, "enrolment.batch", "gallery", gallery_id, {"enrolled": enrolled})
+        self.ctx.indexes.applied(gallery_id, generation, added=(ids, vectors))
         return stored
 
+    def _record_failures(self, actor: Actor, gallery_id: int, outcomes: list[Outcome]) -> None:
+        failed = [o for o in outcomes if o.outcome not in ("enrolled", "already-enrolled")]
+        if failed:
+            counts = Counter(o.outcome for o in failed)
+            details = {"counts": dict(sorted(counts.items())), "images": [o.sha256 for o in failed if o.sha256]}
+            self.ctx.record(actor, "enrolment.failed", "gallery", gallery_id, details)
+
     def _subjects_for(self, session: Session, gallery_id: int, items: list[EnrolItem]) -> dict[str, Subject]:
-        references = sorted({item.reference for item in items})
-        found = {
-            s.reference: s
-            for s in session.scalars(
-                select(Subject).where(Subject.gallery_id == gallery_id, Subject.reference.in_(references))
-            )
-        }
+        found = queries.subjects_by_reference(session, gallery_id, sorted({item.reference for item in items}))
         for item in items:
             fields = _subject_fields(item.attributes)
             subject = found.get(item.reference)

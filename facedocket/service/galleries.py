@@ -1,4 +1,9 @@
-"""Galleries, sharing, subjects, and deleting a subject everywhere at once."""
+"""Galleries, sharing, subjects, and deleting a subject everywhere at once.
+
+A gallery belongs to one agency; another agency may search it only once it is shared with
+it, and never changes it. Subject records (with their recorded sex and birth year) are read
+only by the roles the permission table allows, and every read of them is recorded.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from facedocket.errors import Conflict, InvalidInput, NotFound
+from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound
+from facedocket.governance.permissions import Actor, require
+from facedocket.governance.retention import check_period
 from facedocket.matching.index import KINDS
-from facedocket.service.audit import AuditMixin
-from facedocket.service.base import Actor
-from facedocket.store.tables import Gallery, GalleryShare, Subject, TemplateRow
+from facedocket.service.context import Area
+from facedocket.service.inputs import text
+from facedocket.store.queries import accounts as account_queries
+from facedocket.store.queries import galleries as queries
+from facedocket.store.queries import indexes as index_queries
+from facedocket.store.queries import oversight as oversight_queries
+from facedocket.store.tables import Gallery, GalleryShare, Subject
 from facedocket.vision.models import TEMPLATE_MODEL_ID
 
-GALLERY_ADMINS = ("admin", "supervisor")
+MAX_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -46,155 +56,202 @@ class SubjectInfo:
     templates: int
 
 
-class GalleriesMixin(AuditMixin):
-    def create_gallery(
-        self, actor: Actor, name: str, source: str, purpose: str, index_kind: str = "auto"
-    ) -> GalleryInfo:
+def usable_gallery(session: Session, actor: Actor, gallery_id: int) -> Gallery:
+    """A gallery the actor's agency owns or that is shared with it; else NotFound."""
+    gallery = queries.gallery(session, gallery_id)
+    if gallery is None or not (gallery.agency_id == actor.agency_id
+                               or queries.shared_with(session, gallery.id, actor.agency_id)):  # fmt: skip
+        raise NotFound(f"no gallery {gallery_id}; list the galleries to see the ones you can use")
+    return gallery
+
+
+def owned_gallery(session: Session, actor: Actor, gallery_id: int) -> Gallery:
+    """A gallery the actor's agency owns; a shared one may be searched, not changed."""
+    gallery = usable_gallery(session, actor, gallery_id)
+    if gallery.agency_id != actor.agency_id:
+        raise Forbidden(
+            f"gallery {gallery_id} is shared with your agency, not owned by it; only its owner can change it"
+        )
+    return gallery
+
+
+def visible_subject(session: Session, actor: Actor, subject_id: int) -> Subject:
+    """A subject of a gallery the actor's agency may use; else NotFound."""
+    subject = queries.subject(session, subject_id)
+    if subject is None:
+        raise NotFound(f"no subject {subject_id}")
+    try:
+        usable_gallery(session, actor, subject.gallery_id)
+    except NotFound:
+        raise NotFound(f"no subject {subject_id}") from None
+    return subject
+
+
+def _subject_info(subject: Subject, templates: int) -> SubjectInfo:
+    return SubjectInfo(subject.id, subject.gallery_id, subject.reference, subject.sex, subject.birth_year,
+                       dict(subject.attributes or {}), templates)  # fmt: skip
+
+
+class Galleries(Area):
+    """Galleries, shares and subjects (see the module docstring)."""
+
+    def create_gallery(self, actor: Actor, name: str, source: str, purpose: str,
+                       index_kind: str = "auto") -> GalleryInfo:  # fmt: skip
         """A new, empty gallery owned by the actor's agency. Source and purpose are required:
         they say where the photos come from and what they may be searched for."""
-        actor.require(*GALLERY_ADMINS)
+        require(actor, "gallery.create")
         if index_kind not in ("auto", *KINDS):
             raise InvalidInput(f"index kind must be auto, {' or '.join(KINDS)}")
-        fields = {"name": name, "source": source, "purpose": purpose}
-        for key, value in fields.items():
-            if not (value or "").strip():
+        values = {key: text(value, f"gallery {key}") for key, value in
+                  (("name", name), ("source", source), ("purpose", purpose))}  # fmt: skip
+        for key, value in values.items():
+            if not value:
                 raise InvalidInput(f"a gallery needs a {key}; pass --{key}")
-        with self.transaction() as session:
-            gallery = Gallery(
-                agency_id=actor.agency_id,
-                name=name.strip(),
-                source=source.strip(),
-                purpose=purpose.strip(),
-                model_id=TEMPLATE_MODEL_ID,
-                index_kind=index_kind,
-                created=self.clock(),
-            )
+        with self.ctx.write() as session:
+            gallery = Gallery(agency_id=actor.agency_id, model_id=TEMPLATE_MODEL_ID, index_kind=index_kind,
+                              created=self.clock(), **values)  # fmt: skip
             session.add(gallery)
             try:
                 session.flush()
             except IntegrityError:
-                raise Conflict(f"your agency already has a gallery named {name!r}") from None
-            self._audit(session, actor, "gallery.created", "gallery", gallery.id,
-                        {"name": gallery.name, "source": gallery.source, "purpose": gallery.purpose})  # fmt: skip
-            return self._gallery_info(session, actor, gallery)
+                raise Conflict(f"your agency already has a gallery named {values['name']!r}") from None
+            self.ctx.audit(session, actor, "gallery.created", "gallery", gallery.id, values)
+            return self._info(session, actor, gallery)
 
-    def _gallery_info(self, session: Session, actor: Actor, gallery: Gallery) -> GalleryInfo:
-        subjects = session.scalar(select(func.count()).where(Subject.gallery_id == gallery.id)) or 0
-        templates = session.scalar(select(func.count()).where(TemplateRow.gallery_id == gallery.id)) or 0
+    def _info(self, session: Session, actor: Actor, gallery: Gallery) -> GalleryInfo:
+        subjects, templates = queries.counts(session, gallery.id)
         owned = gallery.agency_id == actor.agency_id
-        shares = (
-            tuple(session.scalars(select(GalleryShare.agency_id).where(GalleryShare.gallery_id == gallery.id)))
-            if owned
-            else ()
-        )
-        return GalleryInfo(
-            gallery.id, gallery.name, gallery.source, gallery.purpose, gallery.agency_id,
-            gallery.model_id, gallery.index_kind, subjects, templates, shares, owned,
-        )  # fmt: skip
+        shares = queries.shares(session, gallery.id) if owned else ()
+        return GalleryInfo(gallery.id, gallery.name, gallery.source, gallery.purpose, gallery.agency_id,
+                           gallery.model_id, gallery.index_kind, subjects, templates, shares, owned)  # fmt: skip
 
     def list_galleries(self, actor: Actor) -> list[GalleryInfo]:
         """Galleries the actor's agency owns or may search."""
-        with self.sessions() as session:
-            shared = select(GalleryShare.gallery_id).where(GalleryShare.agency_id == actor.agency_id)
-            query = select(Gallery).where((Gallery.agency_id == actor.agency_id) | Gallery.id.in_(shared))
-            return [self._gallery_info(session, actor, g) for g in session.scalars(query.order_by(Gallery.id))]
+        require(actor, "gallery.read")
+        with self.ctx.read() as session:
+            return [self._info(session, actor, g) for g in queries.usable(session, actor.agency_id)]
 
     def get_gallery(self, actor: Actor, gallery_id: int) -> GalleryInfo:
-        with self.sessions() as session:
-            return self._gallery_info(session, actor, self._usable_gallery(session, actor, gallery_id))
+        require(actor, "gallery.read")
+        with self.ctx.read() as session:
+            return self._info(session, actor, usable_gallery(session, actor, gallery_id))
 
     def gallery_by_name(self, actor: Actor, name: str) -> GalleryInfo:
         """A gallery of the actor's agency by name (or a usable one by numeric id)."""
         if name.isdigit():
             return self.get_gallery(actor, int(name))
-        with self.sessions() as session:
-            gallery = session.scalar(select(Gallery).where(Gallery.agency_id == actor.agency_id, Gallery.name == name))
+        require(actor, "gallery.read")
+        with self.ctx.read() as session:
+            gallery = queries.by_name(session, actor.agency_id, name)
             if gallery is None:
                 raise NotFound(f"no gallery named {name!r} in your agency; list the galleries to see them")
-            return self._gallery_info(session, actor, gallery)
+            return self._info(session, actor, gallery)
 
     def share_gallery(self, actor: Actor, gallery_id: int, agency_id: int, shared: bool = True) -> GalleryInfo:
         """Let another agency search this gallery (or stop it)."""
-        actor.require(*GALLERY_ADMINS)
-        with self.transaction() as session:
-            gallery = self._owned_gallery(session, actor, gallery_id)
-            self._agency(session, agency_id)
+        require(actor, "gallery.manage")
+        with self.ctx.write() as session:
+            gallery = owned_gallery(session, actor, gallery_id)
+            if account_queries.agency(session, agency_id) is None:
+                raise NotFound(f"no agency {agency_id}")
             if agency_id == actor.agency_id:
                 raise InvalidInput("a gallery is always usable by the agency that owns it")
-            existing = session.get(GalleryShare, (gallery_id, agency_id))
+            existing = queries.share(session, gallery_id, agency_id)
             if shared and existing is None:
                 session.add(GalleryShare(gallery_id=gallery_id, agency_id=agency_id, created=self.clock()))
             if not shared and existing is not None:
-                session.delete(existing)
+                queries.unshare(session, gallery_id, agency_id)
             session.flush()
-            self._audit(session, actor, "gallery.shared" if shared else "gallery.unshared", "gallery", gallery_id,
-                        {"agency_id": agency_id})  # fmt: skip
-            return self._gallery_info(session, actor, gallery)
+            self.ctx.audit(session, actor, "gallery.shared" if shared else "gallery.unshared", "gallery", gallery_id,
+                           {"agency_id": agency_id})  # fmt: skip
+            return self._info(session, actor, gallery)
 
     def list_subjects(self, actor: Actor, gallery_id: int, offset: int = 0, limit: int = 100) -> list[SubjectInfo]:
-        with self.sessions() as session:
-            self._usable_gallery(session, actor, gallery_id)
-            counts = (
-                select(TemplateRow.subject_id, func.count().label("n"))
-                .where(TemplateRow.gallery_id == gallery_id)
-                .group_by(TemplateRow.subject_id)
-                .subquery()
-            )
-            rows = session.execute(
-                select(Subject, counts.c.n)
-                .outerjoin(counts, counts.c.subject_id == Subject.id)
-                .where(Subject.gallery_id == gallery_id)
-                .order_by(Subject.id)
-                .offset(max(0, offset))
-                .limit(max(1, min(limit, 1000)))
-            ).all()
-            return [_subject_info(s, n or 0) for s, n in rows]
+        """One page of a gallery's subjects with their recorded attributes; the read is recorded."""
+        with self.ctx.write() as session:
+            gallery = usable_gallery(session, actor, gallery_id)
+            require(actor, "subject.read", actor.side(gallery.agency_id))
+            if not 0 <= offset <= 2**62:
+                raise InvalidInput("offset must be 0 or more")
+            page = queries.subjects_page(session, gallery_id, offset, max(1, min(limit, MAX_PAGE)))
+            self.ctx.audit(session, actor, "gallery.subjects_listed", "gallery", gallery_id,
+                           {"offset": offset, "count": len(page)})  # fmt: skip
+            return [_subject_info(s, n) for s, n in page]
 
     def get_subject(self, actor: Actor, subject_id: int) -> SubjectInfo:
-        with self.sessions() as session:
-            subject = self._subject(session, actor, subject_id)
-            n = session.scalar(select(func.count()).where(TemplateRow.subject_id == subject.id)) or 0
-            return _subject_info(subject, n)
+        """One subject's record; the read is recorded."""
+        with self.ctx.write() as session:
+            subject = visible_subject(session, actor, subject_id)
+            gallery = usable_gallery(session, actor, subject.gallery_id)
+            require(actor, "subject.read", actor.side(gallery.agency_id))
+            info = _subject_info(subject, queries.subject_template_count(session, subject.id))
+            self.ctx.audit(session, actor, "subject.viewed", "subject", subject.id, {"gallery_id": gallery.id})
+            return info
 
     def delete_subject(self, actor: Actor, subject_id: int) -> int:
         """Delete a subject and its templates from the database and the index, in one
         operation. Past searches keep their candidate rows with the subject removed.
         Returns the number of templates deleted."""
-        actor.require(*GALLERY_ADMINS)
-        with self.transaction() as session:
-            subject = self._subject(session, actor, subject_id)
-            gallery = self._owned_gallery(session, actor, subject.gallery_id)
-            ids = np.array(
-                session.scalars(select(TemplateRow.id).where(TemplateRow.subject_id == subject_id)).all(),
-                dtype=np.int64,
-            )
-            session.query(TemplateRow).filter(TemplateRow.subject_id == subject_id).delete()
-            session.delete(subject)
-            generation = bump_generation(session, gallery.id)
-            self._audit(session, actor, "subject.deleted", "subject", subject_id,
-                        {"gallery_id": gallery.id, "templates": int(ids.size)})  # fmt: skip
-        self.indexes.applied(gallery.id, generation, removed=ids)
-        self.indexes.get(gallery.id)
-        self.indexes.save_if_due(gallery.id)
+        require(actor, "subject.delete")
+        with self.ctx.write() as session:
+            subject = visible_subject(session, actor, subject_id)
+            gallery = owned_gallery(session, actor, subject.gallery_id)
+            ids = np.array(queries.subject_template_ids(session, subject_id), dtype=np.int64)
+            queries.delete_subject(session, subject_id)
+            generation = index_queries.bump_generation(session, gallery.id)
+            self.ctx.audit(session, actor, "subject.deleted", "subject", subject_id,
+                           {"gallery_id": gallery.id, "templates": int(ids.size)})  # fmt: skip
+        self.ctx.indexes.applied(gallery.id, generation, removed=ids)
+        self.ctx.indexes.get(gallery.id)
+        self.ctx.indexes.save_if_due(gallery.id)
         return int(ids.size)
 
     def rebuild_index(self, actor: Actor, gallery_id: int) -> int:
-        """Rebuild a gallery's index from the database; returns the number of templates."""
-        actor.require(*GALLERY_ADMINS, "examiner")
-        with self.sessions() as session:
-            self._owned_gallery(session, actor, gallery_id)
-        return self.indexes.rebuild(gallery_id)
+        """Rebuild a gallery's index from the database; returns the number of templates. The
+        rebuild is recorded."""
+        require(actor, "index.rebuild")
+        with self.ctx.read() as session:
+            owned_gallery(session, actor, gallery_id)
+        size = self.ctx.indexes.rebuild(gallery_id)
+        self.ctx.record(actor, "index.rebuilt", "gallery", gallery_id, {"templates": size})
+        return size
 
+    def set_gallery_retention(self, actor: Actor, gallery_id: int, days: int | None) -> None:
+        """Keep this gallery's templates ``days`` days (``None``: the policy profile's period)."""
+        require(actor, "gallery.manage")
+        days = check_period(days)
+        with self.ctx.write() as session:
+            gallery = owned_gallery(session, actor, gallery_id)
+            gallery.retention_days = days
+            self.ctx.audit(session, actor, "gallery.retention_set", "gallery", gallery_id, {"days": days})
 
-def bump_generation(session: Session, gallery_id: int) -> int:
-    """Increment the gallery's generation inside the caller's transaction; returns it."""
-    session.execute(update(Gallery).where(Gallery.id == gallery_id).values(generation=Gallery.generation + 1))
-    generation = session.scalar(select(Gallery.generation).where(Gallery.id == gallery_id))
-    return int(generation or 0)
+    def require_consent(self, actor: Actor, gallery_id: int, required: bool = True) -> None:
+        """Make enrolment in a gallery need a live consent for each subject."""
+        require(actor, "gallery.manage")
+        with self.ctx.write() as session:
+            gallery = owned_gallery(session, actor, gallery_id)
+            lacking = oversight_queries.without_consent(session, gallery_id, self.clock()) if required else []
+            if lacking:
+                raise Conflict(
+                    f"{len(lacking)} subject(s) of this gallery hold templates without a live consent; record "
+                    "their consent or erase them first (the retention run would erase them)"
+                )
+            gallery.requires_consent = required
+            action = "gallery.consent_required" if required else "gallery.consent_not_required"
+            self.ctx.audit(session, actor, action, "gallery", gallery_id, {})
 
-
-def _subject_info(subject: Subject, templates: int) -> SubjectInfo:
-    return SubjectInfo(
-        subject.id, subject.gallery_id, subject.reference, subject.sex, subject.birth_year,
-        dict(subject.attributes or {}), templates,
-    )  # fmt: skip
+    def create_subject(self, actor: Actor, gallery_id: int, reference: str, sex: str | None = None,
+                       birth_year: int | None = None) -> int:  # fmt: skip
+        """A subject without templates yet (for galleries that need consent before enrolment)."""
+        require(actor, "subject.create")
+        reference = text(reference, "subject reference", required=True)
+        with self.ctx.write() as session:
+            owned_gallery(session, actor, gallery_id)
+            if queries.subject_by_reference(session, gallery_id, reference) is not None:
+                raise Conflict(f"subject {reference!r} exists in gallery {gallery_id}")
+            subject = Subject(gallery_id=gallery_id, reference=reference, sex=sex, birth_year=birth_year,
+                              attributes={}, created=self.clock(), last_interaction=self.clock())  # fmt: skip
+            session.add(subject)
+            session.flush()
+            self.ctx.audit(session, actor, "subject.created", "subject", subject.id, {"gallery_id": gallery_id})
+            return subject.id

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facedocket.matching.index import IndexCorrupt, VectorIndex, choose_kind, create_index, load_index
-from facedocket.store.tables import Gallery, TemplateRow
+from facedocket.store.queries import indexes as queries
 from facedocket.vision.templates import TEMPLATE_DIM
 
 
@@ -67,13 +66,12 @@ class IndexManager:
         with self._lock(gallery_id):
             entry = self._entries[gallery_id]
             with self.sessions() as session:
-                gallery = session.get(Gallery, gallery_id)
-                generation = gallery.generation if gallery else 0
+                generation, kind = queries.generation(session, gallery_id)
                 if entry.generation == generation:
                     return entry.index
                 rebuilt = entry.generation < 0 and not self._load(gallery_id, entry)
                 if rebuilt:
-                    entry.index = self._build(session, gallery_id, gallery)
+                    entry.index = self._build(session, gallery_id, kind)
                 elif entry.generation != generation:
                     self._catch_up(session, gallery_id, entry)
                 entry.generation = generation
@@ -89,30 +87,22 @@ class IndexManager:
             return False
         return True
 
-    def _build(self, session: Session, gallery_id: int, gallery: Gallery | None) -> VectorIndex:
-        rows = session.execute(
-            select(TemplateRow.id, TemplateRow.vector).where(TemplateRow.gallery_id == gallery_id)
-        ).all()
-        kind = gallery.index_kind if gallery else "auto"
+    def _build(self, session: Session, gallery_id: int, kind: str) -> VectorIndex:
+        rows = queries.template_vectors(session, gallery_id)
         index = create_index(choose_kind(len(rows)) if kind == "auto" else kind)
         if rows:
             index.add(np.array([r[0] for r in rows], dtype=np.int64), vectors_from_rows([r[1] for r in rows]))
         return index
 
     def _catch_up(self, session: Session, gallery_id: int, entry: _Entry) -> None:
-        in_db = np.array(
-            session.scalars(select(TemplateRow.id).where(TemplateRow.gallery_id == gallery_id)).all(),
-            dtype=np.int64,
-        )
+        in_db = np.array(queries.template_ids(session, gallery_id), dtype=np.int64)
         in_index = entry.index.ids()
         gone = np.setdiff1d(in_index, in_db, assume_unique=True)
         missing = np.setdiff1d(in_db, in_index, assume_unique=True)
         entry.unsaved += int(gone.size + missing.size)
         if gone.size:
             entry.index.remove(gone)
-        for start in range(0, missing.size, 10_000):
-            chunk = [int(x) for x in missing[start : start + 10_000]]
-            rows = session.execute(select(TemplateRow.id, TemplateRow.vector).where(TemplateRow.id.in_(chunk))).all()
+        for rows in queries.vectors_of(session, [int(x) for x in missing]):
             entry.index.add(np.array([r[0] for r in rows], dtype=np.int64), vectors_from_rows([r[1] for r in rows]))
 
     def search(self, gallery_id: int, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -175,9 +165,9 @@ class IndexManager:
         with self._lock(gallery_id):
             entry = self._entries[gallery_id]
             with self.sessions() as session:
-                gallery = session.get(Gallery, gallery_id)
-                entry.index = self._build(session, gallery_id, gallery)
-                entry.generation = gallery.generation if gallery else 0
+                generation, kind = queries.generation(session, gallery_id)
+                entry.index = self._build(session, gallery_id, kind)
+                entry.generation = generation
             self.save(gallery_id)
             return len(entry.index)
 

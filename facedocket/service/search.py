@@ -1,37 +1,54 @@
 """1:N search and 1:1 verification, only ever under a written request, through the gate.
 
 Every search names a request. Before any template is compared, the policy gate
-(:func:`facedocket.policy.gate.check_search`) checks the request, the probe and what the
-search asks for against the receiving agency's active profile; a refusal names every failed
-rule and is recorded in the audit log. A search returns a ranked candidate list (one row per
-subject, its best template) of everything at or above the threshold, at most ``k`` long,
-each with an estimate of how many false candidates a gallery of this size yields at that
-score. It is an investigative lead for human review, never an identification; an empty list
-("no candidate above threshold") is a normal result. The search, its candidates, the
-request's new state and the audit event are written in one transaction.
+(:func:`facedocket.governance.rules.check_search`) checks the request, the probe and what
+the search asks for against the receiving agency's active profile; a refusal names every
+failed rule and is recorded in the audit log. A search returns a ranked candidate list (one
+row per subject, its best template) of everything at or above the threshold, at most ``k``
+long, each with an estimate of how many false candidates a gallery of this size yields at
+that score. It is an investigative lead for human review, never an identification; an
+empty list ("no candidate above threshold") is a normal result.
+
+A search is one read transaction (the request, probe, galleries, policy) and one write
+transaction: the request row is locked, the gate runs again on what the row says now (a
+denial or an expiry that landed meanwhile refuses the search, and nothing is written but
+the refusal), and the search, its candidates, the request's new state and the audit event
+are written together.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facedocket.errors import InvalidInput, ModelMismatch, NotFound, PolicyDenied
-from facedocket.policy.gate import SearchContext, check_search
-from facedocket.service.base import Actor
-from facedocket.service.requests import READERS, SEARCHERS, RequestsMixin, _fields, deadline_after
-from facedocket.store.tables import Calibration, Candidate, Gallery, Request, Search, StoredImage, Subject, TemplateRow
+from facedocket.errors import ConfigurationError, InvalidInput, ModelMismatch, NotFound, PolicyDenied
+from facedocket.governance import requests as machine
+from facedocket.governance import review as review_rules
+from facedocket.governance.permissions import Actor, require
+from facedocket.governance.rules import Facts, Failure, check_search, floor_score
+from facedocket.service.context import Area, Context
+from facedocket.service.galleries import usable_gallery, visible_subject
+from facedocket.service.policy import ActivePolicy, policy_of
+from facedocket.service.requests import Requests, request_facts, state_of, visible_request
+from facedocket.store.queries import evaluations as calibration_queries
+from facedocket.store.queries import galleries as gallery_queries
+from facedocket.store.queries import requests as request_queries
+from facedocket.store.queries import searches as queries
+from facedocket.store.tables import Candidate, Gallery, Request, Search
 from facedocket.types import Template
 from facedocket.vision import models
 from facedocket.vision.models import default_threshold
+from facedocket.vocab import LEAD_LABEL
 
-LEAD_LABEL = "investigative lead — not a positive identification"
-EMPTY_LABEL = "no candidate above threshold"
+__all__ = ["EMPTY_LABEL", "LEAD_LABEL", "CandidateInfo", "SearchResult", "Searches", "expected_false_candidates"]
+
+EMPTY_LABEL = review_rules.EMPTY
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,11 @@ class SearchResult:
     best_score: float | None = None
     purged: bool = False
     label: str = LEAD_LABEL
+    withheld: int = 0
+    """Candidates this reader may not see yet (not released to them)."""
+    concluded: bool = False
+    policy_name: str = ""
+    policy_sha256: str = ""
 
     @property
     def empty(self) -> bool:
@@ -76,7 +98,10 @@ class SearchResult:
 
     @property
     def summary(self) -> str:
-        return EMPTY_LABEL if self.empty else f"{len(self.candidates)} candidate(s): {LEAD_LABEL}"
+        """What the list says to its reader: the count, "no candidate above threshold", or
+        why candidates exist but are not shown (under review, none released)."""
+        shown = len(self.candidates)
+        return review_rules.candidate_summary(shown, shown + self.withheld, self.concluded)
 
 
 def expected_false_candidates(model_id: str, score: float, gallery_size: int) -> float | None:
@@ -86,302 +111,287 @@ def expected_false_candidates(model_id: str, score: float, gallery_size: int) ->
     return None if fmr is None else round(gallery_size * fmr, 4)
 
 
-class SearchMixin(RequestsMixin):
-    def search(
-        self,
-        actor: Actor,
-        request_id: int,
-        gallery_ids: list[int] | None = None,
-        k: int | None = None,
-        threshold: float | None = None,
-        face: int | None = None,
-    ) -> SearchResult:
+@dataclass(frozen=True)
+class _Planned:
+    """What the read transaction learned: the request's facts, its probe, the galleries."""
+
+    request_id: int
+    facts: Facts
+    probe: bytes | None
+    galleries: list[Gallery]
+    policy: ActivePolicy | None
+    k: int
+    threshold: float | None
+
+
+class Searches(Area):
+    """Searching and verifying under a request, and reading searches back."""
+
+    def __init__(self, ctx: Context, requests: Requests) -> None:
+        super().__init__(ctx)
+        self.requests = requests
+
+    def search(self, actor: Actor, request_id: int, gallery_ids: list[int] | None = None, k: int | None = None,
+               threshold: float | None = None, face: int | None = None) -> SearchResult:  # fmt: skip
         """Search the request's probe against galleries the receiving agency may use (the
         request's, or ``gallery_ids``), after the policy gate allows it."""
-        actor.require(*SEARCHERS)
-        asked, k = k, self._check_k(k)
-        self.expire_overdue()
-        with self.sessions() as session:
-            row = self._gated_request(session, actor, request_id)
-            probe = self._probe_bytes(session, row)
-            profile = self._policy_of(session, row.target_agency_id)
-            if asked is None and profile is not None:  # the default k never exceeds the policy's cap
-                k = min(k, profile.search.max_candidates)
+        require(actor, "request.search")
+        plan = self._plan(actor, request_id, "search", gallery_ids, k, threshold)
+        template, facts = self._template_and_facts(actor, plan, face)
+        start = time.perf_counter()
+        hits, size = self._top_templates(template, [g.id for g in plan.galleries], facts.k or 1)
+        with self.ctx.write() as session:
+            row, refused = self._locked_gate(session, actor, plan, facts)
+            if not refused:
+                ranked = _collapse(session, hits, float(facts.threshold or 0), facts.k or 1)
+                search = self._record(session, actor, row, "search", template, plan, facts, start, size)
+                session.add_all(Candidate(search_id=search.id, rank=i + 1, subject_id=s, template_id=t, gallery_id=g,
+                                          score=sc) for i, (s, t, g, sc) in enumerate(ranked))  # fmt: skip
+                session.flush()
+                self.ctx.audit(session, actor, "search.run", "search", search.id,
+                               {"request_id": row.id, "galleries": [g.id for g in plan.galleries], "k": facts.k,
+                                "threshold": facts.threshold, "candidates": len(ranked), "gallery_size": size,
+                                "policy_sha256": search.policy_sha256})  # fmt: skip
+                return self._result(session, actor, search, row)
+        raise PolicyDenied(refused)
+
+    def verify(self, actor: Actor, request_id: int, subject_id: int, threshold: float | None = None,
+               face: int | None = None) -> SearchResult:  # fmt: skip
+        """Compare the request's probe with one subject's templates (1:1), after the gate."""
+        require(actor, "request.search")
+        with self.ctx.read() as session:
+            subject = visible_subject(session, actor, subject_id)
+            gallery_id = subject.gallery_id
+            vectors = gallery_queries.subject_vectors(session, subject_id)
+        plan = self._plan(actor, request_id, "verify", [gallery_id], 1, threshold)
+        template, facts = self._template_and_facts(actor, plan, face)
+        start = time.perf_counter()
+        scores = [float(np.frombuffer(v, dtype=np.float32) @ template.vector) for _, v in vectors]
+        best = int(np.argmax(scores)) if scores else -1
+        limit = float(facts.threshold or 0)
+        above = best >= 0 and scores[best] >= limit
+        with self.ctx.write() as session:
+            row, refused = self._locked_gate(session, actor, plan, facts)
+            if not refused:
+                search = self._record(session, actor, row, "verify", template, plan, facts, start, len(vectors))
+                search.subject_id = subject_id
+                search.best_score = scores[best] if best >= 0 else None
+                if above:
+                    hit = Candidate(search_id=search.id, rank=1, subject_id=subject_id, template_id=vectors[best][0],
+                                    gallery_id=gallery_id, score=scores[best])  # fmt: skip
+                    session.add(hit)
+                session.flush()
+                self.ctx.audit(session, actor, "verify.run", "search", search.id,
+                               {"request_id": row.id, "subject_id": subject_id, "threshold": limit,
+                                "above_threshold": above, "policy_sha256": search.policy_sha256})  # fmt: skip
+                return self._result(session, actor, search, row)
+        raise PolicyDenied(refused)
+
+    # --- the two transactions ---------------------------------------------------------------
+
+    def _plan(self, actor: Actor, request_id: int, kind: str, gallery_ids: list[int] | None, k: int | None,
+              threshold: float | None) -> _Planned:  # fmt: skip
+        """The read transaction: the request (addressed to the actor's agency), its probe, the
+        galleries to search, the policy, k."""
+        if threshold is not None and not math.isfinite(threshold):
+            raise InvalidInput("threshold must be a finite number")
+        checked_k = self._check_k(k)
+        self.requests.expire_overdue()
+        with self.ctx.read() as session:
+            row = request_queries.request(session, request_id) if 1 <= request_id <= 2**63 - 1 else None
+            visible = row is not None and machine.visible_to(row.status, row.agency_id, row.target_agency_id,
+                                                             actor.agency_id)  # fmt: skip
+            if row is None or not visible or row.target_agency_id != actor.agency_id:
+                why = "no such request" if row is None else "the request is not addressed to your agency"
+                self.ctx.record(actor, "search.denied", "request", request_id, {"failed": ["request"], "why": why})
+                raise NotFound(f"no request {request_id} addressed to your agency; a search needs one")
+            require(actor, "request.search", actor.side(row.agency_id))
+            active = policy_of(session, row.target_agency_id)
+            if k is None and active is not None:  # the default k never exceeds the policy's cap
+                checked_k = min(checked_k, active.profile.search.max_candidates)
             chosen = list(dict.fromkeys(gallery_ids or row.galleries or []))
             if not chosen:
                 raise InvalidInput("name at least one gallery to search (the request names none)")
-            galleries = [self._usable_gallery(session, actor, g) for g in chosen]
-        template = self._request_template(actor, request_id, probe, face, galleries)
-        limit = self._default_threshold(actor, template.model_id, galleries) if threshold is None else float(threshold)
-        self._gate(actor, request_id, "search", template, k, limit, galleries)
-        start = time.perf_counter()
-        hits, size = self._top_templates(template, [g.id for g in galleries], k)
-        with self.transaction() as session:
-            row = self._request_for(session, actor, request_id, write=True)
-            ranked = _collapse(session, hits, limit, k)
-            duration = (time.perf_counter() - start) * 1000
-            search = self._record(session, actor, row, "search", template, galleries, limit, k, duration, size)
-            session.add_all(
-                Candidate(search_id=search.id, rank=i + 1, subject_id=s, template_id=t, gallery_id=g, score=sc)
-                for i, (s, t, g, sc) in enumerate(ranked)
-            )
-            session.flush()
-            self._audit(session, actor, "search.run", "search", search.id,
-                        {"request_id": row.id, "galleries": [g.id for g in galleries], "k": k, "threshold": limit,
-                         "candidates": len(ranked), "gallery_size": size})  # fmt: skip
-            return self._result(session, actor, search)
+            galleries = [usable_gallery(session, actor, int(g)) for g in chosen]
+            image = request_queries.image(session, row.probe_image_id)
+            facts = request_facts(row, {g.name: g.purpose for g in galleries}, kind=kind, status=row.status,
+                                  approval=row.approval, purged=row.purged is not None)  # fmt: skip
+            return _Planned(row.id, facts, image.data if image else None, galleries, active, checked_k, threshold)
 
-    def verify(
-        self,
-        actor: Actor,
-        request_id: int,
-        subject_id: int,
-        threshold: float | None = None,
-        face: int | None = None,
-    ) -> SearchResult:
-        """Compare the request's probe with one subject's templates (1:1), after the gate."""
-        actor.require(*SEARCHERS)
-        self.expire_overdue()
-        with self.sessions() as session:
-            probe = self._probe_bytes(session, self._gated_request(session, actor, request_id))
-            subject = self._subject(session, actor, subject_id)
-            gallery = self._usable_gallery(session, actor, subject.gallery_id)
-            rows = session.execute(
-                select(TemplateRow.id, TemplateRow.vector).where(TemplateRow.subject_id == subject_id)
-            ).all()
-        template = self._request_template(actor, request_id, probe, face, [gallery])
-        limit = self._default_threshold(actor, template.model_id, [gallery]) if threshold is None else float(threshold)
-        self._gate(actor, request_id, "verify", template, 1, limit, [gallery])
-        start = time.perf_counter()
-        scores = [float(np.frombuffer(v, dtype=np.float32) @ template.vector) for _, v in rows]
-        best = int(np.argmax(scores)) if scores else -1
-        with self.transaction() as session:
-            row = self._request_for(session, actor, request_id, write=True)
-            duration = (time.perf_counter() - start) * 1000
-            search = self._record(session, actor, row, "verify", template, [gallery], limit, 1, duration, len(rows))
-            search.subject_id = subject_id
-            search.best_score = scores[best] if best >= 0 else None
-            if best >= 0 and scores[best] >= limit:
-                hit = Candidate(search_id=search.id, rank=1, subject_id=subject_id, template_id=rows[best][0],
-                                gallery_id=gallery.id, score=scores[best])  # fmt: skip
-                session.add(hit)
-            session.flush()
-            self._audit(session, actor, "verify.run", "search", search.id,
-                        {"request_id": row.id, "subject_id": subject_id, "threshold": limit,
-                         "above_threshold": best >= 0 and scores[best] >= limit})  # fmt: skip
-            return self._result(session, actor, search)
-
-    def get_search(self, actor: Actor, search_id: int) -> SearchResult:
-        """A search made under a request of (or addressed to) the actor's agency. The
-        requesting agency of a cross-agency request sees only released candidates, without
-        gallery or template ids."""
-        actor.require(*READERS)
-        self.expire_overdue()
-        with self.transaction() as session:
-            row = session.get(Search, search_id)
-            request = session.get(Request, row.request_id) if row else None
-            if row is None or request is None or actor.agency_id not in (request.agency_id, request.target_agency_id):
-                raise NotFound(f"no search {search_id} in your agency")
-            result = self._result(session, actor, row)
-            self._audit(session, actor, "search.viewed", "search", row.id, {"request_id": request.id})
-            return result
-
-    def list_searches(self, actor: Actor, limit: int = 50) -> list[SearchResult]:
-        """Searches the actor's agency ran, newest first."""
-        actor.require("examiner", "supervisor", "auditor", "admin")
-        with self.sessions() as session:
-            rows = session.scalars(
-                select(Search).where(Search.agency_id == actor.agency_id).order_by(Search.id.desc()).limit(limit)
-            )
-            return [self._result(session, actor, row) for row in rows]
-
-    def request_searches(self, actor: Actor, request_id: int) -> list[SearchResult]:
-        """The searches made under one request, as the actor may see them."""
-        actor.require(*READERS)
-        self.expire_overdue()
-        with self.sessions() as session:
-            row = self._request_for(session, actor, request_id)
-            rows = session.scalars(select(Search).where(Search.request_id == row.id).order_by(Search.id))
-            return [self._result(session, actor, s) for s in rows]
-
-    # --- the gate -----------------------------------------------------------------------
-
-    def _gated_request(self, session: Session, actor: Actor, request_id: int) -> Request:
-        """The request a search is made under, or a recorded refusal: it must exist and be
-        addressed to the actor's agency."""
-        row = session.get(Request, request_id)
-        if row is None or row.target_agency_id != actor.agency_id:
-            why = "no such request" if row is None else "the request is not addressed to your agency"
-            self.audit_event(actor, "search.denied", "request", request_id, {"failed": ["request"], "why": why})
-            raise NotFound(f"no request {request_id} addressed to your agency; a search needs one")
-        return row
-
-    @staticmethod
-    def _probe_bytes(session: Session, row: Request) -> bytes | None:
-        """The request's stored probe photo; None once purged."""
-        image = session.get(StoredImage, row.probe_image_id) if row.probe_image_id else None
-        return None if image is None else image.data
-
-    def _request_template(
-        self, actor: Actor, request_id: int, probe: bytes | None, face: int | None, galleries: list[Gallery]
-    ) -> Template:
-        if probe is None:
-            self._refuse(actor, request_id, [("request.purged", "the request holds no probe: it was purged")])
-        assert probe is not None
-        template = self.pipeline.template(self.pipeline.load(probe), face)
-        for gallery in galleries:
+    def _template_and_facts(self, actor: Actor, plan: _Planned, face: int | None) -> tuple[Template, Facts]:
+        """The probe's template (outside any transaction) and the complete facts; a refusal by
+        the gate is recorded and raised before any template is compared."""
+        if plan.probe is None:
+            self._refuse(actor, plan.request_id, [("request.purged", "the request holds no probe: it was purged")])
+        assert plan.probe is not None
+        template = self.ctx.pipeline.template(self.ctx.pipeline.load(plan.probe), face)
+        for gallery in plan.galleries:
             if gallery.model_id != template.model_id:
-                raise ModelMismatch(
-                    f"gallery {gallery.name!r} holds {gallery.model_id} templates; the probe is "
-                    f"{template.model_id}: re-enrol the gallery with this model"
-                )
-        return template
+                raise ModelMismatch(f"gallery {gallery.name!r} holds {gallery.model_id} templates; the probe is "
+                                    f"{template.model_id}: re-enrol the gallery with this model")  # fmt: skip
+        limit = plan.threshold
+        if limit is None:  # the default is never looser than the policy's floor
+            limit = self._default_threshold(actor, template.model_id, plan.galleries)
+            if plan.policy is not None:
+                with contextlib.suppress(ConfigurationError):  # the gate names a floor it cannot resolve
+                    limit = max(limit, floor_score(plan.policy.profile, template.model_id))
+        facts = replace(plan.facts, probe_quality=template.quality, k=plan.k, threshold=float(limit),
+                        model_id=template.model_id)  # fmt: skip
+        refused = check_search(plan.policy.profile if plan.policy else None, facts)
+        if refused:
+            self._refuse(actor, plan.request_id, refused)
+        return template, facts
 
-    def _gate(
-        self, actor: Actor, request_id: int, kind: str, template: Template, k: int, threshold: float,
-        galleries: list[Gallery],
-    ) -> None:  # fmt: skip
-        with self.sessions() as session:
-            row = session.get(Request, request_id)
-            assert row is not None
-            ctx = SearchContext(
-                kind=kind, status=row.status, approval=row.approval, legal_basis=row.legal_basis,
-                offence_category=row.case.offence_category, fields=_fields(row, row.case),
-                probe_source=row.probe_source, probe_quality=template.quality, k=k, threshold=threshold,
-                gallery_purposes={g.name: g.purpose for g in galleries},
-                cross_agency=row.agency_id != row.target_agency_id, purged=row.purged is not None,
-            )  # fmt: skip
-            failures = check_search(self._policy_of(session, row.target_agency_id), ctx)
-        if failures:
-            self._refuse(actor, request_id, failures)
+    def _locked_gate(
+        self, session: Session, actor: Actor, plan: _Planned, facts: Facts
+    ) -> tuple[Request, list[Failure]]:
+        """In the write transaction: lock the request, expire it if overdue, and run the gate
+        again on what the row says now. A refusal is recorded here (the caller raises it once
+        the transaction commits)."""
+        row = visible_request(session, actor, plan.request_id, lock=True)
+        self.requests.expire_if_overdue(session, row)
+        active = policy_of(session, row.target_agency_id)
+        now = replace(facts, status=row.status, approval=row.approval, purged=row.purged is not None)
+        refused = check_search(active.profile if active else None, now)
+        if active is not None and plan.policy is not None and active.sha256 != plan.policy.sha256:
+            refused.append(("policy", "the agency's policy changed while the search ran; run it again"))
+        if refused:
+            self.requests.audit_both(session, actor, "search.denied", row,
+                                     {"failed": [r for r, _ in refused], "why": [w for _, w in refused]})  # fmt: skip
+        return row, refused
 
-    def _refuse(self, actor: Actor, request_id: int, failures: list[tuple[str, str]]) -> None:
-        with self.transaction() as session:
-            row = session.get(Request, request_id)
+    def _refuse(self, actor: Actor, request_id: int, failures: list[Failure]) -> None:
+        with self.ctx.write() as session:
+            row = request_queries.request(session, request_id)
             details = {"failed": [rule for rule, _ in failures], "why": [why for _, why in failures]}
             if row is not None:
-                self._audit_both(session, actor, "search.denied", row, details)
+                self.requests.audit_both(session, actor, "search.denied", row, details)
             else:
-                self._audit(session, actor, "search.denied", "request", request_id, details)
+                self.ctx.audit(session, actor, "search.denied", "request", request_id, details)
         raise PolicyDenied(failures)
 
-    # --- steps ------------------------------------------------------------------------
+    def _record(self, session: Session, actor: Actor, row: Request, kind: str, template: Template, plan: _Planned,
+                facts: Facts, start: float, size: int) -> Search:  # fmt: skip
+        now = self.clock()
+        active = policy_of(session, row.target_agency_id)
+        hours = active.profile.requests.emergency_deadline_hours if active else None
+        after = machine.step(state_of(row), "search", now, hours, request_id=row.id)
+        if row.status != after.status:
+            row.searched = now
+        row.status, row.deadline = after.status, after.state.deadline
+        search = Search(
+            request_id=row.id, agency_id=actor.agency_id, user_id=actor.user_id, kind=kind,
+            probe_sha256=template.source_sha256, probe_quality=template.quality,
+            galleries=[g.id for g in plan.galleries], model_id=template.model_id, threshold=facts.threshold, k=facts.k,
+            duration_ms=(time.perf_counter() - start) * 1000, gallery_size=size, created=now,
+            policy_name=active.profile.name if active else "", policy_sha256=active.sha256 if active else "",
+        )  # fmt: skip
+        session.add(search)
+        session.flush()
+        return search
+
+    # --- steps --------------------------------------------------------------------------------
 
     def _default_threshold(self, actor: Actor, model_id: str, galleries: list[Gallery]) -> float:
         """The threshold a search uses when none is given: the newest calibration the
         actor's agency stored for these galleries (the strictest when they differ), else for
         the model, else the model card's."""
-        with self.sessions() as session:
-            newest = (
-                select(Calibration.threshold)
-                .where(Calibration.agency_id == actor.agency_id, Calibration.model_id == model_id)
-                .order_by(Calibration.id.desc())
-                .limit(1)
-            )
-            per_gallery = [session.scalar(newest.where(Calibration.gallery_id == g.id)) for g in galleries]
-            found = [t for t in per_gallery if t is not None]
-            if found:
-                return max(found)
-            stored = session.scalar(newest.where(Calibration.gallery_id.is_(None)))
-        return float(stored) if stored is not None else default_threshold(model_id)
+        with self.ctx.read() as session:
+            found = [calibration_queries.newest_threshold(session, actor.agency_id, model_id, g.id) for g in galleries]
+            per_gallery = [t for t in found if t is not None]
+            if per_gallery:
+                return max(per_gallery)
+            stored = calibration_queries.newest_threshold(session, actor.agency_id, model_id, None)
+        return stored if stored is not None else default_threshold(model_id)
 
     def _check_k(self, k: int | None) -> int:
-        k = self.settings.default_k if k is None else int(k)
-        if not 1 <= k <= self.settings.max_k:
-            raise InvalidInput(f"k must be between 1 and {self.settings.max_k}")
+        k = self.ctx.settings.default_k if k is None else k
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.ctx.settings.max_k:
+            raise InvalidInput(f"k must be between 1 and {self.ctx.settings.max_k}")
         return k
 
-    def _top_templates(
-        self, template: Template, gallery_ids: list[int], k: int
-    ) -> tuple[list[tuple[float, int, int]], int]:
+    def _top_templates(self, template: Template, gallery_ids: list[int],
+                       k: int) -> tuple[list[tuple[float, int, int]], int]:  # fmt: skip
         """(score, template id, gallery id) best first, and the total gallery size."""
-        shortlist = k * 4
         hits: list[tuple[float, int, int]] = []
         size = 0
         for gallery_id in gallery_ids:
-            scores, ids, count = self.indexes.search(gallery_id, template.vector[None, :], shortlist)
+            scores, ids, count = self.ctx.indexes.search(gallery_id, template.vector[None, :], k * 4)
             size += count
             hits += [(float(s), int(i), gallery_id) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
         hits.sort(key=lambda h: (-h[0], h[1]))
         return hits, size
 
-    def _record(
-        self,
-        session: Session,
-        actor: Actor,
-        request: Request,
-        kind: str,
-        template: Template,
-        galleries: list[Gallery],
-        threshold: float,
-        k: int,
-        duration_ms: float,
-        size: int,
-    ) -> Search:
-        now = self.clock()
-        if request.status in ("submitted", "approved"):
-            request.status = "searched"
-            request.searched = now
-            if request.approval == "pending" and request.emergency:
-                profile = self._policy_of(session, request.target_agency_id)
-                hours = profile.requests.emergency_deadline_hours if profile else None
-                request.deadline = deadline_after(now, hours)
-        row = Search(
-            request_id=request.id, agency_id=actor.agency_id, user_id=actor.user_id, kind=kind,
-            probe_sha256=template.source_sha256, probe_quality=template.quality,
-            galleries=[g.id for g in galleries], model_id=template.model_id, threshold=threshold, k=k,
-            duration_ms=duration_ms, gallery_size=size, created=now,
-        )  # fmt: skip
-        session.add(row)
-        session.flush()
-        return row
+    # --- reading ------------------------------------------------------------------------------
 
-    def _result(self, session: Session, actor: Actor, row: Search) -> SearchResult:
-        request = session.get(Request, row.request_id)
+    def get_search(self, actor: Actor, search_id: int) -> SearchResult:
+        """A search made under a request of (or addressed to) the actor's agency, as the actor
+        may see it (see :func:`facedocket.governance.review.sees_unreleased`); recorded."""
+        self.requests.expire_overdue()
+        with self.ctx.write() as session:
+            row = queries.search(session, search_id) if 1 <= search_id <= 2**63 - 1 else None
+            try:
+                request = visible_request(session, actor, row.request_id) if row else None
+            except NotFound:
+                request = None
+            if row is None or request is None:
+                raise NotFound(f"no search {search_id} in your agency")
+            require(actor, "search.read", actor.side(request.agency_id))
+            result = self._result(session, actor, row, request)
+            self.ctx.audit(session, actor, "search.viewed", "search", row.id, {"request_id": request.id})
+            return result
+
+    def list_searches(self, actor: Actor, limit: int = 50) -> list[SearchResult]:
+        """Searches the actor's agency ran, newest first; the read is recorded."""
+        require(actor, "search.list")
+        with self.ctx.write() as session:
+            rows = queries.of_agency(session, actor.agency_id, max(1, min(limit, 1000)))
+            results = [self._result(session, actor, s, request_queries.request(session, s.request_id)) for s in rows]
+            self.ctx.audit(session, actor, "searches.listed", "agency", actor.agency_id,
+                           {"searches": [r.id for r in results]})  # fmt: skip
+            return results
+
+    def request_searches(self, actor: Actor, request_id: int) -> list[SearchResult]:
+        """The searches made under one request, as the actor may see them; the read is recorded."""
+        self.requests.expire_overdue()
+        with self.ctx.write() as session:
+            results = self.of_request(session, actor, request_id)
+            row = visible_request(session, actor, request_id)
+            self.requests.audit_both(session, actor, "searches.listed", row, {"searches": [r.id for r in results]})
+            return results
+
+    def of_request(self, session: Session, actor: Actor, request_id: int) -> list[SearchResult]:
+        """The searches of a request as the actor may see them (not recorded: the caller does)."""
+        request = visible_request(session, actor, request_id)
+        require(actor, "search.read", actor.side(request.agency_id))
+        return [self._result(session, actor, s, request) for s in queries.of_request(session, request.id)]
+
+    def _result(self, session: Session, actor: Actor, row: Search, request: Request | None) -> SearchResult:
         assert request is not None
         receiving = actor.agency_id == request.target_agency_id
-        rows = session.execute(
-            select(Candidate, Subject.reference)
-            .outerjoin(Subject, Subject.id == Candidate.subject_id)
-            .where(Candidate.search_id == row.id)
-            .order_by(Candidate.rank)
-        ).all()
-        infos = [
-            CandidateInfo(
-                c.id,
-                c.rank,
-                c.subject_id if receiving else None,
-                reference,
-                c.gallery_id if receiving else None,
-                c.template_id if receiving else None,
-                round(c.score, 6),
-                expected_false_candidates(row.model_id, c.score, row.gallery_size),
-                c.released,
-            )
-            for c, reference in rows
-            if receiving or c.released
-        ]
+        sees_all = review_rules.sees_unreleased(actor.role, receiving)
+        rows = queries.candidates(session, row.id)
+        shown = [c for c, _ in rows if sees_all or c.released]
+        references = dict((c.id, ref) for c, ref in rows)
+        infos = [CandidateInfo(c.id, c.rank, c.subject_id if receiving else None, references[c.id],
+                               c.gallery_id if receiving else None, c.template_id if receiving else None,
+                               round(c.score, 6), expected_false_candidates(row.model_id, c.score, row.gallery_size),
+                               c.released) for c in shown]  # fmt: skip
         return SearchResult(
             row.id, row.request_id, row.kind, row.agency_id, request.case.number, request.legal_basis,
             row.probe_sha256, row.probe_quality, list(row.galleries) if receiving else [], row.gallery_size,
             row.model_id, row.threshold, row.k, round(row.duration_ms, 3), row.created, infos,
             row.subject_id if receiving else None, None if row.best_score is None else round(row.best_score, 6),
-            request.purged is not None,
+            request.purged is not None, LEAD_LABEL, len(rows) - len(shown),
+            request.status in ("reviewed", "closed"), row.policy_name, row.policy_sha256,
         )  # fmt: skip
 
 
-def _collapse(
-    session: Session, hits: list[tuple[float, int, int]], threshold: float, k: int
-) -> list[tuple[int, int, int, float]]:
+def _collapse(session: Session, hits: list[tuple[float, int, int]], threshold: float,
+              k: int) -> list[tuple[int, int, int, float]]:  # fmt: skip
     """(subject, template, gallery, score) per subject, best first, at or above threshold."""
     above = [h for h in hits if h[0] >= threshold]
-    if not above:
-        return []
-    owners = dict(
-        session.execute(
-            select(TemplateRow.id, TemplateRow.subject_id).where(TemplateRow.id.in_([h[1] for h in above]))
-        ).all()
-    )
+    owners = queries.template_owners(session, [h[1] for h in above])
     ranked: list[tuple[int, int, int, float]] = []
     seen: set[int] = set()
     for score, template_id, gallery_id in above:
@@ -393,6 +403,3 @@ def _collapse(
         if len(ranked) == k:
             break
     return ranked
-
-
-__all__ = ["EMPTY_LABEL", "LEAD_LABEL", "CandidateInfo", "SearchMixin", "SearchResult"]

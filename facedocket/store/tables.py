@@ -25,8 +25,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-ROLES = ("requester", "examiner", "supervisor", "auditor", "admin")
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -64,6 +62,8 @@ class Agency(Base):
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
     policy_name: Mapped[str] = mapped_column(String(80), default="")
     policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    policy_sha256: Mapped[str] = mapped_column(String(64), default="")
+    policy_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -82,7 +82,9 @@ class User(Base):
 
 
 class ApiToken(Base):
-    """A bearer token; only the SHA-256 of the secret is stored."""
+    """A bearer token; only the SHA-256 of the secret is stored. ``kind`` is ``personal`` (made
+    by its user) or ``activation`` (handed out by an admin: it only lets its user make a
+    personal token, once, before ``expires``)."""
 
     __tablename__ = "api_token"
 
@@ -94,6 +96,8 @@ class ApiToken(Base):
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    expires: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    kind: Mapped[str] = mapped_column(String(20), default="personal")
 
     user: Mapped[User] = relationship()
 
@@ -193,10 +197,6 @@ class StoredImage(Base):
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-REQUEST_STATES = ("draft", "submitted", "approved", "denied", "searched", "reviewed", "closed", "expired")
-APPROVALS = ("pending", "approved", "denied", "expired")
-
-
 class Request(Base):
     """A written request to search, under a case. ``agency_id`` files it; ``target_agency_id``
     (the same agency, or another agency's face-search unit) approves and searches it.
@@ -234,6 +234,7 @@ class Request(Base):
     decision_reason: Mapped[str] = mapped_column(Text, default="")
     outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
     policy_name: Mapped[str] = mapped_column(String(80), default="")
+    policy_sha256: Mapped[str] = mapped_column(String(64), default="")
     submitted: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     searched: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     closed: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -263,6 +264,8 @@ class Search(Base):
     duration_ms: Mapped[float] = mapped_column(Float)
     gallery_size: Mapped[int] = mapped_column(Integer)
     best_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    policy_name: Mapped[str] = mapped_column(String(80), default="")
+    policy_sha256: Mapped[str] = mapped_column(String(64), default="")
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     candidates: Mapped[list[Candidate]] = relationship(order_by="Candidate.rank", cascade="all, delete-orphan")
@@ -283,10 +286,6 @@ class Candidate(Base):
     gallery_id: Mapped[int] = mapped_column(ForeignKey("gallery.id"))
     score: Mapped[float] = mapped_column(Float)
     released: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-DISPOSITIONS = ("possible-match", "not-a-match", "inconclusive")
-REVIEW_STAGES = ("first", "second", "resolution")
 
 
 class Review(Base):

@@ -173,3 +173,31 @@ def fmr_at_score(model_id: str, score: float) -> float | None:
     (t0, f0), (t1, f1) = points[upper - 1], points[upper]
     share = (score - t0) / (t1 - t0)
     return float(10 ** (math.log10(f0) + share * (math.log10(f1) - math.log10(f0))))
+
+
+def threshold_at_fmr(model_id: str, fmr: float) -> float:
+    """The score threshold at which ``model_id``'s calibration measured a false-match rate of
+    ``fmr``: the inverse of :func:`fmr_at_score`, interpolated the same way (log10 FMR linear
+    in score) between the card's ``fmr_table`` rows. A rate the table does not reach (smaller
+    than its smallest measured rate, or above its largest) is a ConfigurationError: a floor
+    must rest on a measured rate.
+    """
+    card = model_card(model_id)
+    if card.calibration is None or not card.calibration.fmr_table:
+        raise ConfigurationError(f"model {model_id!r} has no calibrated FMR table; calibrate it before searching")
+    if not (math.isfinite(fmr) and fmr > 0):
+        raise ConfigurationError(f"a false-match rate is a number above 0, got {fmr!r}")
+    points = sorted((float(r["fmr"]), float(r["threshold"])) for r in card.calibration.fmr_table if r["fmr"] > 0)
+    rates = [f for f, _ in points]
+    if fmr < rates[0] * (1 - 1e-9) or fmr > rates[-1] * (1 + 1e-9):
+        raise ConfigurationError(
+            f"model {model_id!r} was calibrated for false-match rates from {rates[0]:g} to {rates[-1]:g}; "
+            f"{fmr:g} is outside them"
+        )
+    upper = min(bisect.bisect_left(rates, fmr * (1 - 1e-9)), len(points) - 1)
+    f1, t1 = points[upper]
+    if upper == 0 or abs(f1 - fmr) <= fmr * 1e-9:
+        return t1
+    f0, t0 = points[upper - 1]
+    share = (math.log10(fmr) - math.log10(f0)) / (math.log10(f1) - math.log10(f0))
+    return t0 + share * (t1 - t0)

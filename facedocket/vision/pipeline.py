@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facedocket.config import Settings
 from facedocket.errors import FaceDocketError, NoFaceFound, SeveralFaces
 from facedocket.types import Face, Image, RGBArray, Template
 from facedocket.vision import quality as quality_mod
@@ -41,6 +42,34 @@ class PipelineOptions:
     detection: DetectorOptions = field(default_factory=DetectorOptions)
     limits: ImageLimits = DEFAULT_LIMITS
     cache_dir: str | None = None
+
+
+def image_limits(settings: Settings) -> ImageLimits:
+    """The image limits of ``settings``."""
+    return ImageLimits(
+        max_pixels=settings.max_image_pixels,
+        max_bytes=settings.max_image_bytes,
+        max_side=settings.max_image_side,
+        min_side=settings.min_image_side,
+    )
+
+
+def pipeline_options(settings: Settings) -> PipelineOptions:
+    """The pipeline options of ``settings``."""
+    return PipelineOptions(
+        detector=settings.detector,
+        runtime=settings.runtime,
+        flip=settings.flip,
+        jitter=settings.jitter,
+        threads=settings.threads,
+        detection=DetectorOptions(
+            score_threshold=settings.detection_score,
+            min_face_px=settings.min_face_px,
+            max_side=settings.detect_max_side,
+        ),
+        limits=image_limits(settings),
+        cache_dir=str(settings.home / "cache"),
+    )
 
 
 @dataclass(frozen=True)
@@ -73,6 +102,11 @@ class FacePipeline:
     """Detector, aligner and template model, built once and reused."""
 
     model_id = TEMPLATE_MODEL_ID
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FacePipeline:
+        """The pipeline the settings describe (detector, runtime, flip, jitter, limits...)."""
+        return cls(pipeline_options(settings))
 
     def __init__(self, options: PipelineOptions | None = None) -> None:
         self.options = options or PipelineOptions()

@@ -95,7 +95,7 @@ class Api:
         self.settings = Settings(home=home, **settings)
         self.clock = MovableClock()
         self.service = open_service(self.settings, clock=self.clock, pipeline=pipeline)
-        self.operator = self.service.bootstrap("State Police", "operator-admin").secret
+        self.operator = self.service.accounts.bootstrap("State Police", "operator-admin").secret
         self.app = create_app(self.settings, self.service)
         self.client = TestClient(self.app, raise_server_exceptions=False)
         if policy is not None:
@@ -115,9 +115,16 @@ class Api:
     # --- accounts and policy ------------------------------------------------------------
 
     def user(self, admin: str, username: str, role: str) -> dict[str, Any]:
-        """Create a user; the answer holds ``user`` and ``token`` (with its ``secret``)."""
+        """Create a user, who then makes their own token with the activation token the admin
+        was handed: the answer holds ``user``, ``activation`` (the admin's answer) and ``token``
+        (the user's own, with its ``secret``)."""
         result: dict[str, Any] = self.ok("POST", "/users", admin, 201, json={"username": username, "role": role})
-        return result
+        return result | {"activation": result["token"], "token": self.activate(result["token"]["secret"])}
+
+    def activate(self, activation: str) -> dict[str, Any]:
+        """The user's own token, made with an activation token (POST /tokens)."""
+        own: dict[str, Any] = self.ok("POST", "/tokens", activation, 201, json={"name": "tests"})
+        return own
 
     def staff(self, admin: str, prefix: str, *roles: str) -> dict[str, str]:
         """Tokens of new users of the admin's agency, one per role (default every role but
@@ -131,7 +138,7 @@ class Api:
         created = self.ok(
             "POST", "/agencies", self.operator, 201, json={"name": name, "admin_username": admin_username}
         )
-        admin = str(created["token"]["secret"])
+        admin = str(self.activate(created["token"]["secret"])["secret"])
         self.policy(admin, **(policy or {"toml": TEST_POLICY}))
         return int(created["agency"]["id"]), admin
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from facedocket.api import create_app
 from facedocket.api.routes import oversight as routes
 from facedocket.oversight import evaluation
+from facedocket.vision.models import TEMPLATE_MODEL_ID, threshold_at_fmr
 from facedocket.vision.pipeline import FacePipeline, PipelineOptions
 
 from .helpers import TEST_POLICY, Api, assert_error
@@ -261,7 +262,8 @@ def test_evaluations_on_record_set_the_search_threshold(world: SimpleNamespace, 
     request = api.approved(world.requester, world.supervisor, world.photo("Abdullah_Gul", 3), [world.booking])
     search = api.search(world.examiner, request)
     assert search.status_code == 201, search.text
-    assert search.json()["threshold"] == measured[0.01]
+    # the default is the calibrated threshold, never looser than the policy's floor (FMR 1e-3)
+    assert search.json()["threshold"] == max(measured[0.01], threshold_at_fmr(TEMPLATE_MODEL_ID, 1e-3))
     assert_error(api.call("POST", "/evaluations", world.auditor, json={"model": "m"}), 422, "detector")
 
 

@@ -168,26 +168,34 @@ def test_galleries_are_created_by_admins_and_supervisors(world: SimpleNamespace,
         assert_error(response, 403, role)
 
 
-def test_tokens_for_yourself_or_as_admin(world: SimpleNamespace) -> None:
+def test_tokens_only_for_yourself_and_admins_revoke(world: SimpleNamespace) -> None:
     api, examiner = world.api, world.tokens["examiner"]
     mine = api.ok("POST", "/tokens", examiner, 201, json={"name": "second laptop"})
+    assert mine["kind"] == "personal" and mine["expires"]
     assert api.ok("GET", "/me", mine["secret"])["username"] == "examiner"
     assert_error(api.call("POST", "/tokens", examiner, json={"user_id": world.users["auditor"]}), 403)
-    theirs = api.ok("POST", "/tokens", world.tokens["admin"], 201, json={"user_id": world.users["auditor"]})
-    assert theirs["username"] == "auditor"
+    # an admin never mints a token for someone else (it would act as them)
+    assert_error(api.call("POST", "/tokens", world.tokens["admin"], json={"user_id": world.users["auditor"]}), 403)
+    theirs = api.ok("POST", "/tokens", world.tokens["auditor"], 201, json={"name": "auditor's own"})
     assert_error(api.call("DELETE", f"/tokens/{theirs['id']}", examiner), 403)
+    assert api.call("DELETE", f"/tokens/{theirs['id']}", world.tokens["admin"]).status_code == 204
     assert api.call("DELETE", f"/tokens/{mine['id']}", examiner).status_code == 204
     assert_error(api.call("GET", "/me", mine["secret"]), 401)
+    assert_error(api.call("GET", "/me", theirs["secret"]), 401)
 
 
 def test_deactivated_users_tokens_stop_working(world: SimpleNamespace) -> None:
     api, admin, requester = world.api, world.tokens["admin"], world.users["requester"]
     assert_error(api.call("POST", f"/users/{requester}/deactivate", world.tokens["supervisor"]), 403)
+    old = world.tokens["requester"]
     try:
         assert api.ok("POST", f"/users/{requester}/deactivate", admin)["active"] is False
-        assert_error(api.call("GET", "/me", world.tokens["requester"]), 401, "deactivated")
+        assert_error(api.call("GET", "/me", old), 401, "revoked")
     finally:
         assert api.ok("POST", f"/users/{requester}/activate", admin)["active"] is True
+        activation = api.ok("POST", f"/users/{requester}/activation", admin, 201)
+        world.tokens["requester"] = api.activate(activation["secret"])["secret"]
+    assert_error(api.call("GET", "/me", old), 401)  # reactivation revives no old token
     assert api.ok("GET", "/me", world.tokens["requester"])["role"] == "requester"
 
 

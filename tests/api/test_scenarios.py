@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from facedocket.audit import GENESIS, event_hash, read_jsonl, verify_chain
+from facedocket.governance.audit import GENESIS, event_hash, read_jsonl, verify_chain
 
 from .helpers import EMPTY, LEAD, Api, assert_error, rules
 
@@ -243,20 +243,21 @@ def test_detroit_refuses_a_non_violent_offence_and_video_frames(world: SimpleNam
     api, dpd = world.api, world.dpd
     probe = world.photo("Abdullah", 3)
     basis = {"legal_basis": "investigation", "justification": "shoplifting at a pharmacy, CCTV still"}
-    shoplifting = api.approved(dpd.requester, dpd.supervisor, probe, [world.gallery], offence="shoplifting", **basis)
-    assert rules(api.search(dpd.examiner, shoplifting)) == ["requests.offence_categories"]
+    # what the search gate would refuse for reasons known at submission is refused there, by the same rules
+    shoplifting = api.file(dpd.requester, probe, [world.gallery], offence="shoplifting", **basis)
+    assert rules(shoplifting) == ["requests.offence_categories"]
 
     basis = {"legal_basis": "investigation", "justification": "armed robbery, frame of the store's video"}
-    frame = api.approved(dpd.requester, dpd.supervisor, probe, [world.gallery], probe_source="video-frame", **basis)
-    refused = rules(api.search(dpd.examiner, frame))
+    frame = api.file(dpd.requester, probe, [world.gallery], probe_source="video-frame", **basis)
+    refused = rules(frame)
     assert "probe.forbidden_sources" in refused and "requests.offence_categories" not in refused
 
     still = api.approved(dpd.requester, dpd.supervisor, probe, [world.gallery], **basis)
     allowed = _filed(api.search(dpd.examiner, still))
     assert [c["subject_reference"] for c in allowed["candidates"]] == ["RMV-4004"]
 
-    assert _denials(api, dpd.auditor, dpd.id, shoplifting) == [["requests.offence_categories"]]
-    assert "probe.forbidden_sources" in _denials(api, dpd.auditor, dpd.id, frame)[0]
+    refusals = [e["details"]["failed"] for e in reversed(api.events(dpd.auditor, action="request.refused"))]
+    assert refusals[0] == ["requests.offence_categories"] and "probe.forbidden_sources" in refusals[1]
 
     # Detroit takes no requests from other agencies: filed and submitted at once, nothing is
     # filed; a draft submitted later stays a draft. Both refusals are recorded.
@@ -340,24 +341,25 @@ def test_searches_refused_and_logged(world: SimpleNamespace) -> None:
     assert {"request.state", "request.approval"} <= set(refused)
 
     no_document = {**COURT_ORDER, "document_reference": "", "document_issuer": ""}
-    bare = api.approved(bpd.requester, sp.supervisor, probe, target_agency_id=str(sp.id), **no_document)
-    assert rules(api.search(sp.examiner, bare, galleries=[world.gallery])) == ["requests.document_required_for"]
+    bare = api.file(bpd.requester, probe, target_agency_id=str(sp.id), **no_document)
+    assert rules(bare) == ["requests.document_required_for"]  # refused at submission, not only at search
 
     request = api.approved(bpd.requester, sp.supervisor, probe, target_agency_id=str(sp.id), **COURT_ORDER)
     too_many = api.search(sp.examiner, request, galleries=[world.gallery], k=11)
     assert rules(too_many) == ["search.max_candidates"]
     too_low = api.search(sp.examiner, request, galleries=[world.gallery], threshold=0.5)
-    assert rules(too_low) == ["search.threshold_floor"]
+    assert rules(too_low) == ["search.threshold_floor_fmr"]
     both = rules(api.search(sp.examiner, request, galleries=[world.gallery], k=50, threshold=0.5))
-    assert both == ["search.threshold_floor", "search.max_candidates"]  # every failed rule, at once
+    assert both == ["search.threshold_floor_fmr", "search.max_candidates"]  # every failed rule, at once
     assert _filed(api.search(sp.examiner, request, galleries=[world.gallery], k=10))["k"] == 10
 
     assert _denials(api, sp.auditor, sp.id, filed["id"]) == [refused]
-    assert _denials(api, sp.auditor, sp.id, bare) == [["requests.document_required_for"]]
+    refused_bare = api.events(bpd.auditor, action="request.refused")[0]
+    assert refused_bare["details"]["failed"] == ["requests.document_required_for"]
     assert _denials(api, sp.auditor, sp.id, request) == [
         ["search.max_candidates"],
-        ["search.threshold_floor"],
-        ["search.threshold_floor", "search.max_candidates"],
+        ["search.threshold_floor_fmr"],
+        ["search.threshold_floor_fmr", "search.max_candidates"],
     ]
     assert _denials(api, bpd.auditor, bpd.id, request) == _denials(api, sp.auditor, sp.id, request)  # both trails
     assert api.ok("GET", f"/requests/{request}", bpd.requester)["searches"] == []

@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from pg_testserver import PostgresServer
 from policy_texts import permissive
+from tokens import own_token
 
 from facedocket.api import create_app
 from facedocket.cli import cli
@@ -33,10 +34,9 @@ from facedocket.config import Settings
 from facedocket.errors import Forbidden, InvalidInput, NotFound, PolicyDenied
 from facedocket.oversight import transparency
 from facedocket.oversight.transparency import FIELD_DEFINITIONS, FIELD_SETS, age_group, parse_period
-from facedocket.policy.schema import LEGAL_BASES, OFFENCE_CATEGORIES
-from facedocket.service import Actor, EnrolItem, RequestDraft, Service
-from facedocket.store import db
+from facedocket.service import Actor, EnrolItem, RequestDraft, Service, open_service
 from facedocket.vision.pipeline import FacePipeline
+from facedocket.vocab import LEGAL_BASES, OFFENCE_CATEGORIES
 
 FACES = Path(os.environ.get("FACEDOCKET_FACES", Path(__file__).resolve().parents[3] / "shared" / "faces"))
 DEV = FACES / "dev"
@@ -95,19 +95,17 @@ class Quarter:
 
 
 def open_test_service(home: Path, url: str, clock: Clock, pipeline: FacePipeline) -> Service:
-    settings = Settings(home=home, database_url=url, jitter=False)
-    home.mkdir(parents=True, exist_ok=True)
-    engine = db.make_engine(settings.resolved_database_url())
-    db.migrate(engine)
-    return Service(settings, engine, clock, pipeline)
+    settings = Settings(home=home, database_url=url, jitter=False, token_ttl_days=3650)  # the quarter spans months
+    return open_service(settings, clock=clock, pipeline=pipeline)
 
 
 def _staff(service: Service, admin_secret: str, prefix: str) -> Staff:
-    admin = service.authenticate(admin_secret)
+    admin = service.accounts.authenticate(admin_secret)
     actors, secrets = {"admin": admin}, {"admin": admin_secret}
     for role in ("supervisor", "examiner", "requester", "auditor"):
-        _info, token = service.create_user(admin, f"{prefix}-{role}", role)
-        actors[role], secrets[role] = service.authenticate(token.secret), token.secret
+        _info, activation = service.accounts.create_user(admin, f"{prefix}-{role}", role)
+        secrets[role] = own_token(service, activation).secret
+        actors[role] = service.accounts.authenticate(secrets[role])
     return Staff(admin.agency_id, actors, secrets)
 
 
@@ -120,121 +118,125 @@ def file_request(
     galleries: list[int] | None = None,
 ) -> int:  # fmt: skip
     number = f"2026-{offence}-{basis}-{service.clock().strftime('%m%d%H%M%S%f')}"
-    case = service.create_case(agency.requester, number, offence, "test case")
+    case = service.requests.create_case(agency.requester, number, offence, "test case")
     draft = RequestDraft(
         case.id, basis, "suspect on CCTV", document_type="order", document_reference="D-1", document_issuer="court",
         document_date="2026-06-01", galleries=list(galleries or []), target_agency_id=target.id if target else None,
     )  # fmt: skip
-    return service.file_request(agency.requester, draft, probe(person), submit=True).id
+    return service.requests.file_request(agency.requester, draft, probe(person), submit=True).id
 
 
 def review_all(service: Service, examiner: Actor, request_id: int, mate: str) -> None:
     """The candidate whose reference is ``mate`` is a possible match, every other is not."""
-    (search,) = service.request_searches(examiner, request_id)
+    (search,) = service.searches.request_searches(examiner, request_id)
     assert search.candidates and search.candidates[0].subject_reference == mate
     for c in search.candidates:
         disposition = "possible-match" if c.subject_reference == mate else "not-a-match"
-        service.review_candidate(examiner, request_id, c.id, disposition, "compared facial features")
-    assert service.conclude_request(examiner, request_id).outcome == "lead"
+        service.review.review_candidate(examiner, request_id, c.id, disposition, "compared facial features")
+    assert service.review.conclude_request(examiner, request_id).outcome == "lead"
 
 
 def build_quarter(service: Service, clock: Clock) -> Quarter:
     # --- Q2: the set-up, and events before the quarter ---------------------------------
     clock.now = at(6, 10)
-    token = service.bootstrap(SP, "admin")
+    token = service.accounts.bootstrap(SP, "admin")
     sp = _staff(service, token.secret, "sp")
-    service.activate_policy_text(sp.admin, POLICY)
-    gallery = service.create_gallery(sp.admin, "booking", "booking photos", "criminal investigations")
+    service.policy.activate_policy_text(sp.admin, POLICY)
+    gallery = service.galleries.create_gallery(sp.admin, "booking", "booking photos", "criminal investigations")
     items = [
         EnrolItem(reference=p, source=str(DEV / p / f"{n}.jpg"), attributes=dict(RECORDED.get(p, {})))
         for p, ns in ENROLLED.items() for n in ns
     ]  # fmt: skip
-    assert service.enroll(sp.admin, gallery.id, items).counts.get("enrolled") == len(items)
-    _info, cs_token = service.create_agency(sp.admin, CS, "cs-admin")
-    cs = _staff(service, cs_token.secret, "cs")
-    service.activate_policy_text(cs.admin, POLICY)
-    service.share_gallery(sp.admin, gallery.id, cs.id)
+    assert service.enrolment.enroll(sp.admin, gallery.id, items).counts.get("enrolled") == len(items)
+    _info, cs_token = service.accounts.create_agency(sp.admin, CS, "cs-admin")
+    cs = _staff(service, own_token(service, cs_token).secret, "cs")
+    service.policy.activate_policy_text(cs.admin, POLICY)
+    service.galleries.share_gallery(sp.admin, gallery.id, cs.id)
     q = Quarter(service, clock, sp, cs, gallery.id)
-    subjects = {s.reference: s.id for s in service.list_subjects(sp.admin, gallery.id)}
+    subjects = {s.reference: s.id for s in service.galleries.list_subjects(sp.admin, gallery.id)}
 
     clock.now = at(6, 20)
     q.requests["q2"] = rq2 = file_request(service, sp, "warrant", "robbery", "Amelia_Vega", galleries=[gallery.id])
-    service.decide_request(sp.supervisor, rq2, True, "warrant on file")
-    service.search(sp.examiner, rq2)
+    service.requests.decide_request(sp.supervisor, rq2, True, "warrant on file")
+    service.searches.search(sp.examiner, rq2)
     with pytest.raises(NotFound):
-        service.search(sp.examiner, 999_999)  # a refusal in Q2
-    q2_hold = service.place_hold(sp.supervisor, "case", service.get_request(sp.supervisor, rq2).case_id, "appeal")
+        service.searches.search(sp.examiner, 999_999)  # a refusal in Q2
+    q2_hold = service.oversight.place_hold(
+        sp.supervisor, "case", service.requests.get_request(sp.supervisor, rq2).case_id, "appeal"
+    )
 
     # --- Q3 ------------------------------------------------------------------------------
     clock.now = at(7, 6)  # R1: warrant, robbery; approved, searched, a possible match released: lead
     q.requests["r1"] = r1 = file_request(service, sp, "warrant", "robbery", "Amelia_Vega", galleries=[gallery.id])
-    service.decide_request(sp.supervisor, r1, True, "warrant on file")
-    service.search(sp.examiner, r1)
+    service.requests.decide_request(sp.supervisor, r1, True, "warrant on file")
+    service.searches.search(sp.examiner, r1)
     review_all(service, sp.examiner, r1, "Amelia_Vega")
 
     clock.now = at(7, 7)  # R2: court order, homicide; approved; a 1:1 verification, never reviewed: open
     q.requests["r2"] = r2 = file_request(service, sp, "court-order", "homicide", "Abdullah_Gul", galleries=[gallery.id])
-    service.decide_request(sp.supervisor, r2, True, "order on file")
-    service.verify(sp.examiner, r2, subjects["Abdullah_Gul"])
+    service.requests.decide_request(sp.supervisor, r2, True, "order on file")
+    service.searches.verify(sp.examiner, r2, subjects["Abdullah_Gul"])
 
     clock.now = at(7, 8)  # R3: the sheriff asks the state police (warrant, burglary); nobody found: no-lead
     q.requests["r3"] = r3 = file_request(service, cs, "warrant", "burglary", OUTSIDER, target=sp)
-    service.decide_request(sp.supervisor, r3, True, "warrant on file")
-    assert service.search(sp.examiner, r3, [gallery.id]).empty
-    assert service.conclude_request(sp.examiner, r3).outcome == "no-lead"
+    service.requests.decide_request(sp.supervisor, r3, True, "warrant on file")
+    assert service.searches.search(sp.examiner, r3, [gallery.id]).empty
+    assert service.review.conclude_request(sp.examiner, r3).outcome == "no-lead"
     with pytest.raises(NotFound):
-        service.search(cs.examiner, r3, [gallery.id])  # refused: not addressed to the sheriff
+        service.searches.search(cs.examiner, r3, [gallery.id])  # refused: not addressed to the sheriff
 
     clock.now = at(7, 9)  # R4: emergency, kidnapping; searched before approval, then approved: lead
     q.requests["r4"] = r4 = file_request(service, sp, "emergency", "kidnapping", "Ai_Sugiyama", galleries=[gallery.id])
-    service.search(sp.examiner, r4)
+    service.searches.search(sp.examiner, r4)
     review_all(service, sp.examiner, r4, "Ai_Sugiyama")
     clock.now = at(7, 9, 12)
-    service.decide_request(sp.supervisor, r4, True, "imminent threat confirmed")
+    service.requests.decide_request(sp.supervisor, r4, True, "imminent threat confirmed")
 
     clock.now = at(7, 10)  # R5: emergency, homicide; searched, never approved: expired and purged
     q.requests["r5"] = r5 = file_request(service, sp, "emergency", "homicide", "Abdullah_Gul", galleries=[gallery.id])
-    service.search(sp.examiner, r5)
+    service.searches.search(sp.examiner, r5)
     clock.now = at(7, 12, 10)  # 49 hours later
-    assert service.expire_overdue() == [r5]
+    assert service.requests.expire_overdue() == [r5]
 
     clock.now = at(7, 13)  # R6: warrant, fraud; denied; a search attempt is refused
     q.requests["r6"] = r6 = file_request(service, sp, "warrant", "fraud", "Amelia_Vega", galleries=[gallery.id])
-    service.decide_request(sp.supervisor, r6, False, "no specific facts")
+    service.requests.decide_request(sp.supervisor, r6, False, "no specific facts")
     with pytest.raises(PolicyDenied):
-        service.search(sp.examiner, r6)
+        service.searches.search(sp.examiner, r6)
 
     clock.now = at(7, 14)  # R7: warrant, theft; never approved; a search attempt is refused
     q.requests["r7"] = r7 = file_request(service, sp, "warrant", "theft", "Amelia_Vega", galleries=[gallery.id])
     with pytest.raises(PolicyDenied):
-        service.search(sp.examiner, r7)
+        service.searches.search(sp.examiner, r7)
 
     clock.now = at(7, 15)  # R8: the sheriff's own request, searched in the gallery shared with it: open
     q.requests["r8"] = r8 = file_request(service, cs, "deceased-identification", "deceased-identification",
                                          "Adrien_Brody", galleries=[gallery.id])  # fmt: skip
-    service.decide_request(cs.supervisor, r8, True, "coroner's request")
-    service.search(cs.examiner, r8)
+    service.requests.decide_request(cs.supervisor, r8, True, "coroner's request")
+    service.searches.search(cs.examiner, r8)
 
     clock.now = at(7, 16)  # legal holds: the Q2 hold released, one placed on R1's case
-    service.release_hold(sp.supervisor, q2_hold.id)
-    r1_hold = service.place_hold(sp.supervisor, "case", service.get_request(sp.supervisor, r1).case_id, "trial")
+    service.oversight.release_hold(sp.supervisor, q2_hold.id)
+    r1_hold = service.oversight.place_hold(
+        sp.supervisor, "case", service.requests.get_request(sp.supervisor, r1).case_id, "trial"
+    )
 
     clock.now = at(7, 20)  # an erasure
-    service.erase_subject(sp.admin, subjects["Adrien_Brody"], "data subject's request of 2026-07-01")
+    service.oversight.erase_subject(sp.admin, subjects["Adrien_Brody"], "data subject's request of 2026-07-01")
 
     clock.now = at(9, 20)  # retention: the sheriff's admin runs it for the sheriff (R8's probe) ...
-    assert service.retention_run(cs.admin).deleted["probe_images"] == [r8]
+    assert service.oversight.retention_run(cs.admin).deleted["probe_images"] == [r8]
     clock.now = at(9, 21)  # ... and the scheduled job for everyone (R1's probe is held)
-    report = service.retention_run()
+    report = service.oversight.retention_run()
     assert sorted(report.deleted["probe_images"]) == sorted([rq2, r2, r3, r4, r6, r7])
 
     # --- Q4: after the quarter -------------------------------------------------------------
     clock.now = at(10, 5)
     q.requests["q4"] = rq4 = file_request(service, sp, "warrant", "robbery", "Amelia_Vega", galleries=[gallery.id])
-    service.decide_request(sp.supervisor, rq4, True, "warrant on file")
-    service.search(sp.examiner, rq4)
-    service.decide_request(sp.supervisor, r7, True, "late approval")
-    service.release_hold(sp.supervisor, r1_hold.id)
+    service.requests.decide_request(sp.supervisor, rq4, True, "warrant on file")
+    service.searches.search(sp.examiner, rq4)
+    service.requests.decide_request(sp.supervisor, r7, True, "late approval")
+    service.oversight.release_hold(sp.supervisor, r1_hold.id)
     clock.now = at(10, 6)
     return q
 
@@ -336,11 +338,11 @@ def check_reports(q: Quarter) -> None:
     and the audit anchor against the events of the quarter."""
     service = q.service
     reports = {
-        SP: service.transparency_report(q.sp.auditor, "2026Q3", q.sp.id),
-        CS: service.transparency_report(q.cs.auditor, "2026Q3"),
-        "all": service.transparency_report(q.sp.auditor, "2026Q3"),
+        SP: service.reports.transparency_report(q.sp.auditor, "2026Q3", q.sp.id),
+        CS: service.reports.transparency_report(q.cs.auditor, "2026Q3"),
+        "all": service.reports.transparency_report(q.sp.auditor, "2026Q3"),
     }
-    events = list(reversed(service.list_audit(q.sp.admin, limit=10_000)))
+    events = list(reversed([e.as_dict() for e in service.audit.list_audit(q.sp.admin, limit=10_000)]))
     inside = [e for e in events if "2026-07-01T00:00:00" <= e["time"] < "2026-10-01T00:00:00"]
     for scope, report in reports.items():
         assert set(report) == {"period", "agency", "field_set", "generated", "fields", "definitions", "audit",
@@ -359,13 +361,15 @@ def check_reports(q: Quarter) -> None:
         assert report["audit"]["period_first"]["hash"] == inside[0]["hash"]
         assert report["audit"]["period_last"]["seq"] == inside[-1]["seq"]
         assert report["audit"]["period_last"]["hash"] == inside[-1]["hash"]
-    recorded = {e["seq"]: e for e in service.list_audit(q.sp.admin, action="report.generated")}
+    recorded = {
+        e["seq"]: e for e in [e.as_dict() for e in service.audit.list_audit(q.sp.admin, action="report.generated")]
+    }
     for report in reports.values():
         event = recorded[report["recorded_as"]["seq"]]
         assert event["details"]["sha256"] == report["recorded_as"]["sha256"] == transparency.report_digest(report)
         assert event["details"]["period"] == "2026Q3"
     assert recorded[reports[CS]["recorded_as"]["seq"]]["agency_id"] == q.cs.id
-    assert service.verify_audit(q.sp.auditor).ok
+    assert service.audit.verify_audit(q.sp.auditor).ok
 
 
 # --- fixtures --------------------------------------------------------------------------------
@@ -373,7 +377,7 @@ def check_reports(q: Quarter) -> None:
 
 @pytest.fixture(scope="module")
 def fast_pipeline(tmp_path_factory: pytest.TempPathFactory) -> FacePipeline:
-    return FacePipeline(Settings(home=tmp_path_factory.mktemp("pipeline"), jitter=False).pipeline_options())
+    return FacePipeline.from_settings(Settings(home=tmp_path_factory.mktemp("pipeline"), jitter=False))
 
 
 @pytest.fixture(scope="module")
@@ -406,14 +410,14 @@ def test_every_count_of_the_quarter_on_postgresql(
 
 def test_a_year_counts_the_quarters_around_it_and_a_month_only_its_own(quarter: Quarter) -> None:
     service, sp = quarter.service, quarter.sp
-    year = service.transparency_report(sp.auditor, "2026", sp.id, "massachusetts-annual")
+    year = service.reports.transparency_report(sp.auditor, "2026", sp.id, "massachusetts-annual")
     assert (year["fields"]["searches"], year["fields"]["verifications"]) == (6, 1)  # + Q2 and Q4 searches
     assert year["fields"]["requests_approved"] == 7  # + the Q2 and Q4 requests, and R7 approved in Q4
     assert year["fields"]["outcomes"] == {"lead": 2, "no-lead": 1, "open": 3, "purged": 1}
-    july = service.transparency_report(sp.auditor, "2026-07", sp.id)["fields"]
+    july = service.reports.transparency_report(sp.auditor, "2026-07", sp.id)["fields"]
     assert (july["searches"], july["verifications"], july["legal_holds_placed"]) == (4, 1, 1)
     assert july["records_purged"] == {} and july["requests_expired"] == 1
-    q4 = service.transparency_report(sp.auditor, "2026Q4")["fields"]
+    q4 = service.reports.transparency_report(sp.auditor, "2026Q4")["fields"]
     assert (q4["searches"], q4["requests_approved"], q4["legal_holds_released"]) == (1, 2, 1)
 
 
@@ -421,22 +425,22 @@ def test_field_sets_hold_the_fields_of_their_law(quarter: Quarter) -> None:
     service, auditor = quarter.service, quarter.sp.auditor
     for name, chosen in FIELD_SETS.items():
         period = {"quarter": "2026Q3", "year": "2026", None: "2026Q3"}[chosen.period]
-        report = service.transparency_report(auditor, period, field_set=name)
+        report = service.reports.transparency_report(auditor, period, field_set=name)
         assert report["field_set"] == name
         assert list(report["fields"]) == list(chosen.fields) == list(report["definitions"])
         assert all(set(d) == {"definition", "source"} and d["definition"] for d in report["definitions"].values())
-    md = service.transparency_report(auditor, "2026", field_set="maryland-annual")["fields"]
+    md = service.reports.transparency_report(auditor, "2026", field_set="maryland-annual")["fields"]
     assert md["possible_matches"] == 2 and md["possible_matches_by_race"] == {"category-1": 1, "not recorded": 1}
-    ma = service.transparency_report(auditor, "2026Q3", field_set="massachusetts-quarterly")["fields"]
+    ma = service.reports.transparency_report(auditor, "2026Q3", field_set="massachusetts-quarterly")["fields"]
     assert "possible_matches" not in ma and ma["emergency_searches"] == 2
-    eu = service.transparency_report(auditor, "2026", field_set="eu-art-26-10-yearly")["fields"]
+    eu = service.reports.transparency_report(auditor, "2026", field_set="eu-art-26-10-yearly")["fields"]
     assert eu["emergency_approval"] == {"approved": 1, "denied": 0, "expired": 1, "pending": 0}
     with pytest.raises(InvalidInput, match="covers a quarter"):
-        service.transparency_report(auditor, "2026", field_set="massachusetts-quarterly")
+        service.reports.transparency_report(auditor, "2026", field_set="massachusetts-quarterly")
     with pytest.raises(InvalidInput, match="covers a year"):
-        service.transparency_report(auditor, "2026Q3", field_set="maryland-annual")
+        service.reports.transparency_report(auditor, "2026Q3", field_set="maryland-annual")
     with pytest.raises(InvalidInput, match="no field set"):
-        service.transparency_report(auditor, "2026Q3", field_set="texas")
+        service.reports.transparency_report(auditor, "2026Q3", field_set="texas")
     for name, chosen in FIELD_SETS.items():  # each field cites the law of every set it is in
         laws = chosen.law.split("; ")
         assert all(law in FIELD_DEFINITIONS[f]["source"] for f in chosen.fields for law in laws if name != "full")
@@ -457,18 +461,18 @@ def test_the_docs_give_every_field_its_definition_and_source() -> None:
 def test_an_agency_auditor_reports_on_their_agency_only(quarter: Quarter) -> None:
     service, sp, cs = quarter.service, quarter.sp, quarter.cs
     with pytest.raises(NotFound):
-        service.transparency_report(cs.auditor, "2026Q3", sp.id)
+        service.reports.transparency_report(cs.auditor, "2026Q3", sp.id)
     with pytest.raises(NotFound):
-        service.transparency_report(cs.admin, "2026Q3", sp.id)
-    assert service.transparency_report(cs.admin, "2026Q3", cs.id)["agency"] == {"id": cs.id, "name": CS}
-    assert service.transparency_report(sp.admin, "2026Q3", cs.id)["agency"] == {"id": cs.id, "name": CS}
+        service.reports.transparency_report(cs.admin, "2026Q3", sp.id)
+    assert service.reports.transparency_report(cs.admin, "2026Q3", cs.id)["agency"] == {"id": cs.id, "name": CS}
+    assert service.reports.transparency_report(sp.admin, "2026Q3", cs.id)["agency"] == {"id": cs.id, "name": CS}
     with pytest.raises(NotFound):
-        service.transparency_report(sp.auditor, "2026Q3", 999)
+        service.reports.transparency_report(sp.auditor, "2026Q3", 999)
     for role in ("requester", "examiner", "supervisor"):
         with pytest.raises(Forbidden):
-            service.transparency_report(sp.actors[role], "2026Q3")
+            service.reports.transparency_report(sp.actors[role], "2026Q3")
     with pytest.raises(InvalidInput, match="period"):
-        service.transparency_report(sp.auditor, "Q3 2026")
+        service.reports.transparency_report(sp.auditor, "Q3 2026")
 
 
 # --- periods ---------------------------------------------------------------------------------
@@ -509,7 +513,7 @@ def test_age_groups_at_their_edges() -> None:
 
 @pytest.fixture(scope="module")
 def report(quarter: Quarter) -> dict[str, Any]:
-    return quarter.service.transparency_report(quarter.sp.auditor, "2026Q3")
+    return quarter.service.reports.transparency_report(quarter.sp.auditor, "2026Q3")
 
 
 def test_json_and_csv(report: dict[str, Any]) -> None:
@@ -567,20 +571,20 @@ def test_the_report_says_whether_the_chain_verifies(tmp_path: Path, fast_pipelin
     clock = Clock()
     service = open_test_service(tmp_path / "home", "", clock, fast_pipeline)
     try:
-        token = service.bootstrap(SP, "admin")
-        admin = service.authenticate(token.secret)
-        _info, auditor_token = service.create_user(admin, "auditor", "auditor")
-        auditor = service.authenticate(auditor_token.secret)
-        _info, requester_token = service.create_user(admin, "requester", "requester")
-        requester = service.authenticate(requester_token.secret)
+        token = service.accounts.bootstrap(SP, "admin")
+        admin = service.accounts.authenticate(token.secret)
+        _info, auditor_token = service.accounts.create_user(admin, "auditor", "auditor")
+        auditor = service.accounts.authenticate(own_token(service, auditor_token).secret)
+        _info, requester_token = service.accounts.create_user(admin, "requester", "requester")
+        requester = service.accounts.authenticate(own_token(service, requester_token).secret)
         clock.now = at(8, 1)
         for n in range(3):
-            service.create_case(requester, f"C-{n}", "robbery")
-        good = service.transparency_report(auditor, "2026Q3")
+            service.requests.create_case(requester, f"C-{n}", "robbery")
+        good = service.reports.transparency_report(auditor, "2026Q3")
         assert good["audit"]["chain"]["ok"] and good["audit"]["period_events"] == 3
         target = good["audit"]["period_first"]["seq"] + 1
         tamper(service, f"UPDATE audit_event SET actor = 'somebody else' WHERE seq = {target}")
-        bad = service.transparency_report(auditor, "2026Q3")
+        bad = service.reports.transparency_report(auditor, "2026Q3")
         assert not bad["audit"]["chain"]["ok"] and bad["audit"]["chain"]["broken_at"] == target
         assert "edited" in bad["audit"]["chain"]["reason"]
         assert "does NOT verify" in transparency.to_html(bad)
@@ -601,6 +605,7 @@ def test_the_api_serves_every_format(quarter: Quarter) -> None:
                               headers={"Authorization": f"Bearer {secret}"})  # fmt: skip
 
         body = get(sp.secrets["auditor"], period="2026Q3", agency_id=sp.id).json()
+        assert "fields" in body, body
         assert body["fields"] == EXPECTED[SP] and body["recorded_as"]["seq"] > 0
         response = get(sp.secrets["auditor"], period="2026Q3", format="csv")
         assert response.headers["content-type"].startswith("text/csv")

@@ -15,24 +15,26 @@ from click.testing import CliRunner
 
 from facedocket.cli import cli, main
 from facedocket.errors import InvalidInput, NotFound
-from facedocket.policy import (
+from facedocket.governance.explain import (
+    LEGAL_BASIS_WORDS,
+    USE_WORDS,
+    calibrated_threshold,
+    check_file,
+    explain,
+    profile_warnings,
+)
+from facedocket.governance.policy import PROFILES_DIR, PolicyProfile, load_profile, parse_profile, shipped_profiles
+from facedocket.governance.rules import floor_score
+from facedocket.vision.models import TEMPLATE_MODEL_ID
+from facedocket.vocab import (
     FORBIDDEN_USES,
     LEGAL_BASES,
     OFFENCE_CATEGORIES,
     PROBE_SOURCES,
-    PROFILES_DIR,
     REPORTING_PERIODS,
     REQUEST_FIELDS,
     RETENTION_RECORDS,
-    PolicyProfile,
-    check_file,
-    explain,
-    load_profile,
-    parse_profile,
-    profile_warnings,
-    shipped_profiles,
 )
-from facedocket.policy.explain import LEGAL_BASIS_WORDS, USE_WORDS, calibrated_threshold
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = ["detroit-307", "eu-ai-act-post-rbi", "massachusetts-2020", "research", "retail-watchlist"]
@@ -55,7 +57,7 @@ emergency_deadline_hours = 24
 min_quality = 0.3
 
 [search]
-threshold_floor = 0.95
+threshold_floor_fmr = 1e-4
 max_candidates = 10
 
 [retention]
@@ -92,9 +94,18 @@ def test_operational_floors_are_at_least_the_calibrated_threshold(name: str) -> 
     profile = load_profile(name)
     calibrated = calibrated_threshold()
     assert calibrated is not None
+    assert profile.search.threshold_floor_fmr <= calibrated[1]
+    assert floor_score(profile, TEMPLATE_MODEL_ID) >= calibrated[0] - 1e-9
     if profile.operational:
-        assert profile.search.threshold_floor >= calibrated[0] - 1e-9
         assert profile.probe.min_quality > 0
+
+
+def test_no_profile_may_set_a_floor_looser_than_fmr_1e_3() -> None:
+    with pytest.raises(InvalidInput, match="threshold_floor_fmr"):
+        parse_profile(VALID.replace("threshold_floor_fmr = 1e-4", "threshold_floor_fmr = 0.01"))
+    with pytest.raises(InvalidInput, match=r"search.threshold_floor \(a score"):
+        parse_profile(VALID.replace("threshold_floor_fmr = 1e-4", "threshold_floor = -1.0"))
+    assert floor_score(parse_profile(VALID), TEMPLATE_MODEL_ID) > calibrated_threshold()[0]  # type: ignore[index]
 
 
 def test_massachusetts() -> None:
@@ -183,7 +194,7 @@ def rules_without_source(text: str) -> list[str]:
 def test_the_source_check_finds_an_uncited_rule() -> None:
     assert rules_without_source(VALID) == [f"line {n}: {k}" for n, k in [
         (6, "legal_bases"), (7, "document_required_for"), (8, "emergency_bases"), (9, "emergency_deadline_hours"),
-        (12, "min_quality"), (15, "threshold_floor"), (16, "max_candidates"), (19, "probe_images"),
+        (12, "min_quality"), (15, "threshold_floor_fmr"), (16, "max_candidates"), (19, "probe_images"),
         (20, "candidate_lists"), (21, "watchlist_entries"),
     ]]  # fmt: skip
     assert rules_without_source("# source: x\noperational = false\n") == []
@@ -255,7 +266,7 @@ def test_the_valid_example_is_valid_and_unknown_names_are_not_found(tmp_path: Pa
 def test_schema_defaults_apply() -> None:
     p = parse_profile('name = "ab"\ntitle = "t"\nsummary = "s"\n[requests]\nlegal_bases = ["warrant"]\n')
     assert p.operational and p.requests.approval_before_search and p.allows_any_offence()
-    assert p.search.threshold_floor == -1.0 and p.search.max_candidates == 100
+    assert p.search.threshold_floor_fmr == 1e-3 and p.search.max_candidates == 100
     assert p.retention.probe_images is None and p.reporting.period is None
     assert PolicyProfile.model_validate(p.model_dump()) == p
 
@@ -309,8 +320,7 @@ def test_explain_in_words() -> None:
 
 def test_questionable_settings_are_warned_about(tmp_path: Path) -> None:
     text = (
-        VALID.replace("threshold_floor = 0.95", "threshold_floor = 0.5")
-        .replace("max_candidates = 10", "max_candidates = 100")
+        VALID.replace("max_candidates = 10", "max_candidates = 100")
         .replace("min_quality = 0.3", "min_quality = 0.0")
         .replace("probe_images = 30\n", "")
         .replace("emergency_deadline_hours = 24", "emergency_deadline_hours = 168")
@@ -321,7 +331,6 @@ def test_questionable_settings_are_warned_about(tmp_path: Path) -> None:
     assert profile.name == "test-profile"
     joined = "\n".join(warnings)
     for key in [
-        "search.threshold_floor 0.5 is below the model's calibrated threshold 0.930103",
         "review.two_person is false and search.max_candidates is 100",
         "probe.min_quality is 0",
         "retention.probe_images is not set",
@@ -335,7 +344,7 @@ def test_questionable_settings_are_warned_about(tmp_path: Path) -> None:
 
 def test_a_non_operational_profile_is_not_warned_about_search_settings() -> None:
     p = load_profile("research")
-    assert p.search.threshold_floor < 0 and profile_warnings(p) == []
+    assert not p.operational and profile_warnings(p) == []
 
 
 # --- the CLI -----------------------------------------------------------------------------------
@@ -373,9 +382,9 @@ def test_cli_check(tmp_path: Path) -> None:
     good = CliRunner().invoke(cli, ["policy", "check", str(write(tmp_path, VALID))])
     assert good.exit_code == 0, good.output
     assert good.output.startswith("valid: test-profile") and "no warnings" in good.output
-    doubtful = write(tmp_path, VALID.replace("threshold_floor = 0.95", "threshold_floor = 0.5"), "doubtful.toml")
+    doubtful = write(tmp_path, VALID.replace("min_quality = 0.3", "min_quality = 0.0"), "doubtful.toml")
     warned = CliRunner().invoke(cli, ["policy", "check", str(doubtful)])
-    assert warned.exit_code == 0 and "warning: search.threshold_floor" in warned.output
+    assert warned.exit_code == 0 and "warning: probe.min_quality" in warned.output
     strict = CliRunner().invoke(cli, ["policy", "check", "--strict", str(doubtful)])
     assert strict.exit_code == 1 and "Error: 1 warning(s) and --strict" in strict.stderr
     for name in SHIPPED:

@@ -26,7 +26,7 @@ ServiceFactory = Callable[..., Service]
 def fast_pipeline(tmp_path_factory: pytest.TempPathFactory) -> FacePipeline:
     """The one pipeline of the session (no jitter: fast, and every test uses the same)."""
     home = tmp_path_factory.mktemp("pipeline")
-    return FacePipeline(Settings(home=home, jitter=False).pipeline_options())
+    return FacePipeline.from_settings(Settings(home=home, jitter=False))
 
 
 def _open(settings: Settings, pipeline: FacePipeline, **kwargs: Any) -> Service:

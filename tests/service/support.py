@@ -16,6 +16,7 @@ from typing import Any
 
 from policy_texts import PERMISSIVE
 from sqlalchemy import func, select
+from tokens import own_token
 
 from facedocket.service import Actor, EnrolItem, RequestDraft, SearchResult, Service
 from facedocket.service.galleries import GalleryInfo
@@ -100,25 +101,26 @@ def staff(service: Service, admin: Actor, admin_secret: str, prefix: str) -> Age
     secrets = {"admin": admin_secret}
     actors = {"admin": admin}
     for role in ("supervisor", "examiner", "requester", "auditor"):
-        _info, token = service.create_user(admin, f"{prefix}-{role}", role)
-        secrets[role] = token.secret
-        actors[role] = service.authenticate(token.secret)
+        _info, activation = service.accounts.create_user(admin, f"{prefix}-{role}", role)
+        secrets[role] = own_token(service, activation).secret
+        actors[role] = service.accounts.authenticate(secrets[role])
     return Agency(admin.agency_id, secrets=secrets, **actors)
 
 
 def make_world(service: Service, policy: str = TEST_POLICY) -> World:
-    token = service.bootstrap("State Police", "admin")
-    admin = service.authenticate(token.secret)
-    service.activate_policy_text(admin, policy)
+    token = service.accounts.bootstrap("State Police", "admin")
+    admin = service.accounts.authenticate(token.secret)
+    service.policy.activate_policy_text(admin, policy)
     operator = staff(service, admin, token.secret, "sp")
-    gallery = service.create_gallery(admin, "booking", "booking photos 2020-2024", "criminal investigations")
+    gallery = service.galleries.create_gallery(admin, "booking", "booking photos 2020-2024", "criminal investigations")
     return World(service, operator, gallery)
 
 
 def second_agency(world: World, name: str = "County Sheriff", policy: str = TEST_POLICY) -> Agency:
-    _info, token = world.service.create_agency(world.admin, name, f"{name.split()[0].lower()}-admin")
-    admin = world.service.authenticate(token.secret)
-    world.service.activate_policy_text(admin, policy)
+    _info, activation = world.service.accounts.create_agency(world.admin, name, f"{name.split()[0].lower()}-admin")
+    token = own_token(world.service, activation)
+    admin = world.service.accounts.authenticate(token.secret)
+    world.service.policy.activate_policy_text(admin, policy)
     return staff(world.service, admin, token.secret, name.split()[0].lower())
 
 
@@ -136,16 +138,18 @@ def approved_request(
 ) -> int:
     """File, submit and approve a request with ``probe_bytes``; returns its id. ``target``
     is the agency addressed (default: the filing agency itself)."""
-    case = service.create_case(agency.requester, f"2026-{next(_cases):04d}", offence, "bank robbery, CCTV still")
+    case = service.requests.create_case(
+        agency.requester, f"2026-{next(_cases):04d}", offence, "bank robbery, CCTV still"
+    )
     draft = RequestDraft(
         case.id, legal_basis, "suspect filmed by the bank's CCTV", document_type="search warrant",
         document_reference="SW-2026-118", document_issuer="Suffolk Superior Court", document_date="2026-11-20",
         galleries=list(galleries or []), target_agency_id=target.id if target else None,
     )  # fmt: skip
-    request = service.file_request(agency.requester, draft, probe_bytes, submit=True)
+    request = service.requests.file_request(agency.requester, draft, probe_bytes, submit=True)
     decider = (target or agency).supervisor
     if legal_basis != "emergency":
-        service.decide_request(decider, request.id, True, "specific and articulable facts in the affidavit")
+        service.requests.decide_request(decider, request.id, True, "specific and articulable facts in the affidavit")
     return request.id
 
 
@@ -178,10 +182,10 @@ def run_search(
     """File and approve a request for ``probe_bytes`` in ``agency`` and search it (by its
     examiner, or ``searcher``); ``options`` go to :meth:`Service.search`."""
     request_id = approved_request(service, agency, probe_bytes, galleries)
-    return service.search(searcher or agency.examiner, request_id, **options)
+    return service.searches.search(searcher or agency.examiner, request_id, **options)
 
 
 def run_verify(service: Service, agency: Agency, probe_bytes: bytes, subject_id: int, **options: Any) -> SearchResult:
     """File and approve a request and verify its probe against one subject."""
     request_id = approved_request(service, agency, probe_bytes)
-    return service.verify(agency.examiner, request_id, subject_id, **options)
+    return service.searches.verify(agency.examiner, request_id, subject_id, **options)

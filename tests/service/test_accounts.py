@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 import sqlalchemy as sa
+from tokens import own_token
 
 from facedocket.errors import Conflict, Forbidden, NotFound, Unauthorized
 from facedocket.service import Service
@@ -15,12 +16,12 @@ from .support import World, second_agency
 
 
 def test_bootstrap_only_once(service: Service) -> None:
-    token = service.bootstrap("State Police", "admin")
-    admin = service.authenticate(token.secret)
+    token = service.accounts.bootstrap("State Police", "admin")
+    admin = service.accounts.authenticate(token.secret)
     assert (admin.username, admin.role, admin.operator) == ("admin", "admin", True)
     with pytest.raises(Conflict):
-        service.bootstrap("Another Police", "admin2")
-    assert [a.name for a in service.list_agencies(admin)] == ["State Police"]
+        service.accounts.bootstrap("Another Police", "admin2")
+    assert [a.name for a in service.accounts.list_agencies(admin)] == ["State Police"]
 
 
 def _text_values(service: Service, table: sa.Table) -> list[str]:
@@ -35,9 +36,9 @@ def _text_values(service: Service, table: sa.Table) -> list[str]:
 
 def test_token_secret_is_never_stored_only_its_sha256(world: World) -> None:
     service = world.service
-    extra = service.create_token(world.admin, name="laptop")
+    extra = service.accounts.create_token(world.admin, name="laptop")
     secrets = [*world.operator.secrets.values(), extra.secret]
-    service.authenticate(extra.secret)  # authenticating writes last_used; still no secret
+    service.accounts.authenticate(extra.secret)  # authenticating writes last_used; still no secret
 
     token_values = _text_values(service, ApiToken.__table__)
     for secret in secrets:
@@ -54,7 +55,7 @@ def test_token_secret_is_never_stored_only_its_sha256(world: World) -> None:
 
 def test_authenticate(world: World) -> None:
     service = world.service
-    examiner = service.authenticate(world.operator.secrets["examiner"])
+    examiner = service.accounts.authenticate(world.operator.secrets["examiner"])
     assert examiner == world.examiner
     assert (examiner.role, examiner.agency_id, examiner.operator) == ("examiner", world.operator.id, True)
 
@@ -62,84 +63,92 @@ def test_authenticate(world: World) -> None:
 @pytest.mark.parametrize("garbage", ["", None, "not-a-token", "fd_", "fd_" + "x" * 43, "Bearer fd_abc"])
 def test_garbage_tokens_are_unauthorized(world: World, garbage: str | None) -> None:
     with pytest.raises(Unauthorized):
-        world.service.authenticate(garbage)
+        world.service.accounts.authenticate(garbage)
 
 
 def test_revoked_token_is_unauthorized(world: World) -> None:
     service = world.service
-    issued = service.create_token(world.examiner, name="second")
-    assert service.authenticate(issued.secret) == world.examiner
-    service.revoke_token(world.examiner, issued.id)
+    issued = service.accounts.create_token(world.examiner, name="second")
+    assert service.accounts.authenticate(issued.secret) == world.examiner
+    service.accounts.revoke_token(world.examiner, issued.id)
     with pytest.raises(Unauthorized):
-        service.authenticate(issued.secret)
+        service.accounts.authenticate(issued.secret)
     # the user's other token still works
-    assert service.authenticate(world.operator.secrets["examiner"]) == world.examiner
+    assert service.accounts.authenticate(world.operator.secrets["examiner"]) == world.examiner
 
 
 def test_deactivated_user_is_unauthorized(world: World) -> None:
     service = world.service
-    info = service.set_user_active(world.admin, world.examiner.user_id, False)
+    info = service.accounts.set_user_active(world.admin, world.examiner.user_id, False)
     assert info.active is False
     with pytest.raises(Unauthorized):
-        service.authenticate(world.operator.secrets["examiner"])
-    service.set_user_active(world.admin, world.examiner.user_id, True)
-    assert service.authenticate(world.operator.secrets["examiner"]) == world.examiner
+        service.accounts.authenticate(world.operator.secrets["examiner"])
+    service.accounts.set_user_active(world.admin, world.examiner.user_id, True)
+    with pytest.raises(Unauthorized):  # reactivation revives no old token
+        service.accounts.authenticate(world.operator.secrets["examiner"])
+    activation = service.accounts.issue_activation(world.admin, world.examiner.user_id)
+    assert service.accounts.authenticate(own_token(service, activation).secret) == world.examiner
 
 
 @pytest.mark.parametrize("role", ["supervisor", "examiner", "requester", "auditor"])
 def test_only_admins_create_users(world: World, role: str) -> None:
     actor = getattr(world.operator, role)
     with pytest.raises(Forbidden):
-        world.service.create_user(actor, "newcomer", "examiner")
-    user, token = world.service.create_user(world.admin, "newcomer", "examiner")
+        world.service.accounts.create_user(actor, "newcomer", "examiner")
+    user, token = world.service.accounts.create_user(world.admin, "newcomer", "examiner")
     assert (user.role, user.agency_id, user.active) == ("examiner", world.operator.id, True)
-    assert world.service.authenticate(token.secret).user_id == user.id
+    assert token.kind == "activation"
+    assert world.service.accounts.authenticate(own_token(world.service, token).secret).user_id == user.id
 
 
 def test_usernames_are_unique(world: World) -> None:
     with pytest.raises(Conflict):
-        world.service.create_user(world.admin, "sp-examiner", "examiner")
+        world.service.accounts.create_user(world.admin, "sp-examiner", "examiner")
 
 
 def test_only_operator_admins_create_agencies(world: World) -> None:
     service = world.service
     for role in ("supervisor", "examiner", "requester", "auditor"):
         with pytest.raises(Forbidden):
-            service.create_agency(getattr(world.operator, role), "Rogue Agency", "rogue")
+            service.accounts.create_agency(getattr(world.operator, role), "Rogue Agency", "rogue")
     sheriff = second_agency(world)
     assert sheriff.admin.operator is False
     with pytest.raises(Forbidden):  # an admin, but not of the operator agency
-        service.create_agency(sheriff.admin, "Rogue Agency", "rogue")
-    names = [a.name for a in service.list_agencies(world.admin)]
+        service.accounts.create_agency(sheriff.admin, "Rogue Agency", "rogue")
+    names = [a.name for a in service.accounts.list_agencies(world.admin)]
     assert names == ["State Police", "County Sheriff"]
-    assert [a.name for a in service.list_agencies(sheriff.admin)] == ["County Sheriff"]
+    assert [a.name for a in service.accounts.list_agencies(sheriff.admin)] == ["County Sheriff"]
 
 
 def test_admins_act_only_inside_their_agency(world: World) -> None:
     service = world.service
     sheriff = second_agency(world)
     victim = world.examiner.user_id  # a user of the operator agency (A)
+    with pytest.raises(Forbidden):
+        service.accounts.create_token(sheriff.admin, user_id=victim)
     with pytest.raises(NotFound):
-        service.create_token(sheriff.admin, user_id=victim)
+        service.accounts.set_user_active(sheriff.admin, victim, False)
     with pytest.raises(NotFound):
-        service.set_user_active(sheriff.admin, victim, False)
-    with pytest.raises(NotFound):
-        service.create_token(world.admin, user_id=sheriff.examiner.user_id)
-    assert service.authenticate(world.operator.secrets["examiner"]) == world.examiner
-    assert {u.username for u in service.list_users(sheriff.admin)} == {
+        service.accounts.issue_activation(sheriff.admin, victim)
+    with pytest.raises(Forbidden):
+        service.accounts.create_token(world.admin, user_id=sheriff.examiner.user_id)
+    assert service.accounts.authenticate(world.operator.secrets["examiner"]) == world.examiner
+    assert {u.username for u in service.accounts.list_users(sheriff.admin)} == {
         "county-admin", "county-supervisor", "county-examiner", "county-requester", "county-auditor",
     }  # fmt: skip
 
 
-def test_admin_issues_and_revokes_tokens_for_own_users(world: World) -> None:
+def test_users_make_their_own_tokens_and_admins_revoke_them(world: World) -> None:
     service = world.service
-    issued = service.create_token(world.admin, user_id=world.examiner.user_id, name="desk")
-    assert service.authenticate(issued.secret) == world.examiner
-    with pytest.raises(Forbidden):  # a non-admin may not issue tokens for others
-        service.create_token(world.examiner, user_id=world.operator.auditor.user_id)
+    issued = service.accounts.create_token(world.examiner, name="desk")
+    assert service.accounts.authenticate(issued.secret) == world.examiner
+    with pytest.raises(Forbidden):  # nobody makes a token for someone else, admins included
+        service.accounts.create_token(world.admin, user_id=world.examiner.user_id)
+    with pytest.raises(Forbidden):
+        service.accounts.create_token(world.examiner, user_id=world.operator.auditor.user_id)
     sheriff = second_agency(world)
     with pytest.raises(NotFound):
-        service.revoke_token(sheriff.admin, issued.id)
-    service.revoke_token(world.admin, issued.id)
+        service.accounts.revoke_token(sheriff.admin, issued.id)
+    service.accounts.revoke_token(world.admin, issued.id)
     with pytest.raises(Unauthorized):
-        service.authenticate(issued.secret)
+        service.accounts.authenticate(issued.secret)

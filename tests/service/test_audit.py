@@ -11,21 +11,21 @@ import pytest
 from audit_tamper import tamper
 from sqlalchemy import text
 
-from facedocket import audit
+from facedocket.governance import audit
 
 from .support import World
 
 
 def _actions(world: World, n: int = 6) -> None:
     for i in range(n):
-        world.service.create_case(world.operator.requester, f"A-{i}", "robbery", "audit test")
+        world.service.requests.create_case(world.operator.requester, f"A-{i}", "robbery", "audit test")
 
 
 def test_every_action_extends_one_valid_chain(world: World) -> None:
     _actions(world)
-    result = world.service.verify_audit(world.operator.auditor)
+    result = world.service.audit.verify_audit(world.operator.auditor)
     assert result.ok and result.events >= 6 and result.broken_at is None
-    events = list(reversed(world.service.list_audit(world.admin, limit=1000)))
+    events = list(reversed([e.as_dict() for e in world.service.audit.list_audit(world.admin, limit=1000)]))
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert events[0]["prev_hash"] == audit.GENESIS
     assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(events))
@@ -39,7 +39,7 @@ def test_the_database_refuses_update_and_delete(world: World) -> None:
     if world.service.engine.dialect.name == "postgresql":
         with pytest.raises(Exception, match="append-only"), world.service.engine.begin() as conn:
             conn.execute(text("TRUNCATE audit_event"))
-    assert world.service.verify_audit(world.operator.auditor).ok
+    assert world.service.audit.verify_audit(world.operator.auditor).ok
 
 
 def test_concurrent_appends_chain_in_one_order(world: World) -> None:
@@ -48,7 +48,7 @@ def test_concurrent_appends_chain_in_one_order(world: World) -> None:
     def work(slot: int) -> None:
         try:
             for i in range(8):
-                world.service.create_case(world.operator.requester, f"T{slot}-{i}", "theft")
+                world.service.requests.create_case(world.operator.requester, f"T{slot}-{i}", "theft")
         except BaseException as exc:
             errors.append(exc)
 
@@ -58,8 +58,10 @@ def test_concurrent_appends_chain_in_one_order(world: World) -> None:
     for t in threads:
         t.join()
     assert not errors
-    assert world.service.verify_audit(world.operator.auditor).ok
-    assert len(world.service.list_audit(world.admin, action="case.created", limit=100)) == 32
+    assert world.service.audit.verify_audit(world.operator.auditor).ok
+    assert (
+        len([e.as_dict() for e in world.service.audit.list_audit(world.admin, action="case.created", limit=100)]) == 32
+    )
 
 
 @pytest.mark.parametrize(
@@ -82,24 +84,25 @@ def test_tampering_in_the_database_is_found_at_the_first_broken_link(
     world: World, statements: list[str], reason: str
 ) -> None:
     _actions(world)
-    target = world.service.list_audit(world.admin, action="case.created", limit=100)[-3]["seq"]
+    target = world.service.audit.list_audit(world.admin, action="case.created", limit=100)[-3].seq
     tamper(world.service, *[s.format(s=target, n=target + 1) for s in statements])
-    result = world.service.verify_audit(world.operator.auditor)
+    result = world.service.audit.verify_audit(world.operator.auditor)
     assert not result.ok and result.broken_at == target and reason in result.reason
 
 
 def test_a_dropped_tail_is_found_against_the_head(world: World) -> None:
     _actions(world)
-    last = world.service.list_audit(world.admin, limit=1)[0]["seq"]
+    listed = world.service.audit.list_audit(world.admin, limit=1)[0].seq
+    last = listed + 1  # the listing is itself recorded: the newest event is its audit.listed
     tamper(world.service, f"DELETE FROM audit_event WHERE seq = {last}")
-    result = world.service.verify_audit(world.operator.auditor)
+    result = world.service.audit.verify_audit(world.operator.auditor)
     assert not result.ok and result.broken_at == last and "removed" in result.reason
 
 
 @pytest.mark.parametrize("db_kind", ["sqlite"])
 def test_an_export_verifies_offline_and_shows_each_kind_of_tampering(world: World) -> None:
     _actions(world)
-    lines = list(world.service.export_audit(world.admin))
+    lines = list(world.service.audit.export_audit(world.admin))
     events = [json.loads(line) for line in lines]
     head = (events[-1]["seq"], events[-1]["hash"])
     assert audit.verify_chain(audit.read_jsonl(lines), expect_head=head).ok

@@ -28,9 +28,9 @@ MIN_SEARCHES = 3  # per searcher, even if the enrolment is over quickly
 
 def test_searches_during_enrolment_are_consistent(world: World) -> None:
     service, gallery_id = world.service, world.gallery.id
-    first = service.enroll(world.examiner, gallery_id, items_for({PERSON: [1, 2, 3]}))
+    first = service.enrolment.enroll(world.examiner, gallery_id, items_for({PERSON: [1, 2, 3]}))
     assert first.counts["enrolled"] == 3
-    person_id = next(s.id for s in service.list_subjects(world.admin, gallery_id) if s.reference == PERSON)
+    person_id = next(s.id for s in service.galleries.list_subjects(world.admin, gallery_id) if s.reference == PERSON)
     data = probe(PERSON)
     requests = [approved_request(service, world.operator, data, [gallery_id]) for _ in range(SEARCHERS)]
 
@@ -42,7 +42,7 @@ def test_searches_during_enrolment_are_consistent(world: World) -> None:
 
     def enrol() -> None:
         try:
-            report = service.enroll(world.examiner, gallery_id, items_for(OTHERS), batch_size=2)
+            report = service.enrolment.enroll(world.examiner, gallery_id, items_for(OTHERS), batch_size=2)
             assert report.counts["enrolled"] == sum(map(len, OTHERS.values())), report.counts
         except BaseException as e:  # reported by the main thread
             errors.append(e)
@@ -53,7 +53,7 @@ def test_searches_during_enrolment_are_consistent(world: World) -> None:
         try:
             while enrolling.is_set() or len(found[slot]) < MIN_SEARCHES:
                 busy = enrolling.is_set()
-                found[slot].append(service.search(world.examiner, requests[slot]))
+                found[slot].append(service.searches.search(world.examiner, requests[slot]))
                 during[slot] += busy
         except BaseException as e:
             errors.append(e)
@@ -100,7 +100,7 @@ def test_two_processes_enrolling_the_same_photos_at_once(world: World, service_f
     def enrol(service: Service) -> None:
         try:
             go.wait()
-            reports.append(service.enroll(world.examiner, gallery_id, items, batch_size=2))
+            reports.append(service.enrolment.enroll(world.examiner, gallery_id, items, batch_size=2))
         except BaseException as e:
             errors.append(e)
 

@@ -61,7 +61,7 @@ def by_name(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
 def test_enrol_tree_outcomes_and_csv(world: World, tree: Path, tmp_path: Path) -> None:
     service, gallery = world.service, world.gallery
     out = tmp_path / "out" / "outcomes.csv"
-    report = service.enroll(world.examiner, gallery.id, read_source(tree), outcomes_file=out)
+    report = service.enrolment.enroll(world.examiner, gallery.id, read_source(tree), outcomes_file=out)
 
     assert report.counts == Counter({"enrolled": PHOTOS + 1, "no-face": 1, "invalid-image": 1})
     assert report.as_dict()["images"] == PHOTOS + 3
@@ -91,14 +91,14 @@ def test_enrol_tree_outcomes_and_csv(world: World, tree: Path, tmp_path: Path) -
     enrolled_rows = [r for r in rows if r["outcome"] == "enrolled"]
     assert {int(r["template_id"]): r["sha256"] for r in enrolled_rows} == stored
     assert subjects == {**{p: len(n) for p, n in ENROLLED.items()}, MIXED: 1}
-    info = service.get_gallery(world.admin, gallery.id)
+    info = service.galleries.get_gallery(world.admin, gallery.id)
     assert (info.subjects, info.templates) == (len(ENROLLED) + 1, PHOTOS + 1)
 
 
 def test_group_photo_is_rejected_when_multi_face_is_reject(service_factory: ServiceFactory, tree: Path) -> None:
     service = service_factory(multi_face="reject")
     world = make_world(service)
-    report = service.enroll(world.examiner, world.gallery.id, read_source(tree))
+    report = service.enrolment.enroll(world.examiner, world.gallery.id, read_source(tree))
     assert report.counts == Counter({"enrolled": PHOTOS, "several-faces": 1, "no-face": 1, "invalid-image": 1})
     several = [o for o in report.outcomes if o.outcome == "several-faces"]
     assert [Path(o.source).name for o in several] == ["two.jpg"]
@@ -110,11 +110,11 @@ def test_rerun_enrols_nothing_new(world: World, tree: Path, tmp_path: Path) -> N
     service, gallery = world.service, world.gallery
     items = read_source(tree)
     out = tmp_path / "outcomes.csv"
-    first = service.enroll(world.examiner, gallery.id, items, outcomes_file=out)
+    first = service.enrolment.enroll(world.examiner, gallery.id, items, outcomes_file=out)
     ids_before = sorted(o.template_id for o in first.outcomes if o.template_id)
     count = template_count(service)
 
-    again = service.enroll(world.examiner, gallery.id, items, outcomes_file=out, batch_size=3)
+    again = service.enrolment.enroll(world.examiner, gallery.id, items, outcomes_file=out, batch_size=3)
     assert again.counts == Counter({"already-enrolled": PHOTOS + 1, "no-face": 1, "invalid-image": 1})
     assert template_count(service) == count == PHOTOS + 1
     assert not [o for o in again.outcomes if o.template_id]
@@ -131,11 +131,13 @@ def test_same_bytes_twice_in_one_run_is_duplicate(world: World) -> None:
         EnrolItem("Amelia_Vega", str(photo("Amelia_Vega", 2))),
         EnrolItem("Somebody_Else", str(one)),  # same bytes under another subject
     ]
-    report = world.service.enroll(world.examiner, world.gallery.id, items)
+    report = world.service.enrolment.enroll(world.examiner, world.gallery.id, items)
     assert [o.outcome for o in report.outcomes] == ["enrolled", "enrolled", "duplicate"]
     assert report.outcomes[2].sha256 == sha(one)
     assert template_count(world.service) == 2
-    assert [s.reference for s in world.service.list_subjects(world.admin, world.gallery.id)] == ["Amelia_Vega"]
+    assert [s.reference for s in world.service.galleries.list_subjects(world.admin, world.gallery.id)] == [
+        "Amelia_Vega"
+    ]
 
 
 def test_same_bytes_twice_in_one_run_is_duplicate_across_batches(world: World) -> None:
@@ -143,7 +145,7 @@ def test_same_bytes_twice_in_one_run_is_duplicate_across_batches(world: World) -
     batch size; a photo enrolled earlier *in this run* is not `already-enrolled`."""
     one = photo("Amelia_Vega", 1)
     items = [EnrolItem("Amelia_Vega", str(one)), EnrolItem("Amelia_Vega", str(one))]
-    report = world.service.enroll(world.examiner, world.gallery.id, items, batch_size=1)
+    report = world.service.enrolment.enroll(world.examiner, world.gallery.id, items, batch_size=1)
     assert [o.outcome for o in report.outcomes] == ["enrolled", "duplicate"]
     assert template_count(world.service) == 1
 
@@ -164,9 +166,9 @@ def test_csv_manifest_with_relative_paths_and_attributes(world: World, tmp_path:
 
     items = read_source(manifest)
     assert [Path(i.source) for i in items] == [(folder / "photos" / f"{p}-{n}.jpg").resolve() for _, p, n, _, _ in rows]
-    report = world.service.enroll(world.examiner, world.gallery.id, items)
+    report = world.service.enrolment.enroll(world.examiner, world.gallery.id, items)
     assert report.counts == Counter({"enrolled": 3})
-    subjects = {s.reference: s for s in world.service.list_subjects(world.admin, world.gallery.id)}
+    subjects = {s.reference: s for s in world.service.galleries.list_subjects(world.admin, world.gallery.id)}
     assert set(subjects) == {"A-1001", "A-1002"}
     assert (subjects["A-1001"].sex, subjects["A-1001"].birth_year, subjects["A-1001"].templates) == ("F", 1984, 2)
     assert (subjects["A-1002"].sex, subjects["A-1002"].birth_year, subjects["A-1002"].templates) == ("M", 1973, 1)
@@ -188,11 +190,11 @@ def test_below_quality_writes_nothing(service_factory: ServiceFactory, tmp_path:
     service = service_factory(enrol_min_quality=0.99)
     world = make_world(service)
     tree = copy_tree(tmp_path / "tree", IMPERFECT)
-    report = service.enroll(world.examiner, world.gallery.id, read_source(tree))
+    report = service.enrolment.enroll(world.examiner, world.gallery.id, read_source(tree))
     assert report.counts == Counter({"below-quality": sum(len(v) for v in IMPERFECT.values())})
     assert all("quality" in o.detail for o in report.outcomes)
     assert template_count(service) == 0
-    assert service.list_subjects(world.admin, world.gallery.id) == []
+    assert service.galleries.list_subjects(world.admin, world.gallery.id) == []
 
 
 def test_enrol_only_into_galleries_your_agency_owns(world: World) -> None:
@@ -200,28 +202,31 @@ def test_enrol_only_into_galleries_your_agency_owns(world: World) -> None:
     sheriff = second_agency(world)
     items = [EnrolItem("Amelia_Vega", str(photo("Amelia_Vega", 1)))]
     with pytest.raises(NotFound):  # another agency's gallery, not shared: invisible
-        service.enroll(sheriff.examiner, world.gallery.id, items)
-    service.share_gallery(world.admin, world.gallery.id, sheriff.id)
+        service.enrolment.enroll(sheriff.examiner, world.gallery.id, items)
+    service.galleries.share_gallery(world.admin, world.gallery.id, sheriff.id)
     with pytest.raises(Forbidden):  # shared with the sheriff: searchable, not changeable
-        service.enroll(sheriff.examiner, world.gallery.id, items)
+        service.enrolment.enroll(sheriff.examiner, world.gallery.id, items)
     assert template_count(service) == 0
-    own = service.create_gallery(sheriff.admin, "sheriff-bookings", "county booking photos", "investigations")
-    assert service.enroll(sheriff.examiner, own.id, items).counts == Counter({"enrolled": 1})
+    own = service.galleries.create_gallery(sheriff.admin, "sheriff-bookings", "county booking photos", "investigations")
+    assert service.enrolment.enroll(sheriff.examiner, own.id, items).counts == Counter({"enrolled": 1})
 
 
 @pytest.mark.parametrize("role", ["requester", "auditor"])
 def test_requesters_and_auditors_cannot_enrol(world: World, role: str) -> None:
     items = [EnrolItem("Amelia_Vega", str(photo("Amelia_Vega", 1)))]
     with pytest.raises(Forbidden):
-        world.service.enroll(getattr(world.operator, role), world.gallery.id, items)
+        world.service.enrolment.enroll(getattr(world.operator, role), world.gallery.id, items)
     assert template_count(world.service) == 0
 
 
 def test_enrol_one_upload(world: World) -> None:
     service = world.service
-    outcome = service.enroll_image(
+    outcome = service.enrolment.enroll_image(
         world.examiner, world.gallery.id, "Amelia_Vega", photo("Amelia_Vega", 1).read_bytes()
     )
     assert outcome.outcome == "enrolled" and outcome.template_id
-    assert service.enroll_image(world.examiner, world.gallery.id, "Eagle", NO_FACE.read_bytes()).outcome == "no-face"
+    assert (
+        service.enrolment.enroll_image(world.examiner, world.gallery.id, "Eagle", NO_FACE.read_bytes()).outcome
+        == "no-face"
+    )
     assert template_count(service) == 1

@@ -19,7 +19,7 @@ from .support import ENROLLED, OUTSIDER, World, items_for, photo, probe, run_sea
 
 @pytest.fixture
 def enrolled(world: World) -> World:
-    report = world.service.enroll(world.examiner, world.gallery.id, items_for(ENROLLED))
+    report = world.service.enrolment.enroll(world.examiner, world.gallery.id, items_for(ENROLLED))
     assert report.counts["enrolled"] == sum(len(v) for v in ENROLLED.values())
     return world
 
@@ -38,7 +38,7 @@ def results(service: Service, world: World) -> dict[str, list[tuple[int | None, 
 
 
 def subject_id(world: World, reference: str) -> int:
-    subjects = world.service.list_subjects(world.admin, world.gallery.id)
+    subjects = world.service.galleries.list_subjects(world.admin, world.gallery.id)
     return next(s.id for s in subjects if s.reference == reference)
 
 
@@ -55,7 +55,7 @@ def test_rebuild_gives_the_same_index_and_results(enrolled: World) -> None:
     assert before[OUTSIDER] == []
     assert all(before[p] for p in ENROLLED)
 
-    assert service.rebuild_index(enrolled.admin, gallery_id) == len(incremental_ids)
+    assert service.galleries.rebuild_index(enrolled.admin, gallery_id) == len(incremental_ids)
     assert service.indexes.get(gallery_id).ids().tolist() == incremental_ids == template_ids(service, gallery_id)
     assert results(service, enrolled) == before
 
@@ -93,7 +93,7 @@ def test_stale_index_file_catches_up_with_the_database(
     shutil.copyfile(path, old)
     old_ids = service.indexes.get(gallery_id).ids().tolist()
 
-    added = service.enroll(enrolled.examiner, gallery_id, items_for({OUTSIDER: [2, 3]}))
+    added = service.enrolment.enroll(enrolled.examiner, gallery_id, items_for({OUTSIDER: [2, 3]}))
     assert added.counts["enrolled"] == 2
     shutil.copyfile(old, path)  # as if the process had died before writing the new file
 
@@ -118,7 +118,7 @@ def test_delete_subject_removes_it_from_database_and_index_at_once(
         victim_templates = set(session.scalars(select(TemplateRow.id).where(TemplateRow.subject_id == victim)))
     assert len(victim_templates) == len(ENROLLED[person])
 
-    assert service.delete_subject(enrolled.admin, victim) == len(victim_templates)
+    assert service.galleries.delete_subject(enrolled.admin, victim) == len(victim_templates)
 
     index_ids = set(service.indexes.get(gallery_id).ids().tolist())
     assert not index_ids & victim_templates
@@ -128,10 +128,10 @@ def test_delete_subject_removes_it_from_database_and_index_at_once(
         assert not session.scalars(select(TemplateRow.id).where(TemplateRow.id.in_(victim_templates))).all()
     after = search(service, enrolled, person)
     assert all(c.subject_reference != person and c.template_id not in victim_templates for c in after.candidates)
-    assert person not in {s.reference for s in service.list_subjects(enrolled.admin, gallery_id)}
+    assert person not in {s.reference for s in service.galleries.list_subjects(enrolled.admin, gallery_id)}
 
     # the earlier search keeps its candidate rows, with the subject gone
-    kept = service.get_search(enrolled.examiner, earlier.id)
+    kept = service.searches.get_search(enrolled.examiner, earlier.id)
     assert [(c.rank, c.template_id, c.score) for c in kept.candidates] == [
         (c.rank, c.template_id, c.score) for c in earlier.candidates
     ]
@@ -151,24 +151,24 @@ def test_only_gallery_admins_of_the_owner_delete_subjects(enrolled: World) -> No
     service = enrolled.service
     victim = subject_id(enrolled, "Adrien_Brody")
     with pytest.raises(Forbidden):
-        service.delete_subject(enrolled.examiner, victim)
+        service.galleries.delete_subject(enrolled.examiner, victim)
     sheriff = second_agency(enrolled)
     with pytest.raises(NotFound):
-        service.delete_subject(sheriff.admin, victim)
-    service.share_gallery(enrolled.admin, enrolled.gallery.id, sheriff.id)
+        service.galleries.delete_subject(sheriff.admin, victim)
+    service.galleries.share_gallery(enrolled.admin, enrolled.gallery.id, sheriff.id)
     with pytest.raises(Forbidden):  # shared, not owned
-        service.delete_subject(sheriff.admin, victim)
-    assert service.get_subject(enrolled.admin, victim).templates == len(ENROLLED["Adrien_Brody"])
+        service.galleries.delete_subject(sheriff.admin, victim)
+    assert service.galleries.get_subject(enrolled.admin, victim).templates == len(ENROLLED["Adrien_Brody"])
 
 
 def test_deleting_every_subject_leaves_an_empty_index(enrolled: World, service_factory: ServiceFactory) -> None:
     service, gallery_id = enrolled.service, enrolled.gallery.id
-    for subject in service.list_subjects(enrolled.admin, gallery_id):
-        assert service.delete_subject(enrolled.admin, subject.id) == subject.templates
+    for subject in service.galleries.list_subjects(enrolled.admin, gallery_id):
+        assert service.galleries.delete_subject(enrolled.admin, subject.id) == subject.templates
     assert template_ids(service, gallery_id) == []
     assert len(service.indexes.get(gallery_id)) == 0
     assert search(service, enrolled, "Amelia_Vega").candidates == []
-    assert service.rebuild_index(enrolled.admin, gallery_id) == 0
+    assert service.galleries.rebuild_index(enrolled.admin, gallery_id) == 0
     assert len(service_factory().indexes.get(gallery_id)) == 0
 
 
@@ -178,8 +178,8 @@ def test_template_ids_are_never_reused(enrolled: World) -> None:
     service, gallery_id = enrolled.service, enrolled.gallery.id
     before = template_ids(service, gallery_id)
     last = subject_id(enrolled, list(ENROLLED)[-1])  # enrolled last: holds the highest ids
-    service.delete_subject(enrolled.admin, last)
-    added = service.enroll(enrolled.examiner, gallery_id, items_for({OUTSIDER: [2, 3]}))
+    service.galleries.delete_subject(enrolled.admin, last)
+    added = service.enrolment.enroll(enrolled.examiner, gallery_id, items_for({OUTSIDER: [2, 3]}))
     new_ids = [o.template_id for o in added.outcomes]
     assert all(i is not None and i > max(before) for i in new_ids), (before, new_ids)
 
@@ -193,8 +193,8 @@ def test_another_process_deleting_and_enrolling_keeps_this_index_right(
     assert search(server, enrolled, gone).candidates[0].subject_reference == gone  # index now in memory
 
     cli = service_factory()
-    cli.delete_subject(enrolled.admin, subject_id(enrolled, gone))
-    cli.enroll(enrolled.examiner, gallery_id, items_for({OUTSIDER: [2, 3]}))
+    cli.galleries.delete_subject(enrolled.admin, subject_id(enrolled, gone))
+    cli.enrolment.enroll(enrolled.examiner, gallery_id, items_for({OUTSIDER: [2, 3]}))
 
     # the deleted person's face must not come back as the new person's candidate
     leads = [(c.subject_reference, c.score) for c in search(server, enrolled, gone).candidates]

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from facedocket.errors import Conflict, NotFound
 from facedocket.oversight import evaluation
 from facedocket.store.tables import Candidate, StoredImage, Subject, TemplateRow
+from facedocket.vision.models import TEMPLATE_MODEL_ID, threshold_at_fmr
 
 from .conftest import ServiceFactory
 from .support import ENROLLED, TEST_POLICY, World, approved_request, items_for, make_world, photo, probe
@@ -23,7 +24,7 @@ RETENTION = TEST_POLICY + "[retention]\nprobe_images = 30\ncandidate_lists = 60\
 
 def _world(service_factory: ServiceFactory, clock: Clock, policy: str = RETENTION) -> World:
     world = make_world(service_factory(clock=clock), policy)
-    world.service.enroll(world.admin, world.gallery.id, items_for(ENROLLED))
+    world.service.enrolment.enroll(world.admin, world.gallery.id, items_for(ENROLLED))
     return world
 
 
@@ -44,56 +45,56 @@ def test_retention_expires_exactly_what_is_due_and_skips_held(service_factory: S
     service, op = world.service, world.operator
     kept = approved_request(service, op, probe("Amelia_Vega"), [world.gallery.id])
     gone = approved_request(service, op, probe("Adrien_Brody"), [world.gallery.id])
-    kept_search = service.search(op.examiner, kept, k=3)
-    gone_search = service.search(op.examiner, gone, k=3)
-    case_id = service.get_request(op.examiner, kept).case_id
-    hold = service.place_hold(op.supervisor, "case", case_id, "subpoena 26-CR-113")
+    kept_search = service.searches.search(op.examiner, kept, k=3)
+    gone_search = service.searches.search(op.examiner, gone, k=3)
+    case_id = service.requests.get_request(op.examiner, kept).case_id
+    hold = service.oversight.place_hold(op.supervisor, "case", case_id, "subpoena 26-CR-113")
 
     clock.now += timedelta(days=29)
-    assert all(not ids for ids in service.retention_run(op.admin).deleted.values())
+    assert all(not ids for ids in service.oversight.retention_run(op.admin).deleted.values())
     clock.now += timedelta(days=2)
-    dry = service.retention_run(op.admin, dry_run=True)
+    dry = service.oversight.retention_run(op.admin, dry_run=True)
     assert dry.deleted["probe_images"] == [gone] and dry.held["probe_images"] == [kept]
     with pytest.raises(NotFound):  # a dry run changes nothing... except nothing yet
-        service.probe_image(op.examiner, 999)
-    assert service.probe_image(op.examiner, gone)  # still there after the dry run
-    run = service.retention_run(op.admin)
+        service.requests.probe_image(op.examiner, 999)
+    assert service.requests.probe_image(op.examiner, gone)  # still there after the dry run
+    run = service.oversight.retention_run(op.admin)
     assert run.deleted["probe_images"] == [gone]
     with pytest.raises(NotFound):
-        service.probe_image(op.examiner, gone)
-    assert service.probe_image(op.examiner, kept)
-    assert len(service.get_search(op.examiner, gone_search.id).candidates) == len(gone_search.candidates)
+        service.requests.probe_image(op.examiner, gone)
+    assert service.requests.probe_image(op.examiner, kept)
+    assert len(service.searches.get_search(op.examiner, gone_search.id).candidates) == len(gone_search.candidates)
 
     clock.now += timedelta(days=30)
-    run = service.retention_run(op.admin)
+    run = service.oversight.retention_run(op.admin)
     assert sorted(run.deleted["candidate_lists"]) == sorted(c.id for c in gone_search.candidates)
-    assert service.get_search(op.examiner, gone_search.id).candidates == []
-    assert len(service.get_search(op.examiner, kept_search.id).candidates) == len(kept_search.candidates)
+    assert service.searches.get_search(op.examiner, gone_search.id).candidates == []
+    assert len(service.searches.get_search(op.examiner, kept_search.id).candidates) == len(kept_search.candidates)
 
-    service.release_hold(op.supervisor, hold.id)
-    run = service.retention_run(op.admin)
+    service.oversight.release_hold(op.supervisor, hold.id)
+    run = service.oversight.retention_run(op.admin)
     assert run.deleted["probe_images"] == [kept]
     with service.sessions() as session:
         assert session.scalars(select(StoredImage.id)).all() == []
         assert session.scalars(select(Candidate.id)).all() == []
-    actions = [e["action"] for e in service.list_audit(op.admin, limit=500)]
+    actions = [e["action"] for e in [e.as_dict() for e in service.audit.list_audit(op.admin, limit=500)]]
     assert {"retention.purged", "retention.held", "hold.placed", "hold.released"} <= set(actions)
-    assert service.verify_audit(op.auditor).ok
+    assert service.audit.verify_audit(op.auditor).ok
 
 
 def test_templates_and_subjects_expire_from_database_and_index(service_factory: ServiceFactory) -> None:
     clock = Clock()
     world = _world(service_factory, clock)
     service, op = world.service, world.operator
-    service.set_gallery_retention(op.admin, world.gallery.id, 90)
+    service.galleries.set_gallery_retention(op.admin, world.gallery.id, 90)
     clock.now += timedelta(days=50)
-    service.enroll(op.admin, world.gallery.id, items_for({"Amelia_Vega": [4]}))
+    service.enrolment.enroll(op.admin, world.gallery.id, items_for({"Amelia_Vega": [4]}))
     held = _subject_id(world, "Adrien_Brody")
-    service.place_hold(op.supervisor, "subject", held, "civil claim pending")
+    service.oversight.place_hold(op.supervisor, "subject", held, "civil claim pending")
     clock.now += timedelta(days=41)
     with service.sessions() as session:
         before = dict(session.execute(select(TemplateRow.id, TemplateRow.vector)).all())
-    run = service.retention_run(op.admin)
+    run = service.oversight.retention_run(op.admin)
     with service.sessions() as session:
         left = session.execute(select(TemplateRow.id, TemplateRow.subject_id)).all()
     on_disk = _index_bytes(world)
@@ -103,7 +104,7 @@ def test_templates_and_subjects_expire_from_database_and_index(service_factory: 
     index_ids = set(service.indexes.get(world.gallery.id).ids().tolist())
     assert index_ids == {t for t, _ in left}
     clock.now += timedelta(days=3 * 365)  # past the last-interaction limit: the subjects go
-    run = service.retention_run(op.admin)
+    run = service.oversight.retention_run(op.admin)
     assert run.held["subjects"] == [held]
     with service.sessions() as session:
         assert session.scalars(select(Subject.id)).all() == [held]
@@ -120,54 +121,58 @@ def test_erasure_reaches_everything_and_leaves_a_certificate(service_factory: Se
     service.indexes.save(world.gallery.id)
     assert all(v in _index_bytes(world) for v in vectors)
     request_id = approved_request(service, op, probe("Amelia_Vega"), [world.gallery.id])
-    before = service.search(op.examiner, request_id, k=3)
+    before = service.searches.search(op.examiner, request_id, k=3)
     assert before.candidates[0].subject_reference == "Amelia_Vega"
-    access = service.export_subject(op.admin, amelia)
+    access = service.oversight.export_subject(op.admin, amelia)
     assert len(access["templates"]) == len(ENROLLED["Amelia_Vega"]) and access["candidate_appearances"]
-    hold = service.place_hold(op.supervisor, "subject", amelia, "appeal pending")
+    hold = service.oversight.place_hold(op.supervisor, "subject", amelia, "appeal pending")
     with pytest.raises(Conflict, match="legal hold"):
-        service.erase_subject(op.admin, amelia, "data subject request of 2026-11-01")
-    service.release_hold(op.supervisor, hold.id)
+        service.oversight.erase_subject(op.admin, amelia, "data subject request of 2026-11-01")
+    service.oversight.release_hold(op.supervisor, hold.id)
 
-    certificate = service.erase_subject(op.admin, amelia, "data subject request of 2026-11-01")
+    certificate = service.oversight.erase_subject(op.admin, amelia, "data subject request of 2026-11-01")
     assert certificate["subject_reference"] == "Amelia_Vega"
     assert certificate["erased"]["templates"] == len(ENROLLED["Amelia_Vega"])
     assert certificate["erased"]["candidate_entries"] == 1
 
     with pytest.raises(NotFound):
-        service.get_subject(op.admin, amelia)
+        service.galleries.get_subject(op.admin, amelia)
     with pytest.raises(NotFound):
-        service.export_subject(op.admin, amelia)
-    assert "Amelia_Vega" not in [s.reference for s in service.list_subjects(op.admin, world.gallery.id)]
-    assert all(c.subject_reference != "Amelia_Vega" for c in service.get_search(op.examiner, before.id).candidates)
-    again = service.search(op.examiner, approved_request(service, op, probe("Amelia_Vega"), [world.gallery.id]))
+        service.oversight.export_subject(op.admin, amelia)
+    assert "Amelia_Vega" not in [s.reference for s in service.galleries.list_subjects(op.admin, world.gallery.id)]
+    assert all(
+        c.subject_reference != "Amelia_Vega" for c in service.searches.get_search(op.examiner, before.id).candidates
+    )
+    again = service.searches.search(
+        op.examiner, approved_request(service, op, probe("Amelia_Vega"), [world.gallery.id])
+    )
     assert all(c.subject_reference != "Amelia_Vega" for c in again.candidates)
-    assert "Amelia_Vega" not in service.export_request(op.auditor, request_id)
+    assert "Amelia_Vega" not in service.reports.export_request(op.auditor, request_id)
     assert not any(v in _index_bytes(world) for v in vectors)  # the index file on disk
     assert not set(ids) & set(service.indexes.get(world.gallery.id).ids().tolist())
-    events = service.list_audit(op.admin, limit=1000)
+    events = [e.as_dict() for e in service.audit.list_audit(op.admin, limit=1000)]
     assert not any("Amelia_Vega" in json.dumps(e) for e in events)
     (erased,) = [e for e in events if e["action"] == "subject.erased"]
     assert erased["seq"] == certificate["audit_event"]["seq"] and erased["hash"] == certificate["audit_event"]["hash"]
-    assert service.verify_audit(op.auditor).ok
+    assert service.audit.verify_audit(op.auditor).ok
 
 
 def test_consent_is_required_where_the_gallery_needs_it(service_factory: ServiceFactory) -> None:
     clock = Clock()
     world = make_world(service_factory(clock=clock), RETENTION)
     service, op = world.service, world.operator
-    service.require_consent(op.admin, world.gallery.id)
-    report = service.enroll(op.admin, world.gallery.id, items_for({"Amelia_Vega": [1]}))
+    service.galleries.require_consent(op.admin, world.gallery.id)
+    report = service.enrolment.enroll(op.admin, world.gallery.id, items_for({"Amelia_Vega": [1]}))
     assert report.counts["no-consent"] == 1 and report.counts["enrolled"] == 0
-    subject = service.create_subject(op.admin, world.gallery.id, "Amelia_Vega")
-    service.record_consent(op.admin, subject, "Amelia Vega (signed form 17)", "store loyalty check-in",
+    subject = service.galleries.create_subject(op.admin, world.gallery.id, "Amelia_Vega")
+    service.oversight.record_consent(op.admin, subject, "Amelia Vega (signed form 17)", "store loyalty check-in",
                            clock.now, expires=clock.now + timedelta(days=10))  # fmt: skip
-    report = service.enroll(op.admin, world.gallery.id, items_for({"Amelia_Vega": [1]}))
+    report = service.enrolment.enroll(op.admin, world.gallery.id, items_for({"Amelia_Vega": [1]}))
     assert report.counts["enrolled"] == 1
     clock.now += timedelta(days=11)  # consent expired: the next retention run erases the subject
-    run = service.retention_run(op.admin)
+    run = service.oversight.retention_run(op.admin)
     assert run.deleted["subjects"] == [subject]
-    assert service.list_subjects(op.admin, world.gallery.id) == []
+    assert service.galleries.list_subjects(op.admin, world.gallery.id) == []
 
 
 @pytest.mark.parametrize("db_kind", ["sqlite"])
@@ -178,12 +183,16 @@ def test_an_evaluation_kept_on_record_sets_the_search_threshold(service_factory:
     identities = evaluation.list_identities(photo("Abdullah_Gul", 1).parents[1], max_identities=12)
     extracted = evaluation.extract(service.pipeline, identities)
     result = evaluation.evaluate(extracted, max_impostor_pairs=2000)
-    run_id = service.save_evaluation(op.auditor, result)
-    assert service.get_evaluation(op.auditor, run_id)["verification"] == result["verification"]
-    threshold = service.calibrate(op.admin, run_id, 0.01, gallery_id=world.gallery.id)
+    run_id = service.evaluation.save_evaluation(op.auditor, result)
+    assert service.evaluation.get_evaluation(op.auditor, run_id).results["verification"] == result["verification"]
+    threshold = service.evaluation.calibrate(op.admin, run_id, 0.01, gallery_id=world.gallery.id)
     assert threshold == result["verification"]["threshold_at_fmr"]["0.01"]
-    search = service.search(op.examiner, approved_request(service, op, probe("Amelia_Vega"), [world.gallery.id]))
-    assert search.threshold == threshold
+    search = service.searches.search(
+        op.examiner, approved_request(service, op, probe("Amelia_Vega"), [world.gallery.id])
+    )
+    # searches default to the calibrated threshold, never looser than the policy's floor
+    floor = threshold_at_fmr(TEMPLATE_MODEL_ID, 1e-3)
+    assert search.threshold == max(threshold, floor)
     assert np.isfinite(threshold)
 
 
@@ -193,11 +202,11 @@ def test_consent_cannot_be_required_over_subjects_without_it(service_factory: Se
     world = _world(service_factory, clock)
     service, op = world.service, world.operator
     with pytest.raises(Conflict, match="without a live consent"):
-        service.require_consent(op.admin, world.gallery.id)
-    waiting = service.create_subject(op.admin, world.gallery.id, "Newcomer")
-    for subject in service.list_subjects(op.admin, world.gallery.id):
+        service.galleries.require_consent(op.admin, world.gallery.id)
+    waiting = service.galleries.create_subject(op.admin, world.gallery.id, "Newcomer")
+    for subject in service.galleries.list_subjects(op.admin, world.gallery.id):
         if subject.id != waiting:
-            service.erase_subject(op.admin, subject.id, "moving to a consent-only gallery")
-    service.require_consent(op.admin, world.gallery.id)
-    assert service.retention_run(op.admin).deleted["subjects"] == []  # awaiting consent: kept
-    assert [s.id for s in service.list_subjects(op.admin, world.gallery.id)] == [waiting]
+            service.oversight.erase_subject(op.admin, subject.id, "moving to a consent-only gallery")
+    service.galleries.require_consent(op.admin, world.gallery.id)
+    assert service.oversight.retention_run(op.admin).deleted["subjects"] == []  # awaiting consent: kept
+    assert [s.id for s in service.galleries.list_subjects(op.admin, world.gallery.id)] == [waiting]

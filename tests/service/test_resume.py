@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from tokens import own_token
 
 from facedocket.service import Service
 from facedocket.store.tables import TemplateRow
@@ -92,7 +93,8 @@ def test_enrolment_killed_mid_batch_resumes_without_loss_or_duplicates(
     service: Service, service_factory: ServiceFactory, database_url: str, fast_pipeline: FacePipeline, tmp_path: Path
 ) -> None:
     world: World = make_world(service)
-    _info, token = service.create_user(world.admin, "night-shift", "examiner")
+    _info, activation = service.accounts.create_user(world.admin, "night-shift", "examiner")
+    token = own_token(service, activation)
     tree = copy_tree(tmp_path / "tree", people_for_tree())
     expected = enrollable_shas(fast_pipeline, tree, service.settings.enrol_min_quality)
     assert len(list(tree.glob("*/*.jpg"))) == PHOTOS and len(expected) >= PHOTOS - 3

@@ -60,7 +60,7 @@ def test_sqlite_uses_wal_and_foreign_keys(service: Service) -> None:
 
 
 def test_migrating_twice_is_harmless(service: Service, service_factory: ServiceFactory) -> None:
-    with service.transaction() as session:
+    with service.ctx.write() as session:
         session.add(Agency(name="Kept", is_operator=True, created=datetime.now(UTC)))
     db.migrate(service.engine)
     db.migrate(service.engine)

@@ -21,12 +21,12 @@ router = APIRouter(tags=["agencies"], responses=error_responses(401, 403, 422))
 def create_agency(body: AgencyCreate, actor: ActorDep, service: ServiceDep) -> AgencyCreatedPublic:
     """Create an agency with its first admin (operator admins only). The admin's token is in
     the answer, shown this once."""
-    agency, token = service.create_agency(actor, body.name, body.admin_username)
+    agency, token = service.accounts.create_agency(actor, body.name, body.admin_username)
     return AgencyCreatedPublic(agency=AgencyPublic.model_validate(agency), token=TokenPublic.model_validate(token))
 
 
 @router.get("/agencies")
 def list_agencies(actor: ActorDep, service: ServiceDep) -> AgenciesPublic:
     """Every agency for operator admins; your own agency for everyone else."""
-    agencies = [AgencyPublic.model_validate(a) for a in service.list_agencies(actor)]
+    agencies = [AgencyPublic.model_validate(a) for a in service.accounts.list_agencies(actor)]
     return AgenciesPublic(data=agencies, count=len(agencies))

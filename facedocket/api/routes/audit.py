@@ -34,8 +34,8 @@ def list_events(
 ) -> AuditEventsPublic:
     """Audit events, newest first (auditors and admins). Each carries its hash and the
     previous event's hash; details hold ids, hashes, counts and reasons, never biometric data."""
-    events = service.list_audit(actor, action, object_type, object_id, since, limit)
-    data = [AuditEventPublic.model_validate(e) for e in events]
+    events = service.audit.list_audit(actor, action, object_type, object_id, since, limit)
+    data = [AuditEventPublic.model_validate(e.as_dict()) for e in events]
     return AuditEventsPublic(data=data, count=len(data))
 
 
@@ -44,7 +44,7 @@ def verify_chain(actor: ActorDep, service: ServiceDep) -> AuditVerificationPubli
     """Walk the whole chain, check every event's hash and link, and compare its end with the
     recorded head (auditors and admins). ``broken_at`` names the first event that fails. The
     check itself is recorded."""
-    return AuditVerificationPublic.model_validate(service.verify_audit(actor).as_dict())
+    return AuditVerificationPublic.model_validate(service.audit.verify_audit(actor).as_dict())
 
 
 @router.get(
@@ -57,7 +57,7 @@ def export_chain(actor: ActorDep, service: ServiceDep) -> StreamingResponse:
     chain for the operator agency's auditors and admins, the agency's own events otherwise.
     It verifies offline with ``facedocket audit verify --file`` or nothing but SHA-256 and
     JSON (docs/audit.md). The export is recorded."""
-    lines = service.export_audit(actor)
+    lines = service.audit.export_audit(actor)
     first = next(lines, None)  # runs the role check and records the export before any byte is sent
     rest: Iterator[str] = chain([first], lines) if first is not None else iter(())
     headers = {"Content-Disposition": 'attachment; filename="audit.jsonl"', "Cache-Control": "no-store"}

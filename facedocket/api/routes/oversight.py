@@ -272,14 +272,14 @@ def place_hold(body: HoldCreate, actor: ActorDep, service: ServiceDep) -> HoldPu
     """Place a legal hold on a case or a subject of your agency (supervisors, admins): the
     retention run keeps what it covers and an erasure of the subject is refused (409) until
     it is released. The hold is recorded."""
-    return _hold(service.place_hold(actor, body.object_type, body.object_id, body.reason))
+    return _hold(service.oversight.place_hold(actor, body.object_type, body.object_id, body.reason))
 
 
 @router.post("/holds/{hold_id}/release", tags=["oversight"], responses=error_responses(404, 409))
 def release_hold(hold_id: int, actor: ActorDep, service: ServiceDep) -> HoldPublic:
     """Release a legal hold of your agency (supervisors, admins); a 409 when it was released
     already. The release is recorded."""
-    return _hold(service.release_hold(actor, hold_id))
+    return _hold(service.oversight.release_hold(actor, hold_id))
 
 
 @router.get("/holds", tags=["oversight"])
@@ -290,7 +290,7 @@ def list_holds(
 ) -> HoldsPublic:
     """Your agency's legal holds, oldest first: the active ones, or all with
     ``include_released`` (supervisors, admins, auditors)."""
-    holds = [_hold(h) for h in service.list_holds(actor, active_only=not include_released)]
+    holds = [_hold(h) for h in service.oversight.list_holds(actor, active_only=not include_released)]
     return HoldsPublic(data=holds, count=len(holds))
 
 
@@ -308,7 +308,7 @@ def run_retention(
     and listed under ``held``. The operator agency's admins run it for every agency, others
     for their own. With ``dry_run`` nothing changes. The server also runs it on a schedule."""
     dry_run = body.dry_run if body is not None else False
-    return RetentionReportPublic.model_validate(service.retention_run(actor, dry_run=dry_run).as_dict())
+    return RetentionReportPublic.model_validate(service.oversight.retention_run(actor, dry_run=dry_run).as_dict())
 
 
 # --- subjects: create, erase, export, consent ------------------------------------------------
@@ -318,8 +318,8 @@ def run_retention(
 def create_subject(body: SubjectCreate, actor: ActorDep, service: ServiceDep) -> SubjectPublic:
     """Create a subject without photos in a gallery your agency owns (admins, supervisors,
     examiners): in a gallery that needs consent, record the consent before enrolling photos."""
-    subject_id = service.create_subject(actor, body.gallery_id, body.reference, body.sex, body.birth_year)
-    return SubjectPublic.model_validate(service.get_subject(actor, subject_id))
+    subject_id = service.galleries.create_subject(actor, body.gallery_id, body.reference, body.sex, body.birth_year)
+    return SubjectPublic.model_validate(service.galleries.get_subject(actor, subject_id))
 
 
 @router.post("/subjects/{subject_id}/erase", tags=["subjects"], responses=error_responses(400, 404, 409))
@@ -330,7 +330,9 @@ def erase_subject(
     templates, index entries, consent records and every candidate entry naming it. A legal
     hold on the subject refuses it (409). The audit log keeps that the erasure happened, with
     the reference only as a SHA-256; the answer is the erasure certificate."""
-    return ErasureCertificatePublic.model_validate(service.erase_subject(actor, subject_id, body.reason))
+    return ErasureCertificatePublic.model_validate(
+        service.oversight.erase_subject(actor, subject_id, body.reason).as_dict()
+    )
 
 
 @router.get("/subjects/{subject_id}/export", tags=["subjects"], responses=error_responses(404))
@@ -339,7 +341,7 @@ def export_subject(subject_id: int, actor: ActorDep, service: ServiceDep, respon
     (supervisors, admins, auditors): the record, its templates with their vectors, consents,
     candidate appearances and legal holds. The export is recorded; it is never cached."""
     response.headers.update(NO_STORE)
-    return SubjectExportPublic.model_validate(service.export_subject(actor, subject_id))
+    return SubjectExportPublic.model_validate(service.oversight.export_subject(actor, subject_id).as_dict())
 
 
 @router.post("/subjects/{subject_id}/consents", status_code=201, tags=["subjects"], responses=error_responses(400, 404))
@@ -347,7 +349,7 @@ def record_consent(subject_id: int, body: ConsentCreate, actor: ActorDep, servic
     """Record a subject's consent (admins, supervisors, examiners): who, for what purpose,
     from when (default now), until when (default until withdrawn). Recorded."""
     given = body.given or service.clock()
-    consent_id = service.record_consent(actor, subject_id, body.given_by, body.purpose, given, body.expires)
+    consent_id = service.oversight.record_consent(actor, subject_id, body.given_by, body.purpose, given, body.expires)
     return ConsentPublic(id=consent_id, subject_id=subject_id, given=given, expires=body.expires)
 
 
@@ -355,7 +357,9 @@ def record_consent(subject_id: int, body: ConsentCreate, actor: ActorDep, servic
 def withdraw_consent(subject_id: int, actor: ActorDep, service: ServiceDep) -> ConsentWithdrawnPublic:
     """Withdraw every live consent of a subject (admins, supervisors, examiners): the next
     retention run erases the subject from a gallery that needs consent. Recorded."""
-    return ConsentWithdrawnPublic(subject_id=subject_id, withdrawn=service.withdraw_consent(actor, subject_id))
+    return ConsentWithdrawnPublic(
+        subject_id=subject_id, withdrawn=service.oversight.withdraw_consent(actor, subject_id)
+    )
 
 
 # --- a gallery's consent rule and retention period -------------------------------------------
@@ -369,7 +373,7 @@ def set_gallery_consent(
     lift it (admins, supervisors). While it is on, photos of a subject without consent are not
     enrolled, and each retention run erases the gallery's subjects without a live consent (on
     a gallery that holds subjects, check a dry run first). Recorded."""
-    service.require_consent(actor, gallery_id, body.required)
+    service.galleries.require_consent(actor, gallery_id, body.required)
     return GalleryConsentPublic(gallery_id=gallery_id, requires_consent=body.required)
 
 
@@ -379,7 +383,7 @@ def set_gallery_retention(
 ) -> GalleryRetentionPublic:
     """Set how long a gallery your agency owns keeps its templates after enrolment, in days,
     or (null) follow the policy profile's period (admins, supervisors). Recorded."""
-    service.set_gallery_retention(actor, gallery_id, body.days)
+    service.galleries.set_gallery_retention(actor, gallery_id, body.days)
     return GalleryRetentionPublic(gallery_id=gallery_id, retention_days=body.days)
 
 
@@ -390,15 +394,15 @@ def set_gallery_retention(
 def save_evaluation(body: EvaluationCreate, actor: ActorDep, service: ServiceDep) -> EvaluationSummaryPublic:
     """Keep an evaluation result (the JSON of `facedocket evaluate --json`) on record
     (auditors, supervisors, admins). The saving is recorded."""
-    run_id = service.save_evaluation(actor, body.model_dump(exclude_unset=True))
-    (saved,) = [r for r in service.list_evaluations(actor) if r["id"] == run_id]
+    run_id = service.evaluation.save_evaluation(actor, body.model_dump(exclude_unset=True))
+    (saved,) = [r.summary() for r in service.evaluation.list_evaluations(actor) if r.id == run_id]
     return EvaluationSummaryPublic.model_validate(saved)
 
 
 @router.get("/evaluations", tags=["evaluations"])
 def list_evaluations(actor: ActorDep, service: ServiceDep) -> EvaluationsPublic:
     """Your agency's evaluation runs, oldest first (auditors, supervisors, admins)."""
-    runs = [EvaluationSummaryPublic.model_validate(r) for r in service.list_evaluations(actor)]
+    runs = [EvaluationSummaryPublic.model_validate(r.summary()) for r in service.evaluation.list_evaluations(actor)]
     return EvaluationsPublic(data=runs, count=len(runs))
 
 
@@ -406,7 +410,7 @@ def list_evaluations(actor: ActorDep, service: ServiceDep) -> EvaluationsPublic:
 def get_evaluation(run_id: int, actor: ActorDep, service: ServiceDep) -> EvaluationPublic:
     """One evaluation run of your agency, the whole result as saved (auditors, supervisors,
     admins)."""
-    return EvaluationPublic.model_validate(service.get_evaluation(actor, run_id))
+    return EvaluationPublic.model_validate(service.evaluation.get_evaluation(actor, run_id).as_dict())
 
 
 @router.post("/evaluations/{run_id}/calibrate", tags=["evaluations"], responses=error_responses(400, 404))
@@ -415,7 +419,7 @@ def calibrate(run_id: int, body: CalibrationCreate, actor: ActorDep, service: Se
     the run's model (in one gallery, with ``gallery_id``) then default to it; the policy's
     threshold floor still applies. The FMR must be one the run measured (400 otherwise).
     Recorded."""
-    threshold = service.calibrate(actor, run_id, body.target_fmr, body.gallery_id)
+    threshold = service.evaluation.calibrate(actor, run_id, body.target_fmr, body.gallery_id)
     return CalibrationPublic(
         evaluation_run_id=run_id, target_fmr=body.target_fmr, gallery_id=body.gallery_id, threshold=threshold
     )

@@ -15,8 +15,8 @@ from facedocket.api.schemas import (
     PolicyUpdate,
     error_responses,
 )
-from facedocket.policy.explain import explain, profile_warnings
-from facedocket.policy.schema import PolicyProfile, load_profile, shipped_profiles
+from facedocket.governance.explain import explain, profile_warnings
+from facedocket.governance.policy import PolicyProfile, load_profile, shipped_profiles
 
 router = APIRouter(tags=["policy"], responses=error_responses(401, 403, 422))
 
@@ -46,7 +46,7 @@ def get_policy(
     rule, and the rules in plain sentences. ``active`` is false until an admin activates one;
     until then no request is submitted and no search runs."""
     target = actor.agency_id if agency_id is None else agency_id
-    return _public(target, service.active_policy(actor, agency_id))
+    return _public(target, service.policy.active_policy(actor, agency_id))
 
 
 @router.put("/policy", responses=error_responses(400, 404))
@@ -60,9 +60,9 @@ def put_policy(body: PolicyUpdate, actor: ActorDep, service: ServiceDep) -> Poli
         if body.profile not in shipped_profiles():
             msg = f"no shipped profile {body.profile!r}; use one of: {', '.join(shipped_profiles())}"
             raise RequestValidationError([{"loc": ("body", "profile"), "msg": msg, "type": "value_error"}])
-        profile = service.activate_policy(actor, body.profile, body.agency_id)
+        profile = service.policy.activate_policy(actor, body.profile, body.agency_id)
     else:
-        profile = service.activate_policy_text(actor, body.toml or "", body.agency_id)
+        profile = service.policy.activate_policy_text(actor, body.toml or "", body.agency_id)
     return _public(actor.agency_id if body.agency_id is None else body.agency_id, profile)
 
 

@@ -48,7 +48,7 @@ def transparency_report(
     erasures, purges and legal holds, for one period (auditors and admins). An agency's auditor
     reports on their agency; the operator's on all or any one. The report carries the audit
     chain's verification and the period's first and last event; making it is recorded."""
-    report = service.transparency_report(actor, period, agency_id, field_set)
+    report = service.reports.transparency_report(actor, period, agency_id, field_set)
     if format == "json":
         return JSONResponse(report)
     data = transparency.render(report, format)

@@ -30,8 +30,8 @@ from facedocket.api.schemas import (
     error_responses,
 )
 from facedocket.api.uploads import read_upload
-from facedocket.policy.schema import LEGAL_BASES, PROBE_SOURCES
 from facedocket.service import RequestDraft
+from facedocket.vocab import LEGAL_BASES, PROBE_SOURCES
 
 router = APIRouter(tags=["requests"], responses=error_responses(401, 403, 404, 422))
 
@@ -92,7 +92,7 @@ def file_request(
         target_agency_id=target_agency_id,
     )
     data = read_upload(probe, settings.max_upload_bytes, "probe")
-    return RequestPublic.model_validate(service.file_request(actor, draft, data, submit=submit))
+    return RequestPublic.model_validate(service.requests.file_request(actor, draft, data, submit=submit))
 
 
 @router.get("/requests")
@@ -104,7 +104,7 @@ def list_requests(
 ) -> RequestsPublic:
     """Requests your agency filed or received, newest first (an approval queue with
     ``status=submitted``). Overdue emergency requests are expired first."""
-    requests = [RequestPublic.model_validate(r) for r in service.list_requests(actor, status, limit)]
+    requests = [RequestPublic.model_validate(r) for r in service.requests.list_requests(actor, status, limit)]
     return RequestsPublic(data=requests, count=len(requests))
 
 
@@ -112,14 +112,14 @@ def list_requests(
 def get_request(request_id: int, actor: ActorDep, service: ServiceDep) -> RequestPublic:
     """One request your agency filed or received: its state, approval, deadline and outcome.
     The requesting agency of a cross-agency request sees neither galleries nor search ids."""
-    return RequestPublic.model_validate(service.get_request(actor, request_id))
+    return RequestPublic.model_validate(service.requests.get_request(actor, request_id))
 
 
 @router.post("/requests/{request_id}/submit", responses=error_responses(409))
 def submit_request(request_id: int, actor: ActorDep, service: ServiceDep) -> RequestPublic:
     """Submit a draft for approval (its requester). The receiving agency's policy checks it;
     a refusal is a 403 naming each failed rule and leaves the draft as it was."""
-    return RequestPublic.model_validate(service.submit_request(actor, request_id))
+    return RequestPublic.model_validate(service.requests.submit_request(actor, request_id))
 
 
 @router.post("/requests/{request_id}/approve", responses=error_responses(400, 409))
@@ -127,14 +127,14 @@ def approve_request(request_id: int, body: DecisionCreate, actor: ActorDep, serv
     """Approve a submitted request (a supervisor of the receiving agency, never for their own
     request), with the reason. An emergency request is approved after its search, before its
     deadline."""
-    return RequestPublic.model_validate(service.decide_request(actor, request_id, True, body.reason))
+    return RequestPublic.model_validate(service.requests.decide_request(actor, request_id, True, body.reason))
 
 
 @router.post("/requests/{request_id}/deny", responses=error_responses(400, 409))
 def deny_request(request_id: int, body: DecisionCreate, actor: ActorDep, service: ServiceDep) -> RequestPublic:
     """Deny a request (a supervisor of the receiving agency), with the reason. Denying an
     emergency request that was already searched purges its probe and candidates."""
-    return RequestPublic.model_validate(service.decide_request(actor, request_id, False, body.reason))
+    return RequestPublic.model_validate(service.requests.decide_request(actor, request_id, False, body.reason))
 
 
 @router.get(
@@ -145,7 +145,7 @@ def deny_request(request_id: int, body: DecisionCreate, actor: ActorDep, service
 def get_probe(request_id: int, actor: ActorDep, service: ServiceDep) -> Response:
     """The probe photo of a request (requesters, examiners, supervisors, auditors of either
     agency); every view is recorded. 404 once the request has been purged."""
-    data = service.probe_image(actor, request_id)
+    data = service.requests.probe_image(actor, request_id)
     return Response(content=data, media_type=_image_type(data), headers=NO_STORE)
 
 
@@ -160,7 +160,9 @@ def search_request(
     not a positive identification; an empty list (``summary``: no candidate above threshold)
     is a normal result."""
     body = body or SearchCreate()
-    result = service.search(actor, request_id, body.galleries, k=body.k, threshold=body.threshold, face=body.face)
+    result = service.searches.search(
+        actor, request_id, body.galleries, k=body.k, threshold=body.threshold, face=body.face
+    )
     return SearchPublic.model_validate(result)
 
 
@@ -170,7 +172,7 @@ def verify_request(request_id: int, body: VerificationCreate, actor: ActorDep, s
     (examiners and supervisors of the receiving agency). Recorded as a search of kind
     ``verify``: one candidate when the best score reaches the threshold, none otherwise, and
     ``best_score`` either way — a comparison for human review, not an identification."""
-    result = service.verify(actor, request_id, body.subject_id, threshold=body.threshold, face=body.face)
+    result = service.searches.verify(actor, request_id, body.subject_id, threshold=body.threshold, face=body.face)
     return SearchPublic.model_validate(result)
 
 
@@ -178,7 +180,7 @@ def verify_request(request_id: int, body: VerificationCreate, actor: ActorDep, s
 def list_request_searches(request_id: int, actor: ActorDep, service: ServiceDep) -> SearchesPublic:
     """The searches made under a request, oldest first. The requesting agency of a
     cross-agency request sees only the candidates released to it, without gallery ids."""
-    searches = [SearchPublic.model_validate(s) for s in service.request_searches(actor, request_id)]
+    searches = [SearchPublic.model_validate(s) for s in service.searches.request_searches(actor, request_id)]
     return SearchesPublic(data=searches, count=len(searches))
 
 
@@ -194,7 +196,7 @@ def review_candidate(
     the receiving agency; each reviewer decides a candidate once). Under a two-person rule a
     second reviewer decides without seeing the first decision; a disagreement is settled by a
     supervisor's review (stage ``resolution``)."""
-    review = service.review_candidate(actor, request_id, candidate_id, body.disposition, body.rationale)
+    review = service.review.review_candidate(actor, request_id, candidate_id, body.disposition, body.rationale)
     return ReviewPublic.model_validate(review)
 
 
@@ -203,7 +205,7 @@ def list_reviews(request_id: int, actor: ActorDep, service: ServiceDep) -> Revie
     """The reviews of a request's candidates (examiners, supervisors and auditors of the
     receiving agency). Blind second review: until both decisions on a candidate are in, a
     reviewer sees only their own."""
-    reviews = [ReviewPublic.model_validate(r) for r in service.list_reviews(actor, request_id)]
+    reviews = [ReviewPublic.model_validate(r) for r in service.review.list_reviews(actor, request_id)]
     return ReviewsPublic(data=reviews, count=len(reviews))
 
 
@@ -216,13 +218,13 @@ def conclude_request(
     ``no-lead``. ``release`` names the candidates the requesting agency may see; by default
     the possible matches."""
     release = body.release if body is not None else None
-    return RequestPublic.model_validate(service.conclude_request(actor, request_id, release))
+    return RequestPublic.model_validate(service.review.conclude_request(actor, request_id, release))
 
 
 @router.post("/requests/{request_id}/close", responses=error_responses(409))
 def close_request(request_id: int, actor: ActorDep, service: ServiceDep) -> RequestPublic:
     """Close a reviewed, approved request (its requester, or a supervisor)."""
-    return RequestPublic.model_validate(service.close_request(actor, request_id))
+    return RequestPublic.model_validate(service.requests.close_request(actor, request_id))
 
 
 @router.get(
@@ -236,7 +238,7 @@ def export_request(request_id: int, actor: ActorDep, service: ServiceDep) -> Res
     search with its candidates, the reviews, and the request's audit events with their hashes.
     The requesting agency of a cross-agency request gets only the released candidates. The
     export is recorded with the file's SHA-256."""
-    page = service.export_request(actor, request_id)
+    page = service.reports.export_request(actor, request_id)
     disposition = {"Content-Disposition": f'attachment; filename="request-{request_id}.html"'}
     return Response(content=page, media_type="text/html; charset=utf-8", headers={**NO_STORE, **disposition})
 

@@ -21,7 +21,7 @@ def list_searches(
 ) -> SearchesPublic:
     """The searches and verifications your agency ran, newest first (examiners, supervisors,
     auditors, admins)."""
-    searches = [SearchPublic.model_validate(s) for s in service.list_searches(actor, limit)]
+    searches = [SearchPublic.model_validate(s) for s in service.searches.list_searches(actor, limit)]
     return SearchesPublic(data=searches, count=len(searches))
 
 
@@ -30,4 +30,4 @@ def get_search(search_id: int, actor: ActorDep, service: ServiceDep) -> SearchPu
     """One search or verification made under a request your agency filed or received, with its
     candidates. The requesting agency of a cross-agency request sees only the candidates
     released to it, without gallery or template ids. Every view is recorded."""
-    return SearchPublic.model_validate(service.get_search(actor, search_id))
+    return SearchPublic.model_validate(service.searches.get_search(actor, search_id))

@@ -56,7 +56,7 @@ def enrol_subject(
     an image: 400) is answered in the error shape with the outcome in ``errors``."""
     data = read_upload(image, settings.max_upload_bytes, "image")
     attributes: dict[str, Any] = {k: v for k, v in (("sex", sex), ("birth_year", birth_year)) if v is not None}
-    outcome = service.enroll_image(actor, gallery_id, reference, data, attributes)
+    outcome = service.enrolment.enroll_image(actor, gallery_id, reference, data, attributes)
     if outcome.outcome not in ("enrolled", "already-enrolled"):
         raise _refused(outcome)
     if outcome.outcome == "already-enrolled":
@@ -88,19 +88,21 @@ def list_subjects(
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many subjects.")] = 100,
 ) -> SubjectsPublic:
     """The subjects of a gallery your agency owns or may search, by id."""
-    subjects = [SubjectPublic.model_validate(s) for s in service.list_subjects(actor, gallery_id, offset, limit)]
-    total = service.get_gallery(actor, gallery_id).subjects
+    subjects = [
+        SubjectPublic.model_validate(s) for s in service.galleries.list_subjects(actor, gallery_id, offset, limit)
+    ]
+    total = service.galleries.get_gallery(actor, gallery_id).subjects
     return SubjectsPublic(data=subjects, count=len(subjects), total=total, offset=offset, limit=limit)
 
 
 @router.get("/subjects/{subject_id}")
 def get_subject(subject_id: int, actor: ActorDep, service: ServiceDep) -> SubjectPublic:
     """One subject of a gallery your agency owns or may search."""
-    return SubjectPublic.model_validate(service.get_subject(actor, subject_id))
+    return SubjectPublic.model_validate(service.galleries.get_subject(actor, subject_id))
 
 
 @router.delete("/subjects/{subject_id}")
 def delete_subject(subject_id: int, actor: ActorDep, service: ServiceDep) -> SubjectDeletedPublic:
     """Delete a subject and its templates from the database and the index in one operation
     (owner's admins and supervisors). Past searches keep their candidates, with the subject removed."""
-    return SubjectDeletedPublic(id=subject_id, templates_deleted=service.delete_subject(actor, subject_id))
+    return SubjectDeletedPublic(id=subject_id, templates_deleted=service.galleries.delete_subject(actor, subject_id))

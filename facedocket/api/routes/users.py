@@ -19,26 +19,34 @@ router = APIRouter(tags=["users"], responses=error_responses(401, 403, 422))
 
 @router.post("/users", status_code=201, responses=error_responses(400, 409))
 def create_user(body: UserCreate, actor: ActorDep, service: ServiceDep) -> UserCreatedPublic:
-    """Create a user of your agency with a role (admins only). The user's first token is in
-    the answer, shown this once."""
-    user, token = service.create_user(actor, body.username, body.role)
+    """Create a user of your agency with a role (admins only). The answer holds the user's
+    activation token, shown this once: hand it to them; it only makes their own token."""
+    user, token = service.accounts.create_user(actor, body.username, body.role)
     return UserCreatedPublic(user=UserPublic.model_validate(user), token=TokenPublic.model_validate(token))
 
 
 @router.get("/users")
 def list_users(actor: ActorDep, service: ServiceDep) -> UsersPublic:
     """The users of your agency (admins, supervisors and auditors)."""
-    users = [UserPublic.model_validate(u) for u in service.list_users(actor)]
+    users = [UserPublic.model_validate(u) for u in service.accounts.list_users(actor)]
     return UsersPublic(data=users, count=len(users))
 
 
 @router.post("/users/{user_id}/deactivate", responses=error_responses(404))
 def deactivate_user(user_id: int, actor: ActorDep, service: ServiceDep) -> UserPublic:
-    """Deactivate a user of your agency (admins only): their tokens stop working."""
-    return UserPublic.model_validate(service.set_user_active(actor, user_id, False))
+    """Deactivate a user of your agency (admins only): every token of theirs is revoked."""
+    return UserPublic.model_validate(service.accounts.set_user_active(actor, user_id, False))
 
 
 @router.post("/users/{user_id}/activate", responses=error_responses(404))
 def activate_user(user_id: int, actor: ActorDep, service: ServiceDep) -> UserPublic:
-    """Activate a user of your agency again (admins only)."""
-    return UserPublic.model_validate(service.set_user_active(actor, user_id, True))
+    """Activate a user of your agency again (admins only). Their old tokens stay revoked: hand
+    them a new activation token (POST /users/{user_id}/activation)."""
+    return UserPublic.model_validate(service.accounts.set_user_active(actor, user_id, True))
+
+
+@router.post("/users/{user_id}/activation", status_code=201, responses=error_responses(404, 409))
+def issue_activation(user_id: int, actor: ActorDep, service: ServiceDep) -> TokenPublic:
+    """A new activation token for a user of your agency (admins): for a lost token or a
+    reactivated user. It only makes the user's own token, once; older activation tokens stop."""
+    return TokenPublic.model_validate(service.accounts.issue_activation(actor, user_id))

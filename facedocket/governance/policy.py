@@ -1,99 +1,42 @@
-"""The schema of a policy profile: the rules an agency's searches run under.
+"""Policy profiles: the schema of the rules an agency's requests and searches run under, and
+the one rule list that checks them.
 
 A profile is data (a TOML file), not code. Every rule in a shipped profile carries a
 comment naming its source. :func:`load_profile` validates a file against this schema and
-raises :class:`~facedocket.errors.InvalidInput` with every problem named.
+raises :class:`~facedocket.errors.InvalidInput` with every problem named. Only the files
+shipped in ``governance/profiles`` may carry a shipped profile's name (:func:`read_profile`
+returns the text, whose SHA-256 is recorded wherever the profile is used).
+
+The rules themselves (:data:`RULES`, in :mod:`facedocket.governance.rules`) are one list:
+:func:`~facedocket.governance.rules.check_submission` runs the rules whose facts are known
+when a request is submitted, :func:`~facedocket.governance.rules.check_search` runs them all,
+so a request the policy would refuse at search for a reason known earlier is refused at
+submission, with the same rule name.
 """
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from facedocket.errors import InvalidInput, NotFound
+from facedocket.vocab import (
+    LEGAL_BASES,
+    MAX_RETENTION_DAYS,
+    OFFENCE_CATEGORIES,
+    PROBE_SOURCES,
+    REQUEST_FIELDS,
+    ForbiddenUse,
+    ReportingPeriod,
+)
 
 PROFILES_DIR = Path(__file__).with_name("profiles")
-
-LEGAL_BASES = (
-    "court-order",
-    "warrant",
-    "emergency",
-    "deceased-identification",
-    "consent",
-    "incident-report",
-    "investigation",
-)
-"""Legal bases a request may cite.
-
-``court-order``: an order of a court (e.g. on specific and articulable facts); ``warrant``: a
-warrant, or an authorisation by an administrative authority whose decision is binding;
-``emergency``: an imminent threat to life or of serious injury (with a deadline for approval
-afterwards); ``deceased-identification``: identifying a dead person; ``consent``: the
-person's own consent; ``incident-report``: a recorded incident that backs a retail watchlist
-entry; ``investigation``: an open criminal investigation where agency policy, not a court,
-authorises the search (a supervisor's approval is then the check).
-"""
-
-OFFENCE_CATEGORIES = (
-    "homicide",
-    "sexual-assault",
-    "robbery",
-    "aggravated-assault",
-    "kidnapping",
-    "human-trafficking",
-    "terrorism",
-    "carjacking",
-    "home-invasion",
-    "burglary",
-    "theft",
-    "shoplifting",
-    "fraud",
-    "drug-offence",
-    "weapons-offence",
-    "missing-person",
-    "deceased-identification",
-    "other",
-)
-"""The offence categories a case is filed under (reports count searches by these)."""
-
-PROBE_SOURCES = ("still-image", "video-frame", "live-video", "sketch", "composite")
-"""Where a probe photo comes from; a profile may forbid some (e.g. video frames)."""
-
-REQUEST_FIELDS = (
-    "case_number",
-    "offence_category",
-    "legal_basis",
-    "justification",
-    "document_type",
-    "document_reference",
-    "document_issuer",
-    "document_date",
-    "document_sha256",
-    "probe_source",
-)
-"""Fields of a written request that a profile can make required."""
-
-RETENTION_RECORDS = (
-    "probe_images",
-    "candidate_lists",
-    "enrolment_images",
-    "templates",
-    "watchlist_entries",
-    "audit_events",
-)
-"""Record types with a retention period."""
-
-ForbiddenUse = Literal["live-video", "recorded-video", "watchlist-alerts", "sketches", "1:1-verify"]
-FORBIDDEN_USES: tuple[str, ...] = get_args(ForbiddenUse)
-"""Uses a profile can forbid outright."""
-
-ReportingPeriod = Literal["weekly", "monthly", "quarterly", "annual"]
-REPORTING_PERIODS: tuple[str, ...] = get_args(ReportingPeriod)
-"""How often a profile's search counts go to the body that oversees them."""
 
 ANY = "*"
 
@@ -127,8 +70,18 @@ class ProbeRules(_Strict):
     forbidden_sources: list[str] = Field(default_factory=list, description="Probe sources that may not be searched.")
 
 
+MAX_FLOOR_FMR = 1e-3
+"""No profile may let a search use a threshold looser than the model's FMR 1e-3 threshold."""
+
+
 class SearchRules(_Strict):
-    threshold_floor: float = Field(-1.0, ge=-1, le=1, description="Lowest score threshold a search may use.")
+    threshold_floor_fmr: float = Field(
+        MAX_FLOOR_FMR,
+        gt=0,
+        le=MAX_FLOOR_FMR,
+        description="The loosest threshold a search may use, as a false-match rate (at most 1e-3); each "
+        "search resolves it to a score through its model's card.",
+    )
     max_candidates: int = Field(100, ge=1, le=1000, description="Most candidates one search may return.")
     gallery_purposes: list[str] = Field(
         default_factory=lambda: [ANY], description="Gallery purposes that may be searched; '*' allows all."
@@ -143,16 +96,27 @@ class RetentionRules(_Strict):
     """Days each record type is kept; ``None`` keeps it until erased. ``audit_events`` is a
     minimum (the audit log is append-only and never purged)."""
 
-    probe_images: int | None = Field(None, ge=0, description="Days a probe photo is kept; 0 deletes it at once.")
-    candidate_lists: int | None = Field(None, ge=0, description="Days a search's candidate list is kept.")
-    enrolment_images: int | None = Field(None, ge=0, description="Days an enrolled photo is kept.")
-    templates: int | None = Field(None, ge=0, description="Days an enrolled template is kept.")
-    watchlist_entries: int | None = Field(None, ge=0, description="Days a watchlist entry lasts before it expires.")
+    probe_images: int | None = Field(
+        None, ge=0, le=MAX_RETENTION_DAYS, description="Days a probe photo is kept; 0 deletes it at once."
+    )
+    candidate_lists: int | None = Field(
+        None, ge=0, le=MAX_RETENTION_DAYS, description="Days a search's candidate list is kept."
+    )
+    enrolment_images: int | None = Field(
+        None, ge=0, le=MAX_RETENTION_DAYS, description="Days an enrolled photo is kept."
+    )
+    templates: int | None = Field(None, ge=0, le=MAX_RETENTION_DAYS, description="Days an enrolled template is kept.")
+    watchlist_entries: int | None = Field(
+        None, ge=0, le=MAX_RETENTION_DAYS, description="Days a watchlist entry lasts before it expires."
+    )
     audit_events: int | None = Field(
-        None, ge=0, description="Days the audit log must at least be kept (it is never purged)."
+        None, ge=0, le=MAX_RETENTION_DAYS, description="Days the audit log must at least be kept (it is never purged)."
     )
     last_interaction_days: int | None = Field(
-        None, ge=0, description="Biometric data is destroyed this many days after the subject's last interaction."
+        None,
+        ge=0,
+        le=MAX_RETENTION_DAYS,
+        description="Biometric data is destroyed this many days after the subject's last interaction.",
     )
 
 
@@ -230,29 +194,60 @@ def shipped_profiles() -> list[str]:
     return sorted(p.stem for p in PROFILES_DIR.glob("*.toml"))
 
 
+def text_sha256(text: str) -> str:
+    """The SHA-256 of a profile's text (UTF-8): what requests and searches record."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+LEGACY_KEYS = {
+    ("search", "threshold_floor"): "search.threshold_floor (a score that only meant something for one model) is "
+    "now search.threshold_floor_fmr, a false-match rate such as 1e-3 (docs/policy.md)",
+}
+
+
 def parse_profile(text: str, origin: str = "profile") -> PolicyProfile:
     """Validate TOML ``text``; InvalidInput names every problem."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(f"{origin} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise InvalidInput(f"{origin} is nested too deeply to be a policy profile") from None
+    legacy = [why for (table, key), why in LEGACY_KEYS.items() if isinstance(data.get(table), dict)
+              and key in data[table]]  # fmt: skip
     try:
-        return PolicyProfile.model_validate(data)
+        profile = PolicyProfile.model_validate(data)
     except ValidationError as exc:
         # Field errors stop the rule check from running, so it runs here on the raw data:
         # a file with an unknown key and an unknown legal basis is told about both.
-        found = [
+        found = legacy + [
             f"{'.'.join(str(p) for p in e['loc']) or 'profile'}: {e['msg']}"
             for e in exc.errors()
-            if e["loc"] or e["type"] != "value_error"
+            if (e["loc"] or e["type"] != "value_error") and not _is_legacy(e["loc"])
         ]
         found += rule_problems(data)
         problems = "; ".join(dict.fromkeys(" ".join(p.split()) for p in found))
         raise InvalidInput(f"{origin} is not a valid policy profile: {problems}") from None
+    return profile
 
 
-def load_profile(name_or_path: str | Path) -> PolicyProfile:
-    """A shipped profile by name, or a profile file by path."""
+def _is_legacy(loc: tuple[int | str, ...]) -> bool:
+    return tuple(str(part) for part in loc) in LEGACY_KEYS
+
+
+@dataclass(frozen=True)
+class ProfileSource:
+    """A validated profile with the text it came from: ``sha256`` is what every request and
+    search made under it records; ``shipped`` says the text is a file FaceDocket ships."""
+
+    profile: PolicyProfile
+    text: str
+    sha256: str
+    shipped: bool
+
+
+def read_profile(name_or_path: str | Path) -> ProfileSource:
+    """A shipped profile by name, or a profile file by path, with its text."""
     path = Path(name_or_path)
     if not path.suffix and str(name_or_path) in shipped_profiles():
         path = PROFILES_DIR / f"{name_or_path}.toml"
@@ -260,7 +255,27 @@ def load_profile(name_or_path: str | Path) -> PolicyProfile:
         raise NotFound(
             f"no policy profile {str(name_or_path)!r}; give a file or one of: {', '.join(shipped_profiles())}"
         )
-    return parse_profile(path.read_text(encoding="utf-8"), str(path))
+    return profile_source(path.read_text(encoding="utf-8"), str(path))
+
+
+def profile_source(text: str, origin: str = "the uploaded profile") -> ProfileSource:
+    """Validate ``text`` and check its name: only the files FaceDocket ships may carry a
+    shipped profile's name (an edited copy is a custom profile and needs a name of its own)."""
+    profile = parse_profile(text, origin)
+    digest = text_sha256(text)
+    shipped = profile.name in shipped_profiles()
+    if shipped and digest != text_sha256((PROFILES_DIR / f"{profile.name}.toml").read_text(encoding="utf-8")):
+        raise InvalidInput(
+            f"{origin} is named {profile.name!r}, the name of a profile FaceDocket ships, but its text differs "
+            "from the shipped file; give your profile a name of its own (e.g. "
+            f"{profile.name}-local) so nobody mistakes its rules for the shipped ones"
+        )
+    return ProfileSource(profile, text, digest, shipped)
+
+
+def load_profile(name_or_path: str | Path) -> PolicyProfile:
+    """A shipped profile by name, or a profile file by path."""
+    return read_profile(name_or_path).profile
 
 
 def profile_from_dict(data: dict[str, object]) -> PolicyProfile:

@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from facedocket.errors import ConfigurationError
-from facedocket.policy.schema import ANY, PolicyProfile, load_profile
+from facedocket.governance.policy import ANY, PolicyProfile, load_profile
+from facedocket.governance.retention import ENROLMENT_PHOTOS_NOTE
+from facedocket.vision.models import TEMPLATE_MODEL_ID, model_card, model_cards, threshold_at_fmr
 
 LEGAL_BASIS_WORDS = {
     "court-order": "a court order",
@@ -81,13 +83,26 @@ LONG_DEADLINE_HOURS = 72.0
 
 def calibrated_threshold() -> tuple[float, float] | None:
     """(threshold, target FMR) of the default template model's card, or None without one."""
-    from facedocket.vision.models import TEMPLATE_MODEL_ID, model_card
-
     try:
         calibration = model_card(TEMPLATE_MODEL_ID).calibration
     except ConfigurationError:
         return None
     return (calibration.threshold, calibration.target_fmr) if calibration else None
+
+
+def _floor_sentence(fmr: float) -> str:
+    """The threshold floor as a rate and, for each model with a card, as the score it resolves to."""
+    scores = []
+    for model_id in sorted(model_cards()):
+        try:
+            scores.append(f"{_number(threshold_at_fmr(model_id, fmr))} for {model_id}")
+        except ConfigurationError:
+            continue
+    resolved = f" (a score of {_join(scores, 'and')})" if scores else ""
+    return (
+        f"No search may use a threshold looser than a false-match rate of {_rate(fmr)} per comparison{resolved}, "
+        "as the model's calibration measured it."
+    )
 
 
 def _join(items: Iterable[str], conjunction: str) -> str:
@@ -179,27 +194,7 @@ def explain(profile: PolicyProfile) -> list[str]:
         say(f"Probes from {_join((SOURCE_WORDS.get(s, s) for s in probe.forbidden_sources), 'or')} are refused.")
 
     # search
-    calibrated = calibrated_threshold()
-    if search.threshold_floor <= -1:
-        say("A search may use any score threshold.")
-    else:
-        floor = _number(search.threshold_floor)
-        sentence = f"No search may use a score threshold below {floor}"
-        if calibrated:
-            threshold, fmr = calibrated
-            if abs(search.threshold_floor - threshold) < 1e-9:
-                sentence += f", the model's calibrated threshold for a false-match rate of {_rate(fmr)}"
-            elif search.threshold_floor < threshold:
-                sentence += (
-                    f", which is looser than the model's calibrated threshold of {_number(threshold)} "
-                    f"(a false-match rate of {_rate(fmr)})"
-                )
-            else:
-                sentence += (
-                    f", which is stricter than the model's calibrated threshold of {_number(threshold)} "
-                    f"(a false-match rate of {_rate(fmr)})"
-                )
-        say(sentence + ".")
+    say(_floor_sentence(search.threshold_floor_fmr))
     plural = "candidate" if search.max_candidates == 1 else "candidates"
     if profile.operational:
         say(
@@ -225,7 +220,9 @@ def explain(profile: PolicyProfile) -> list[str]:
     kept = profile.retention
     for record, noun in RETENTION_WORDS.items():
         days: int | None = getattr(kept, record)
-        if days is None:
+        if record == "enrolment_images":
+            say(ENROLMENT_PHOTOS_NOTE)
+        elif days is None:
             say(f"{noun} are kept until someone erases them.")
         elif days == 0 and record == "watchlist_entries":
             say("No watchlist entries are kept.")
@@ -271,13 +268,6 @@ def profile_warnings(profile: PolicyProfile) -> list[str]:
             warn("requests.legal_bases has no effect: the profile is not operational, so no search runs")
         return warnings
 
-    calibrated = calibrated_threshold()
-    if calibrated and search.threshold_floor < calibrated[0] - 1e-9:
-        threshold, fmr = calibrated
-        warn(
-            f"search.threshold_floor {_number(search.threshold_floor)} is below the model's calibrated threshold "
-            f"{_number(threshold)} (false-match rate {_rate(fmr)}): searches may return more false candidates"
-        )
     if not r.approval_before_search:
         warn(
             "requests.approval_before_search is false: searches run without approval and no deadline brings one "
