@@ -18,7 +18,8 @@ from facedocket.errors import NotFound
 from facedocket.oversight import transparency
 from facedocket.service.audit import AUDITORS
 from facedocket.service.base import Actor
-from facedocket.service.requests import RequestsMixin
+from facedocket.service.requests import RequestsMixin, candidate_state
+from facedocket.store.queries.transparency import chain_events, report_rows
 
 
 class ReportsMixin(RequestsMixin):
@@ -34,10 +35,12 @@ class ReportsMixin(RequestsMixin):
             raise NotFound(f"no agency {agency_id}")
         else:
             scope = int(agency_id)
-        transparency.check_request(period, field_set)
+        chosen = transparency.check_request(period, field_set)
         self.expire_overdue()
         with self.sessions() as session:
-            report = transparency.build_report(session, period, scope, self.clock(), field_set)
+            rows = report_rows(session, chosen.start, chosen.end, scope, transparency.COUNTED_ACTIONS)
+            report = transparency.build_report(rows, chain_events(session), period, self.clock(), field_set,
+                                               candidate_state=candidate_state)  # fmt: skip
         digest = transparency.report_digest(report)
         details = {"period": report["period"]["label"], "agency_id": scope, "field_set": field_set, "sha256": digest}
         with self.transaction() as session:

@@ -2,7 +2,7 @@
 environment's rules (escape everything, refuse an unknown name), the filters, and a hostile
 value in every text slot of the evaluation report. The case file and the transparency report
 have their hostile-value tests beside their producers (tests/service/test_requests.py,
-tests/oversight/test_transparency.py)."""
+tests/oversight/test_transparency*.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ import jinja2
 import pytest
 from PIL import Image
 
+import facedocket.oversight.transparency.counting
+import facedocket.oversight.transparency.periods
 import facedocket.render
 from facedocket.oversight import report
 from facedocket.render import environment, filters, render
@@ -72,7 +74,10 @@ def test_intervals_ratios_dates_counts_and_images() -> None:
     assert filters.data_uri(b"\xff\xd8", "image/jpeg") == "data:image/jpeg;base64,/9g="
 
 
-@pytest.mark.parametrize("module", [filters, facedocket.render])
+@pytest.mark.parametrize(
+    "module",
+    [filters, facedocket.render, facedocket.oversight.transparency.periods, facedocket.oversight.transparency.counting],
+)
 def test_doctests(module: Any) -> None:
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
