@@ -27,12 +27,13 @@ from facedocket.governance.review import sees_unreleased
 from facedocket.oversight import transparency
 from facedocket.service.audit import event_dict
 from facedocket.service.context import Area, Context
-from facedocket.service.export import _render
+from facedocket.service.export import render_case_file
 from facedocket.service.requests import Requests, visible_request
 from facedocket.service.review import ReviewArea
 from facedocket.service.search import Searches
 from facedocket.store.queries import audit as audit_queries
 from facedocket.store.queries import requests as request_queries
+from facedocket.store.queries.transparency import chain_events, report_rows
 
 
 class Reports(Area):
@@ -61,7 +62,9 @@ class Reports(Area):
                 "candidate": [str(c) for c in request_queries.candidate_ids(session, row.id)] if unit else [],
             }
             events = [event_dict(e) for e in audit_queries.of_objects(session, actor.agency_id, objects)]
-            document = _render(info.__dict__, probe, searches, [r.__dict__ for r in reviews], events, self.clock())
+            document = render_case_file(
+                info.__dict__, probe, searches, [r.__dict__ for r in reviews], events, self.clock()
+            )
             digest = hashlib.sha256(document.encode("utf-8")).hexdigest()
             self.requests.audit_both(session, actor, "request.exported", row, {"export_sha256": digest})
         return document
@@ -77,10 +80,11 @@ class Reports(Area):
             raise NotFound(f"no agency {agency_id}")
         else:
             scope = int(agency_id)
-        transparency.check_request(period, field_set)
+        chosen = transparency.check_request(period, field_set)
         self.requests.expire_overdue()
         with self.ctx.read() as session:
-            report = transparency.build_report(session, period, scope, self.clock(), field_set)
+            rows = report_rows(session, chosen.start, chosen.end, scope, transparency.COUNTED_ACTIONS)
+            report = transparency.build_report(rows, chain_events(session), period, self.clock(), field_set)
         digest = transparency.report_digest(report)
         details = {"period": report["period"]["label"], "agency_id": scope, "field_set": field_set, "sha256": digest}
         with self.ctx.write() as session:

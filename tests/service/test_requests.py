@@ -288,3 +288,23 @@ def test_a_submission_the_policy_refuses_files_nothing_or_stays_a_draft(service_
         ("request", ["requests.required_fields"]),
     ]
     assert service.audit.verify_audit(op.auditor).ok
+
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def test_the_case_file_escapes_what_people_typed(world: World) -> None:
+    service, op = world.service, world.operator
+    case = service.requests.create_case(op.requester, f"C-{HOSTILE}", "robbery", HOSTILE)
+    draft = RequestDraft(
+        case.id, "warrant", f"suspect {HOSTILE}", document_type="search warrant", document_reference=HOSTILE,
+        document_issuer="court", document_date="2026-11-01", galleries=[world.gallery.id],
+    )  # fmt: skip
+    request = service.requests.file_request(op.requester, draft, probe("Amelia_Vega"), submit=True)
+    service.requests.decide_request(op.supervisor, request.id, False, f"no facts {HOSTILE}")
+    page = service.reports.export_request(op.auditor, request.id)
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page.lower()
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    for shown in (f"C-{escaped}", f"suspect {escaped}", f"<td>{escaped}</td>", f"no facts {escaped}"):
+        assert shown in page, shown
+    assert "No search was made under this request." in page
