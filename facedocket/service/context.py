@@ -82,6 +82,19 @@ def bounded(value: Any) -> Any:
     return value
 
 
+class Hooks:
+    """Seams for tests: points in an operation where a test may run something (another
+    user's action landing in between). Each is None (nothing runs) unless a test sets it."""
+
+    after_gate: Callable[[int], None] | None = None
+    """Called with the request id after a search passed the policy gate and before its
+    candidates are written, with no transaction of the search open."""
+
+    def call_after_gate(self, request_id: int) -> None:
+        if self.after_gate is not None:
+            self.after_gate(request_id)
+
+
 class Context:
     """The shared parts of every area (see the module docstring)."""
 
@@ -96,6 +109,7 @@ class Context:
         self.indexes = IndexManager(settings.home / "index", self.sessions)
         self._pipeline: FacePipeline | None = pipeline
         self._pipeline_lock = threading.Lock()
+        self.hooks = Hooks()
 
     @property
     def pipeline(self) -> FacePipeline:

@@ -61,10 +61,13 @@ class IndexManager:
             self._entries[gallery_id] = _Entry(create_index("exact"), -1, lock)
             return lock
 
-    def get(self, gallery_id: int) -> VectorIndex:
-        """The gallery's index, level with the database."""
+    def get(self, gallery_id: int, generation: int | None = None) -> VectorIndex:
+        """The gallery's index, level with the database. ``generation`` is the gallery's
+        generation as the caller just read it: when the index is at it, no query is needed."""
         with self._lock(gallery_id):
             entry = self._entries[gallery_id]
+            if generation is not None and entry.generation == generation:
+                return entry.index
             with self.sessions() as session:
                 generation, kind = queries.generation(session, gallery_id)
                 if entry.generation == generation:
@@ -105,11 +108,13 @@ class IndexManager:
         for rows in queries.vectors_of(session, [int(x) for x in missing]):
             entry.index.add(np.array([r[0] for r in rows], dtype=np.int64), vectors_from_rows([r[1] for r in rows]))
 
-    def search(self, gallery_id: int, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """Top-``k`` (scores, template ids) in the gallery's index, level with the database,
-        and the index size; searched under the gallery's lock, so never half-updated."""
+    def search(self, gallery_id: int, vectors: np.ndarray, k: int,
+               generation: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
+        """Top-``k`` (scores, template ids) in the gallery's index, level with the database
+        (at ``generation`` when the caller read it), and the index size; searched under the
+        gallery's lock, so never half-updated."""
         with self._lock(gallery_id):
-            index = self.get(gallery_id)
+            index = self.get(gallery_id, generation)
             scores, ids = index.search(vectors, k)
             return scores, ids, len(index)
 

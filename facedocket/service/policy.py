@@ -68,7 +68,7 @@ class Policies(Area):
             agency.policy_sha256 = source.sha256
             agency.policy_text = source.text
             self.ctx.audit(session, actor, "policy.activated", "agency", agency.id,
-                           {"profile": source.profile.name, "sha256": source.sha256, "shipped": source.shipped,
+                           {"profile": source.profile.name, "policy_sha256": source.sha256, "shipped": source.shipped,
                             "previous": previous}, agency_id=agency.id)  # fmt: skip
         return source.profile
 

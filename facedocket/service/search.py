@@ -122,6 +122,8 @@ class _Planned:
     policy: ActivePolicy | None
     k: int
     threshold: float | None
+    calibrated: float | None
+    """The agency's newest calibrated threshold for these galleries' model, if any."""
 
 
 class Searches(Area):
@@ -138,8 +140,9 @@ class Searches(Area):
         require(actor, "request.search")
         plan = self._plan(actor, request_id, "search", gallery_ids, k, threshold)
         template, facts = self._template_and_facts(actor, plan, face)
+        self.ctx.hooks.call_after_gate(plan.request_id)
         start = time.perf_counter()
-        hits, size = self._top_templates(template, [g.id for g in plan.galleries], facts.k or 1)
+        hits, size = self._top_templates(template, plan.galleries, facts.k or 1)
         with self.ctx.write() as session:
             row, refused = self._locked_gate(session, actor, plan, facts)
             if not refused:
@@ -165,6 +168,7 @@ class Searches(Area):
             vectors = gallery_queries.subject_vectors(session, subject_id)
         plan = self._plan(actor, request_id, "verify", [gallery_id], 1, threshold)
         template, facts = self._template_and_facts(actor, plan, face)
+        self.ctx.hooks.call_after_gate(plan.request_id)
         start = time.perf_counter()
         scores = [float(np.frombuffer(v, dtype=np.float32) @ template.vector) for _, v in vectors]
         best = int(np.argmax(scores)) if scores else -1
@@ -196,7 +200,6 @@ class Searches(Area):
         if threshold is not None and not math.isfinite(threshold):
             raise InvalidInput("threshold must be a finite number")
         checked_k = self._check_k(k)
-        self.requests.expire_overdue()
         with self.ctx.read() as session:
             row = request_queries.request(session, request_id) if 1 <= request_id <= 2**63 - 1 else None
             visible = row is not None and machine.visible_to(row.status, row.agency_id, row.target_agency_id,
@@ -216,7 +219,9 @@ class Searches(Area):
             image = request_queries.image(session, row.probe_image_id)
             facts = request_facts(row, {g.name: g.purpose for g in galleries}, kind=kind, status=row.status,
                                   approval=row.approval, purged=row.purged is not None)  # fmt: skip
-            return _Planned(row.id, facts, image.data if image else None, galleries, active, checked_k, threshold)
+            calibrated = _calibrated(session, actor, galleries)
+            return _Planned(row.id, facts, image.data if image else None, galleries, active, checked_k, threshold,
+                            calibrated)  # fmt: skip
 
     def _template_and_facts(self, actor: Actor, plan: _Planned, face: int | None) -> tuple[Template, Facts]:
         """The probe's template (outside any transaction) and the complete facts; a refusal by
@@ -230,8 +235,8 @@ class Searches(Area):
                 raise ModelMismatch(f"gallery {gallery.name!r} holds {gallery.model_id} templates; the probe is "
                                     f"{template.model_id}: re-enrol the gallery with this model")  # fmt: skip
         limit = plan.threshold
-        if limit is None:  # the default is never looser than the policy's floor
-            limit = self._default_threshold(actor, template.model_id, plan.galleries)
+        if limit is None:  # the agency's calibration, else the card's; never looser than the policy's floor
+            limit = default_threshold(template.model_id) if plan.calibrated is None else plan.calibrated
             if plan.policy is not None:
                 with contextlib.suppress(ConfigurationError):  # the gate names a floor it cannot resolve
                     limit = max(limit, floor_score(plan.policy.profile, template.model_id))
@@ -292,33 +297,24 @@ class Searches(Area):
 
     # --- steps --------------------------------------------------------------------------------
 
-    def _default_threshold(self, actor: Actor, model_id: str, galleries: list[Gallery]) -> float:
-        """The threshold a search uses when none is given: the newest calibration the
-        actor's agency stored for these galleries (the strictest when they differ), else for
-        the model, else the model card's."""
-        with self.ctx.read() as session:
-            found = [calibration_queries.newest_threshold(session, actor.agency_id, model_id, g.id) for g in galleries]
-            per_gallery = [t for t in found if t is not None]
-            if per_gallery:
-                return max(per_gallery)
-            stored = calibration_queries.newest_threshold(session, actor.agency_id, model_id, None)
-        return stored if stored is not None else default_threshold(model_id)
-
     def _check_k(self, k: int | None) -> int:
         k = self.ctx.settings.default_k if k is None else k
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.ctx.settings.max_k:
             raise InvalidInput(f"k must be between 1 and {self.ctx.settings.max_k}")
         return k
 
-    def _top_templates(self, template: Template, gallery_ids: list[int],
+    def _top_templates(self, template: Template, galleries: list[Gallery],
                        k: int) -> tuple[list[tuple[float, int, int]], int]:  # fmt: skip
-        """(score, template id, gallery id) best first, and the total gallery size."""
+        """(score, template id, gallery id) best first, and the total gallery size (each index
+        level with the generation the read transaction saw)."""
         hits: list[tuple[float, int, int]] = []
         size = 0
-        for gallery_id in gallery_ids:
-            scores, ids, count = self.ctx.indexes.search(gallery_id, template.vector[None, :], k * 4)
+        for gallery in galleries:
+            scores, ids, count = self.ctx.indexes.search(
+                gallery.id, template.vector[None, :], k * 4, gallery.generation
+            )
             size += count
-            hits += [(float(s), int(i), gallery_id) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+            hits += [(float(s), int(i), gallery.id) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
         hits.sort(key=lambda h: (-h[0], h[1]))
         return hits, size
 
@@ -385,6 +381,17 @@ class Searches(Area):
             request.purged is not None, LEAD_LABEL, len(rows) - len(shown),
             request.status in ("reviewed", "closed"), row.policy_name, row.policy_sha256,
         )  # fmt: skip
+
+
+def _calibrated(session: Session, actor: Actor, galleries: list[Gallery]) -> float | None:
+    """The newest threshold the actor's agency calibrated for these galleries (the strictest
+    when they differ), else for their model; None when it calibrated none."""
+    model_id = galleries[0].model_id
+    found = [calibration_queries.newest_threshold(session, actor.agency_id, model_id, g.id) for g in galleries]
+    per_gallery = [t for t in found if t is not None]
+    if per_gallery:
+        return max(per_gallery)
+    return calibration_queries.newest_threshold(session, actor.agency_id, model_id, None)
 
 
 def _collapse(session: Session, hits: list[tuple[float, int, int]], threshold: float,

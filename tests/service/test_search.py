@@ -6,9 +6,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from facedocket.errors import (
     Forbidden,
@@ -333,3 +334,29 @@ def test_request_fields_are_checked_before_anything_else(enrolled: World) -> Non
     with pytest.raises(InvalidInput, match="justification"):
         service.requests.file_request(requester, draft(enrolled, justification=""), b"not an image")
     assert nothing_written(enrolled)
+
+
+def test_a_search_is_one_read_and_one_write_transaction(enrolled: World) -> None:
+    """The search reads the request, probe, galleries and policy in one transaction, and
+    writes the search, its candidates, the request's state and the audit event in one more
+    (which locks the request and checks the gate again): two in all, one of them committed."""
+    service = enrolled.service
+    request_id = approved_request(service, enrolled.operator, probe("Amelia_Vega"), [enrolled.gallery.id])
+    service.indexes.get(enrolled.gallery.id)  # the index is loaded: only the search itself is counted
+    counts = {"begin": 0, "commit": 0}
+
+    def count(kind: str) -> Any:
+        def listener(*_args: Any) -> None:
+            counts[kind] += 1
+
+        return listener
+
+    listeners = [(kind, count(kind)) for kind in counts]
+    for kind, listener in listeners:
+        event.listen(service.engine, kind, listener)
+    try:
+        assert service.searches.search(enrolled.examiner, request_id).candidates
+    finally:
+        for kind, listener in listeners:
+            event.remove(service.engine, kind, listener)
+    assert counts == {"begin": 2, "commit": 1}, counts
