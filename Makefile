@@ -10,7 +10,7 @@ BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
 FACES ?= ../shared/faces
 
-.PHONY: help install demo test lint format bench serve postgres-server clean
+.PHONY: help install demo test lint format bench serve postgres-server chromium clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,7 +32,13 @@ postgres-server:  ## Install the PostgreSQL server with apt-get if its binaries 
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
-test: $(STAMP) postgres-server  ## Run the whole test suite
+chromium:  ## Install Debian's Chromium with apt-get if /usr/bin/chromium is missing (browser tests)
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing Chromium (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test: $(STAMP) postgres-server chromium  ## Run the whole test suite
 	$(PY) -m pytest
 
 lint: $(STAMP)  ## ruff and mypy

@@ -7,11 +7,31 @@ calibrated threshold are not settings: they live on the model card.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from facedocket.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from facedocket.crypto import AtRestCipher
+
+log = logging.getLogger("facedocket.config")
+
+DEVELOPMENT_SECRET = "facedocket-development-secret-public-never-use-for-real-data"
+"""Stands in for an empty ``secret_key`` or ``photo_key`` in development. It is public: data
+encrypted under it is readable by anyone with FaceDocket."""
+
+MIN_SECRET_LENGTH = 32
+PLACEHOLDER_SECRETS = frozenset(
+    {"changethis", "changeme", "change-me", "change_me", "secret", "password", "development", "dev", "test",
+     "example", "default", "none", "null", "xxx", "todo", DEVELOPMENT_SECRET}
+)  # fmt: skip
+_warned: set[str] = set()
+GENERATE_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class Settings(BaseSettings):
@@ -20,6 +40,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FACEDOCKET_", env_file=".env", extra="ignore")
 
+    environment: Literal["development", "production"] = Field(
+        "development",
+        description="production refuses to start with an empty, placeholder or short secret_key or photo_key; "
+        "development (the default) uses a fixed, public development secret for an empty one, with a warning. "
+        "Set production for any real data.",
+    )
     home: Path = Field(Path("facedocket-data"), description="Data directory: database, index files, caches.")
     database_url: str = Field(
         "",
@@ -77,6 +103,41 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(30 * 1024 * 1024, ge=1, description="Refuse image files larger than this.")
     max_image_side: int = Field(20_000, ge=16, description="Refuse images with a side longer than this.")
     min_image_side: int = Field(16, ge=1, description="Refuse images with a side shorter than this.")
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Server secret for session cookies and CSRF tokens (keys are derived from it per purpose), "
+        f"at least {MIN_SECRET_LENGTH} characters; changing it signs everyone out. Generate one with "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`.",
+    )
+    photo_key: SecretStr = Field(
+        SecretStr(""),
+        description="Secret that encrypts stored photos at rest (AES-256-GCM, key derived by HKDF), at least "
+        f"{MIN_SECRET_LENGTH} characters. Losing it loses the photos. To rotate, move the old one to "
+        "photo_old_keys under its id and raise photo_key_id. Generate it like secret_key, never the same.",
+    )
+    photo_key_id: int = Field(
+        1, ge=1, le=255, description="Id of photo_key, written into the header of every photo it encrypts."
+    )
+    photo_old_keys: dict[int, SecretStr] = Field(
+        default_factory=dict,
+        description='Earlier photo keys by id, as JSON (e.g. {"1": "..."}), kept to read photos encrypted '
+        "before a rotation.",
+    )
+
+    @model_validator(mode="after")
+    def _check_secrets(self) -> Self:
+        if self.photo_key_id in self.photo_old_keys:
+            raise ConfigurationError(
+                f"photo_key_id {self.photo_key_id} is also in FACEDOCKET_PHOTO_OLD_KEYS; give the new key a new id"
+            )
+        if self.environment == "development":
+            return self
+        named = {"FACEDOCKET_SECRET_KEY": self.secret_key, "FACEDOCKET_PHOTO_KEY": self.photo_key}
+        named |= {f"FACEDOCKET_PHOTO_OLD_KEYS[{i}]": key for i, key in self.photo_old_keys.items()}
+        problems = [f"{name} {why}" for name, value in named.items() if (why := _weak_secret(value))]
+        if problems:
+            raise ConfigurationError(f"{'; '.join(problems)} (FACEDOCKET_ENVIRONMENT=production); {GENERATE_HINT}")
+        return self
 
     evaluation_data_dir: Path | None = Field(
         None,
@@ -91,3 +152,36 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The database URL; the SQLite file in ``home`` unless ``database_url`` is set."""
         return self.database_url or f"sqlite:///{self.home / 'facedocket.db'}"
+
+    def session_secret(self) -> bytes:
+        """The secret for sessions and CSRF tokens (the development secret when empty in development)."""
+        return self._secret(self.secret_key, "FACEDOCKET_SECRET_KEY")
+
+    def photo_cipher(self) -> AtRestCipher:
+        """The cipher for photos at rest: ``photo_key`` encrypts, it and ``photo_old_keys`` decrypt."""
+        from facedocket.crypto import AtRestCipher
+
+        keys = {i: key.get_secret_value().encode() for i, key in self.photo_old_keys.items()}
+        keys[self.photo_key_id] = self._secret(self.photo_key, "FACEDOCKET_PHOTO_KEY")
+        return AtRestCipher("photo", keys, self.photo_key_id, hint="FACEDOCKET_PHOTO_KEY / FACEDOCKET_PHOTO_OLD_KEYS")
+
+    def _secret(self, value: SecretStr, name: str) -> bytes:
+        secret = value.get_secret_value()
+        if not secret:  # only in development: the validator refuses it elsewhere
+            if name not in _warned:
+                _warned.add(name)
+                log.warning("%s is empty: using the public development secret (set it for any real data)", name)
+            secret = DEVELOPMENT_SECRET
+        return secret.encode()
+
+
+def _weak_secret(value: SecretStr) -> str:
+    """Why ``value`` is unfit as a production secret ("" when it is fit)."""
+    secret = value.get_secret_value()
+    if not secret.strip():
+        return "is empty"
+    if secret.strip().lower() in PLACEHOLDER_SECRETS:
+        return "is a placeholder"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    return ""

@@ -10,13 +10,16 @@ next and its ``status`` is the HTTP status the API answers with::
     │   ├── SeveralFaces (422)      an image with more faces than the operation allows
     │   ├── ModelMismatch (409)     templates made by different models compared
     │   ├── RequestIncomplete (422) a search without a complete written request
+    │   ├── WeakPassword (422)      a password the minimum policy refuses (every problem named)
     │   └── PayloadTooLarge (413)   an upload over the size limit
     ├── Unauthorized (401)          missing, unknown or revoked token
     ├── Forbidden (403)             the role does not allow the action
     │   └── PolicyDenied (403)      the policy profile refuses a search (every failed rule named)
     ├── NotFound (404)              unknown id, or another agency's record
     ├── Conflict (409)              duplicate name and the like
-    ├── ConfigurationError (500)    a model file or setting that cannot be used
+    ├── ConfigurationError (500)    a model file or setting that cannot be used (a missing or
+    │                               wrong decryption key too)
+    ├── DecryptionFailed (500)      encrypted data that fails its integrity check (crypto.py)
     └── IndexCorrupt (500)          an index file that cannot be trusted (matching/index.py;
                                     the service rebuilds the index from the database)
 """
@@ -119,3 +122,24 @@ class PolicyDenied(Forbidden):
     @property
     def details(self) -> list[dict[str, object]]:
         return [{"rule": rule, "msg": why, "type": "policy"} for rule, why in self.failures]
+
+
+class WeakPassword(InvalidInput):
+    """A password the minimum policy refuses; ``problems`` names every rule it fails."""
+
+    status = 422
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"choose another password: it {'; it '.join(problems)}")
+
+    @property
+    def details(self) -> list[dict[str, object]]:
+        return [{"rule": "password", "msg": f"it {why}", "type": "password"} for why in self.problems]
+
+
+class DecryptionFailed(FaceDocketError):
+    """Encrypted data that cannot be trusted: altered, truncated, not ours, or bound to another
+    record. (A missing or wrong key is a :class:`ConfigurationError`.)"""
+
+    status = 500

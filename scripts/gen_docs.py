@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 from click.testing import CliRunner
+from pydantic import SecretStr
 
 from facedocket.cli import cli
 from facedocket.config import Settings
@@ -49,7 +50,10 @@ def settings_markdown() -> str:
         "| --- | --- | --- |",
     ]
     for name, field in Settings.model_fields.items():
-        default = field.default if field.default != "" else '""'
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, SecretStr):
+            default = default.get_secret_value()
+        default = default if default != "" else '""'
         parts.append(f"| `FACEDOCKET_{name.upper()}` | `{default}` | {field.description} |")
     return "\n".join(parts) + "\n"
 

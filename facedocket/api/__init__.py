@@ -25,6 +25,7 @@ from facedocket.api.routes import ROUTERS, TAGS
 from facedocket.api.uploads import UploadLimitMiddleware
 from facedocket.config import Settings
 from facedocket.service import Service, open_service
+from facedocket.web.assets import install_assets
 
 PREFIX = "/api/v1"
 
@@ -57,7 +58,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         service: an open service to serve; default ``open_service(settings)``.
 
     Returns:
-        The app, with OpenAPI at ``/openapi.json`` and ``/docs``.
+        The app, with OpenAPI at ``/openapi.json`` and ``/docs`` (Swagger UI served from the package,
+        with the other assets under ``/static``).
     """
     if settings is None:
         settings = service.settings if service is not None else Settings()
@@ -79,8 +81,15 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             opened.indexes.flush()  # write index files with unsaved changes on shutdown
 
     app = FastAPI(
-        title="FaceDocket", version=__version__, description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan
+        title="FaceDocket",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        docs_url=None,  # served from the package by install_assets, not from a CDN
+        redoc_url=None,
     )
+    install_assets(app)
     app.state.settings = settings
     app.state.service = service
     install_error_handlers(app)
