@@ -41,10 +41,11 @@ chromium:  ## Install Debian's Chromium with apt-get if /usr/bin/chromium is mis
 test: $(STAMP) postgres-server chromium  ## Run the whole test suite
 	$(PY) -m pytest
 
-lint: $(STAMP)  ## ruff and mypy
+lint: $(STAMP)  ## ruff, mypy and the import layers (import-linter: docs/architecture.md)
 	$(VENV)/bin/ruff check facedocket tests scripts benchmarks
 	$(VENV)/bin/ruff format --check facedocket tests scripts benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)  ## Format the code with ruff
 	$(VENV)/bin/ruff format facedocket tests scripts benchmarks

@@ -183,7 +183,7 @@ class Enrolment(Area):
         for attempt in range(3):
             try:
                 outcomes = self._enrol_loaded(actor, gallery_id, batch, loaded, earlier)
-                earlier.update(sha for _data, sha, _error in loaded if sha)
+                earlier |= {sha for _data, sha, _error in loaded if sha}
                 self._record_failures(actor, gallery_id, outcomes)
                 return outcomes
             except IntegrityError:  # another process enrolled the same photo or subject meanwhile

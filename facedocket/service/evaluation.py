@@ -110,7 +110,7 @@ def run_evaluation(pipeline: FacePipeline, spec: EvaluationSpec,
                                     max_impostor_pairs=spec.max_impostor_pairs,
                                     max_group_impostor_pairs=spec.max_group_impostor_pairs, seed=spec.seed,
                                     bootstrap=spec.bootstrap)  # fmt: skip
-        result.update(diff.result)
+        result |= diff.result
     if spec.report_path is not None:
         from facedocket.oversight import report
 
