@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +11,7 @@ import click
 import numpy as np
 
 from facedocket.cli import cli
-from facedocket.cli.common import IMAGE_SUFFIXES, _echo_json, _face_dict, _json_default, _pipeline, _progress
+from facedocket.cli.common import IMAGE_SUFFIXES, _echo_json, _face_dict, _pipeline, _progress
 from facedocket.config import Settings
 from facedocket.errors import InvalidInput
 
@@ -240,70 +239,39 @@ def evaluate(
     findings in plain words. --report writes all of it, with DET curves, as one HTML file.
     The protocol is described in facedocket/oversight/evaluation.py and docs/evaluation.md.
     --save keeps the result on record in the database of --home (auditors, supervisors,
-    admins), for `facedocket evaluation calibrate`.
+    admins), for `facedocket evaluation calibrate`. The same use case runs from Python
+    (`service.evaluation.evaluate`) and the API (`POST /evaluations/run`).
     """
-    from dataclasses import asdict
+    from facedocket.service.evaluation import EvaluationSpec, run_evaluation
 
-    from facedocket.oversight import demographics, evaluation
-
-    saver = None
+    spec = EvaluationSpec(
+        data_dir, max_identities, max_impostor_pairs, seed, groups_csv, tuple(group_columns), target_fmr, bootstrap,
+        max_group_impostor_pairs, report_path,
+    )  # fmt: skip
+    pipeline = _pipeline(ctx, detector=detector, runtime=runtime, flip=flip)
+    total = sum(len(v) for v in _identities(data_dir, max_identities).values())
     if save:  # who saves is checked before the long run
         from facedocket.cli.service import _actor, _service
 
-        saver = _actor(ctx, token)
-    labels = demographics.read_groups(groups_csv, group_columns or None) if groups_csv is not None else None
-    if not 0 < target_fmr < 1:
-        raise InvalidInput(f"--target-fmr {target_fmr} must be between 0 and 1, e.g. 0.001")
-    identities = evaluation.list_identities(data_dir, max_identities)
-    pipeline = _pipeline(ctx, detector=detector, runtime=runtime, flip=flip)
-    total = sum(len(v) for v in identities.values())
-    with _progress(total, "evaluating") as advance:
-        extracted = evaluation.extract(pipeline, identities, advance)
-    result = evaluation.evaluate(extracted, max_impostor_pairs=max_impostor_pairs, seed=seed)
-    result["data_dir"] = str(data_dir)
-    result["fingerprint"] = evaluation.fingerprint(data_dir, extracted.paths)
-    result["settings"] = {
-        "detector": pipeline.options.detector,
-        "runtime": pipeline.options.runtime,
-        "flip": pipeline.options.flip,
-        "jitter": pipeline.options.jitter,
-        "detection": asdict(pipeline.options.detection),
-        "max_identities": max_identities,
-        "max_impostor_pairs": max_impostor_pairs,
-        "seed": seed,
-        "max_rank": 50,
-        "groups": str(groups_csv) if groups_csv is not None else None,
-        "group_columns": list(labels.columns) if labels is not None else [],
-        "target_fmr": target_fmr,
-        "bootstrap": bootstrap,
-        "max_group_impostor_pairs": max_group_impostor_pairs,
-    }
-    diff = None
-    if labels is not None:
-        diff = demographics.analyse(
-            extracted,
-            labels,
-            target_fmr=target_fmr,
-            max_impostor_pairs=max_impostor_pairs,
-            max_group_impostor_pairs=max_group_impostor_pairs,
-            seed=seed,
-            bootstrap=bootstrap,
-        )
-        result.update(diff.result)
+        service, saver = _service(ctx), _actor(ctx, token)
+        with _progress(total, "evaluating") as advance:
+            outcome = service.evaluation.evaluate(saver, spec, advance, save=True, pipeline=pipeline)
+        click.echo(f"saved as evaluation run {outcome.run_id}", err=as_json)
+    else:
+        with _progress(total, "evaluating") as advance:
+            outcome = run_evaluation(pipeline, spec, advance)
     if report_path is not None:
-        from facedocket.oversight import report
-
-        overall = diff.overall if diff is not None else demographics.overall_scores(extracted, max_impostor_pairs, seed)
-        report.write_report(report_path, result, overall, diff)
         click.echo(f"wrote {report_path}", err=True)
-    if saver is not None:
-        plain = json.loads(json.dumps(result, default=_json_default))
-        run_id = _service(ctx).evaluation.save_evaluation(saver, plain)
-        click.echo(f"saved as evaluation run {run_id}", err=as_json)
     if as_json:
-        _echo_json(result)
+        _echo_json(outcome.result)
         return
-    _print_evaluation(result)
+    _print_evaluation(outcome.result)
+
+
+def _identities(data_dir: Path, max_identities: int | None) -> dict[str, list[Path]]:
+    from facedocket.oversight.evaluation import list_identities
+
+    return list_identities(data_dir, max_identities)
 
 
 def _print_evaluation(result: dict[str, Any]) -> None:

@@ -156,13 +156,13 @@ class Evaluations(Area):
     """Running evaluations and keeping them on record (see the module docstring)."""
 
     def evaluate(self, actor: Actor, spec: EvaluationSpec, progress: Callable[[int], None] | None = None,
-                 save: bool = True) -> EvaluationResult:  # fmt: skip
-        """Run an evaluation with the service's pipeline (the role is checked before the long
-        run) and, with ``save``, keep it on record."""
+                 save: bool = True, pipeline: FacePipeline | None = None) -> EvaluationResult:  # fmt: skip
+        """Run an evaluation (with ``pipeline``, default the service's; the role is checked
+        before the long run) and, with ``save``, keep it on record."""
         require(actor, "evaluation.run")
         if save:
             require(actor, "evaluation.record")
-        outcome = run_evaluation(self.ctx.pipeline, spec, progress)
+        outcome = run_evaluation(pipeline or self.ctx.pipeline, spec, progress)
         if not save:
             return outcome
         return EvaluationResult(outcome.result, self.save_evaluation(actor, outcome.result), outcome.report_path)
@@ -176,6 +176,15 @@ class Evaluations(Area):
         path = (root / name).resolve()
         if path.parent != root or not path.is_dir():
             raise NotFound(f"no data set {name!r} under the evaluation data directory {root}")
+        return path
+
+    def dataset_file(self, folder: Path, name: str) -> Path:
+        """A file directly inside a data set folder, by name (a group labels CSV)."""
+        if "/" in name or "\\" in name or name.startswith("."):
+            raise InvalidInput("a data set file is named by its file name only")
+        path = folder / name
+        if not path.is_file():
+            raise NotFound(f"no file {name!r} in the data set")
         return path
 
     def save_evaluation(self, actor: Actor, result: dict[str, Any]) -> int:

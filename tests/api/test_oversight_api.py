@@ -314,3 +314,21 @@ def test_openapi_describes_the_oversight_endpoints(world: SimpleNamespace) -> No
     for name in bodies - {"BaseModel"}:
         for field, spec in schema["components"]["schemas"][name]["properties"].items():
             assert spec.get("description"), (name, field)
+
+
+def test_an_evaluation_runs_on_a_data_set_the_server_holds(world: SimpleNamespace, dev_dir: Path) -> None:
+    """POST /evaluations/run is the same use case as `facedocket evaluate`: it measures a data
+    set under the evaluation data directory (named, never a path) and keeps it on record."""
+    api = world.api
+    root = api.settings.resolved_evaluation_dir() / "lfw-sample"
+    root.mkdir(parents=True, exist_ok=True)
+    for person in sorted(p.name for p in dev_dir.iterdir())[:6]:
+        (root / person).symlink_to(dev_dir / person, target_is_directory=True)
+    body = {"dataset": "lfw-sample", "max_impostor_pairs": 500, "bootstrap": 50}
+    assert_error(api.call("POST", "/evaluations/run", world.requester, json=body), 403)
+    assert_error(api.call("POST", "/evaluations/run", world.auditor, json={"dataset": "../etc"}), 400)
+    assert_error(api.call("POST", "/evaluations/run", world.auditor, json={"dataset": "nothing-here"}), 404)
+    ran = api.ok("POST", "/evaluations/run", world.auditor, 201, json=body)
+    assert ran["run_id"] and ran["identities"] == 6 and ran["verification"]["genuine_pairs"] > 0
+    saved = api.ok("GET", f"/evaluations/{ran['run_id']}", world.auditor)
+    assert saved["verification"] == ran["verification"]

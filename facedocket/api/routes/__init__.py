@@ -8,6 +8,7 @@ from facedocket.api.routes import (
     agencies,
     audit,
     cases,
+    evaluations,
     galleries,
     health,
     oversight,
@@ -34,6 +35,7 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     reports.router,
     oversight.router,
+    evaluations.router,
 ]
 
 TAGS = [

@@ -206,60 +206,6 @@ class GalleryRetentionPublic(BaseModel):
     retention_days: int | None = Field(description="Its template period in days; null: the policy profile's.")
 
 
-class EvaluationCreate(BaseModel):
-    """An evaluation result: the JSON of `facedocket evaluate --json`, kept whole."""
-
-    model_config = ConfigDict(extra="allow")
-
-    model: str = Field(description="The template model evaluated.")
-    detector: str = Field(description="The face detector used.")
-    verification: dict[str, Any] = Field(
-        description="The 1:1 figures, with fnmr_at_fmr, threshold_at_fmr and fmr_table (thresholds per FMR)."
-    )
-    fingerprint: dict[str, Any] | str | None = Field(
-        None, description="The data set's fingerprint (sha256 over its files), as evaluate gives it."
-    )
-    settings: dict[str, Any] | None = Field(None, description="The settings the evaluation ran with.")
-
-
-class EvaluationSummaryPublic(BaseModel):
-    id: int = Field(description="The evaluation run's id.")
-    created: str = Field(description="When it was saved (ISO 8601).")
-    fingerprint: str = Field(description="SHA-256 fingerprint of the data set; empty when the result has none.")
-    model: str = Field(description="The template model evaluated.")
-    detector: str = Field(description="The face detector used.")
-
-
-class EvaluationsPublic(BaseModel):
-    data: list[EvaluationSummaryPublic] = Field(description="Your agency's evaluation runs, oldest first.")
-    count: int = Field(description="How many are listed.")
-
-
-class EvaluationPublic(BaseModel):
-    """An evaluation run: the result as saved (every field of `facedocket evaluate --json`),
-    with its id and when it was saved."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: int = Field(description="The evaluation run's id.")
-    created: str = Field(description="When it was saved (ISO 8601).")
-    model: str = Field(description="The template model evaluated.")
-    detector: str = Field(description="The face detector used.")
-    verification: dict[str, Any] = Field(description="The 1:1 figures, with the thresholds per FMR.")
-
-
-class CalibrationCreate(BaseModel):
-    target_fmr: float = Field(gt=0, lt=1, description="The false match rate to hold, one the run measured, e.g. 0.001.")
-    gallery_id: int | None = Field(None, description="Only for this gallery of your agency; default every gallery.")
-
-
-class CalibrationPublic(BaseModel):
-    evaluation_run_id: int = Field(description="The run the threshold comes from.")
-    target_fmr: float = Field(description="The false match rate it holds.")
-    gallery_id: int | None = Field(description="The gallery it is for; null: every gallery of the run's model.")
-    threshold: float = Field(description="The threshold searches now default to (the policy's floor still applies).")
-
-
 def _hold(hold: HoldInfo) -> HoldPublic:
     return HoldPublic.model_validate(hold)
 
@@ -385,41 +331,3 @@ def set_gallery_retention(
     or (null) follow the policy profile's period (admins, supervisors). Recorded."""
     service.galleries.set_gallery_retention(actor, gallery_id, body.days)
     return GalleryRetentionPublic(gallery_id=gallery_id, retention_days=body.days)
-
-
-# --- evaluations on record -------------------------------------------------------------------
-
-
-@router.post("/evaluations", status_code=201, tags=["evaluations"], responses=error_responses(400))
-def save_evaluation(body: EvaluationCreate, actor: ActorDep, service: ServiceDep) -> EvaluationSummaryPublic:
-    """Keep an evaluation result (the JSON of `facedocket evaluate --json`) on record
-    (auditors, supervisors, admins). The saving is recorded."""
-    run_id = service.evaluation.save_evaluation(actor, body.model_dump(exclude_unset=True))
-    (saved,) = [r.summary() for r in service.evaluation.list_evaluations(actor) if r.id == run_id]
-    return EvaluationSummaryPublic.model_validate(saved)
-
-
-@router.get("/evaluations", tags=["evaluations"])
-def list_evaluations(actor: ActorDep, service: ServiceDep) -> EvaluationsPublic:
-    """Your agency's evaluation runs, oldest first (auditors, supervisors, admins)."""
-    runs = [EvaluationSummaryPublic.model_validate(r.summary()) for r in service.evaluation.list_evaluations(actor)]
-    return EvaluationsPublic(data=runs, count=len(runs))
-
-
-@router.get("/evaluations/{run_id}", tags=["evaluations"], responses=error_responses(404))
-def get_evaluation(run_id: int, actor: ActorDep, service: ServiceDep) -> EvaluationPublic:
-    """One evaluation run of your agency, the whole result as saved (auditors, supervisors,
-    admins)."""
-    return EvaluationPublic.model_validate(service.evaluation.get_evaluation(actor, run_id).as_dict())
-
-
-@router.post("/evaluations/{run_id}/calibrate", tags=["evaluations"], responses=error_responses(400, 404))
-def calibrate(run_id: int, body: CalibrationCreate, actor: ActorDep, service: ServiceDep) -> CalibrationPublic:
-    """Store the threshold an evaluation run measured for ``target_fmr`` (admins): searches of
-    the run's model (in one gallery, with ``gallery_id``) then default to it; the policy's
-    threshold floor still applies. The FMR must be one the run measured (400 otherwise).
-    Recorded."""
-    threshold = service.evaluation.calibrate(actor, run_id, body.target_fmr, body.gallery_id)
-    return CalibrationPublic(
-        evaluation_run_id=run_id, target_fmr=body.target_fmr, gallery_id=body.gallery_id, threshold=threshold
-    )
