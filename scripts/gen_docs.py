@@ -1,4 +1,6 @@
-"""Regenerate docs/cli.md (every command's --help) and docs/settings.md (every setting).
+"""Regenerate docs/cli.md (every command's --help), docs/settings.md (every setting),
+docs/api.md (every route), and the generated sections of docs/audit.md (every audit action)
+and docs/architecture.md (permissions, the request state machine, the policy's rules).
 
 python scripts/gen_docs.py          # write the files
 python scripts/gen_docs.py --check  # exit 1 if they are out of date (run by the tests)
@@ -92,11 +94,48 @@ def api_markdown() -> str:
     return "\n".join(parts) + "\n"
 
 
+def audit_actions_markdown() -> str:
+    from facedocket.vocab import AUDIT_ACTIONS
+
+    rows = ["| action | what it records |", "| --- | --- |"]
+    rows += [f"| `{a.name}` | {a.description} |" for a in AUDIT_ACTIONS.values()]
+    return "\n".join(rows)
+
+
+def rules_markdown() -> str:
+    from facedocket.governance.rules import RULES
+
+    rows = ["| rule | asks | checked |", "| --- | --- | --- |"]
+    for rule in RULES:
+        when = "at search" if rule.needs else "at submission and at search"
+        rows.append(f"| `{rule.name}` | {rule.words} | {when} |")
+    return "\n".join(rows)
+
+
+def with_generated(path: Path, sections: dict[str, str]) -> str:
+    """``path``'s text with each ``<!-- generated: NAME -->`` section replaced."""
+    text = path.read_text()
+    for name, body in sections.items():
+        start = f"<!-- generated: {name} -->"
+        head, rest = text.split(start, 1)
+        _old, tail = rest.split("<!-- end generated -->", 1)
+        text = f"{head}{start}\n{body}\n<!-- end generated -->{tail}"
+    return text
+
+
 def main() -> None:
+    from facedocket.governance.permissions import table_markdown
+    from facedocket.governance.requests import transitions_markdown
+
     files = {
         DOCS / "cli.md": cli_markdown(),
         DOCS / "settings.md": settings_markdown(),
         DOCS / "api.md": api_markdown(),
+        DOCS / "audit.md": with_generated(DOCS / "audit.md", {"audit actions": audit_actions_markdown()}),
+        DOCS / "architecture.md": with_generated(
+            DOCS / "architecture.md",
+            {"permissions": table_markdown(), "transitions": transitions_markdown(), "rules": rules_markdown()},
+        ),
     }
     if "--check" in sys.argv:
         stale = [str(p) for p, text in files.items() if not p.is_file() or p.read_text() != text]

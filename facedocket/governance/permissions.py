@@ -117,7 +117,6 @@ _TABLE = (
         {"requester", "examiner", "supervisor", "auditor"},
         {"examiner", "supervisor", "auditor"},
     ),
-    _p("request.expire", "expire overdue emergency requests", {"supervisor", "admin"}),
     # oversight
     _p("hold.manage", "place or release a legal hold", _OVERSIGHT),
     _p("hold.read", "list legal holds", {*_OVERSIGHT, "auditor"}),

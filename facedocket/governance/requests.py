@@ -101,7 +101,7 @@ TRANSITIONS: dict[str, Transition] = {
            "request {id} is {status}; only a searched request is concluded"),
         _t("close", {"reviewed"}, "request.close", FILING, "→ closed (its requester, or a supervisor)",
            "request {id} is {status}; only a reviewed request is closed", {"approved"}),
-        _t("expire", _DECIDABLE, "request.expire", RECEIVING,
+        _t("expire", _DECIDABLE, "system", RECEIVING,
            "approval deadline passed: → expired; purges the probe and candidates",
            "request {id} is {status} (approval {approval}); nothing to expire", {"pending"}),
     )
@@ -202,6 +202,6 @@ def transitions_markdown() -> str:
     rows = ["| step | from | approval | permission (side) | effect |", "| --- | --- | --- | --- | --- |"]
     for t in TRANSITIONS.values():
         approvals = ", ".join(sorted(t.from_approval)) if t.from_approval else "any"
-        rows.append(f"| `{t.name}` | {', '.join(sorted(t.from_status))} | {approvals} | `{t.action}` ({t.side}) | "
-                    f"{t.effect} |")  # fmt: skip
+        who = "the deadline job (system)" if t.action == "system" else f"`{t.action}` ({t.side})"
+        rows.append(f"| `{t.name}` | {', '.join(sorted(t.from_status))} | {approvals} | {who} | {t.effect} |")
     return "\n".join(rows)

@@ -19,8 +19,8 @@ router = APIRouter(tags=["agencies"], responses=error_responses(401, 403, 422))
 
 @router.post("/agencies", status_code=201, responses=error_responses(400, 409))
 def create_agency(body: AgencyCreate, actor: ActorDep, service: ServiceDep) -> AgencyCreatedPublic:
-    """Create an agency with its first admin (operator admins only). The admin's token is in
-    the answer, shown this once."""
+    """Create an agency with its first admin (operator admins only). The answer holds the
+    admin's activation token, shown this once: it only makes the admin's own token."""
     agency, token = service.accounts.create_agency(actor, body.name, body.admin_username)
     return AgencyCreatedPublic(agency=AgencyPublic.model_validate(agency), token=TokenPublic.model_validate(token))
 
