@@ -20,6 +20,25 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+KEPT_VARIABLES = {"FACEDOCKET_FACES", "FACEDOCKET_PG_BINDIR"}
+"""The test suite's own settings: where the photos and the PostgreSQL binaries are."""
+
+
+@pytest.fixture(scope="session")
+def _workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cwd")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, _workdir: Path) -> None:
+    """Every test runs in an empty folder with none of the developer's ``FACEDOCKET_*``
+    variables: nothing reads a ``.env`` there or writes ``./facedocket-data`` into the checkout."""
+    for name in list(os.environ):
+        if name.startswith("FACEDOCKET_") and name not in KEPT_VARIABLES:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(_workdir)
+
+
 @pytest.fixture(scope="session")
 def faces_dir() -> Path:
     return FACES

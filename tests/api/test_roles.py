@@ -132,8 +132,13 @@ def test_requesters_and_auditors_cannot_enrol(world: SimpleNamespace, role: str)
 
 
 def test_requester_cannot_read_searches_auditor_can(world: SimpleNamespace) -> None:
-    assert_error(world.api.call("GET", "/searches", world.tokens["requester"]), 403)
-    assert world.api.ok("GET", "/searches", world.tokens["auditor"])["count"] >= 0
+    api = world.api
+    request = api.approved(world.tokens["requester"], world.tokens["supervisor"], world.probe, [world.gallery])
+    made = api.search(world.tokens["examiner"], request)
+    assert made.status_code == 201, made.text
+    assert_error(api.call("GET", "/searches", world.tokens["requester"]), 403)
+    listed = api.ok("GET", "/searches", world.tokens["auditor"])
+    assert listed["count"] >= 1 and made.json()["id"] in [s["id"] for s in listed["data"]]
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -429,7 +429,7 @@ def test_profiles_ship_in_the_package() -> None:
     config = tomllib.loads((REPO / "pyproject.toml").read_text())
     patterns = config["tool"]["setuptools"]["package-data"]["facedocket"]
     for name in SHIPPED:
-        relative = f"policy/profiles/{name}.toml"
+        relative = f"governance/profiles/{name}.toml"
         assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
 
 
