@@ -139,15 +139,20 @@ def _offence(category: str) -> str:
 def explain(profile: PolicyProfile) -> list[str]:
     """Every rule of ``profile`` as one plain sentence, in the order a request meets them."""
     lines: list[str] = []
-    say = lines.append
-    r, probe, search = profile.requests, profile.probe, profile.search
-
     if not profile.operational:
-        say(
+        lines.append(
             "This profile is for evaluation only: no operational search, verification or watchlist alert runs under it."
         )
+    for section in (_requests, _approval, _probe, _search, _review, _retention, _reporting):
+        lines.extend(section(profile))
+    return lines
 
-    # requests
+
+def _requests(profile: PolicyProfile) -> list[str]:
+    """Legal bases, the written request, its document and the offences a search may be made for."""
+    r = profile.requests
+    lines: list[str] = []
+    say = lines.append
     if r.legal_bases:
         say(f"A search needs {_join((LEGAL_BASIS_WORDS.get(b, b) for b in r.legal_bases), 'or')}.")
     else:
@@ -163,6 +168,14 @@ def explain(profile: PolicyProfile) -> list[str]:
         say(f"A search may be made only for {_join((_offence(c) for c in r.offence_categories), 'or')}.")
     else:
         say("No offence category is allowed, so no search may be made for one.")
+    return lines
+
+
+def _approval(profile: PolicyProfile) -> list[str]:
+    """Approval before search, the emergency path, and requests from other agencies."""
+    r = profile.requests
+    lines: list[str] = []
+    say = lines.append
     if r.approval_before_search:
         say("A supervisor approves each request before anyone searches.")
     else:
@@ -183,41 +196,61 @@ def explain(profile: PolicyProfile) -> list[str]:
         say("The face-search unit accepts written requests from other agencies.")
     else:
         say("Only the agency's own staff may request a search; requests from other agencies are refused.")
+    return lines
 
-    # probe
+
+def _probe(profile: PolicyProfile) -> list[str]:
+    """The probe photo's quality floor and refused sources."""
+    probe = profile.probe
+    lines: list[str] = []
     if probe.min_quality > 0:
         quality = _number(probe.min_quality)
-        say(f"A probe photo must have a quality score of at least {quality} (0 is unusable, 1 ideal).")
+        lines.append(f"A probe photo must have a quality score of at least {quality} (0 is unusable, 1 ideal).")
     else:
-        say("Probe photos are searched whatever their quality.")
+        lines.append("Probe photos are searched whatever their quality.")
     if probe.forbidden_sources:
-        say(f"Probes from {_join((SOURCE_WORDS.get(s, s) for s in probe.forbidden_sources), 'or')} are refused.")
+        sources = _join((SOURCE_WORDS.get(s, s) for s in probe.forbidden_sources), "or")
+        lines.append(f"Probes from {sources} are refused.")
+    return lines
 
-    # search
-    say(_floor_sentence(search.threshold_floor_fmr))
+
+def _search(profile: PolicyProfile) -> list[str]:
+    """The threshold floor, the longest candidate list and the galleries a search may reach."""
+    search = profile.search
+    lines = [_floor_sentence(search.threshold_floor_fmr)]
     plural = "candidate" if search.max_candidates == 1 else "candidates"
     if profile.operational:
-        say(
+        lines.append(
             f"A search returns at most {search.max_candidates} {plural}, as investigative leads for trained human "
             "review, never as an identification."
         )
     else:
-        say(f"An evaluation ranks at most {search.max_candidates} {plural} per probe; nothing is decided about anyone.")
+        lines.append(
+            f"An evaluation ranks at most {search.max_candidates} {plural} per probe; nothing is decided about anyone."
+        )
     if ANY in search.gallery_purposes:
-        say("Any gallery the agency holds or is shared with may be searched.")
+        lines.append("Any gallery the agency holds or is shared with may be searched.")
     else:
-        say(f"Only galleries declared for these purposes may be searched: {', '.join(search.gallery_purposes)}.")
+        lines.append(
+            f"Only galleries declared for these purposes may be searched: {', '.join(search.gallery_purposes)}."
+        )
+    return lines
 
-    # review
+
+def _review(profile: PolicyProfile) -> list[str]:
+    """Who decides the candidates."""
     if profile.review.two_person:
-        say("Each candidate is decided by two reviewers independently.")
-    elif not profile.operational:
-        say("No reviewer decides candidates: evaluation results are measured, not acted on.")
-    else:
-        say("Each candidate is decided by one trained reviewer.")
+        return ["Each candidate is decided by two reviewers independently."]
+    if not profile.operational:
+        return ["No reviewer decides candidates: evaluation results are measured, not acted on."]
+    return ["Each candidate is decided by one trained reviewer."]
 
-    # retention
+
+def _retention(profile: PolicyProfile) -> list[str]:
+    """How long each kind of record is kept, the last-interaction limit, and the audit log."""
     kept = profile.retention
+    lines: list[str] = []
+    say = lines.append
     for record, noun in RETENTION_WORDS.items():
         days: int | None = getattr(kept, record)
         if record == "enrolment_images":
@@ -245,16 +278,20 @@ def explain(profile: PolicyProfile) -> list[str]:
     if kept.audit_events is not None:
         audit += f" and is kept at least {_days(kept.audit_events)}"
     say(audit + ".")
+    return lines
 
-    # reporting and forbidden uses
+
+def _reporting(profile: PolicyProfile) -> list[str]:
+    """The periodic report and the uses forbidden outright."""
     report = profile.reporting
+    lines: list[str] = []
     if report.period:
         to = report.recipient or "the oversight body"
-        say(f"Counts of searches are reported {PERIOD_WORDS[report.period]} to {to}.")
+        lines.append(f"Counts of searches are reported {PERIOD_WORDS[report.period]} to {to}.")
     else:
-        say("This profile requires no periodic report.")
+        lines.append("This profile requires no periodic report.")
     if profile.forbidden_uses:
-        say(f"Forbidden outright: {_join((USE_WORDS.get(u, u) for u in profile.forbidden_uses), 'and')}.")
+        lines.append(f"Forbidden outright: {_join((USE_WORDS.get(u, u) for u in profile.forbidden_uses), 'and')}.")
     return lines
 
 
