@@ -10,13 +10,15 @@ next and its ``status`` is the HTTP status the API answers with::
     │   ├── SeveralFaces (422)      an image with more faces than the operation allows
     │   ├── ModelMismatch (409)     templates made by different models compared
     │   ├── RequestIncomplete (422) a search without a complete written request
-    │   └── PayloadTooLarge (413)   an upload over the size limit
+    │   ├── PayloadTooLarge (413)   an upload over the size limit
+    │   └── InvalidVideo (400)      a video file or stream that cannot be opened or decoded
     ├── Unauthorized (401)          missing, unknown or revoked token
     ├── Forbidden (403)             the role does not allow the action
     │   └── PolicyDenied (403)      the policy profile refuses a search (every failed rule named)
     ├── NotFound (404)              unknown id, or another agency's record
     ├── Conflict (409)              duplicate name and the like
     ├── ConfigurationError (500)    a model file or setting that cannot be used
+    ├── SourceUnavailable (503)     a live video source still down after its reconnect attempts
     └── IndexCorrupt (500)          an index file that cannot be trusted (matching/index.py;
                                     the service rebuilds the index from the database)
 """
@@ -106,6 +108,19 @@ class PayloadTooLarge(InvalidInput):
     """An upload over the size limit."""
 
     status = 413
+
+
+class InvalidVideo(InvalidInput):
+    """A video file or stream that cannot be opened or decoded (missing, not a video, no
+    video stream, unsupported source)."""
+
+    status = 400
+
+
+class SourceUnavailable(FaceDocketError):
+    """A live video source that stayed down through all its reconnect attempts."""
+
+    status = 503
 
 
 class PolicyDenied(Forbidden):
