@@ -71,7 +71,10 @@ def evaluate(
     finish = live_finish(run["costs"], scene.fps)
     first_correct: dict[str, float] = {}
     false_alerts, alerts, wrong_hits = 0, 0, []
+    best_correct: dict[str, float] = {}
     for h in run["hits"]:
+        if h["time"] >= end:
+            continue
         person = person_at(scene, h["box"], h["best_time"])
         who = person.identity if person else None
         alerts += h["repeat_of"] is None
@@ -79,6 +82,7 @@ def evaluate(
             frame = min(round(h["time"] * scene.fps), len(finish) - 1)
             first_seen = seen[who] or 0.0
             first_correct[who] = min(first_correct.get(who, float("inf")), finish[frame] - first_seen)
+            best_correct[who] = max(best_correct.get(who, 0.0), h["score"])
         elif h["repeat_of"] is None:
             false_alerts += 1
             wrong_hits.append({"person": who, "listed": who in listed, "entry_person": labels[h["entry"]],
@@ -88,7 +92,8 @@ def evaluate(
         "people_in_view": len(in_view), "found": len(set(first_correct) & listed_in_view),
         "latencies": [first_correct[p] for p in sorted(first_correct)], "alerts": alerts,
         "false_alerts": false_alerts, "wrong_hits": wrong_hits, "tracks": len(run["tracks"]),
-        "missed": sorted(listed_in_view - set(first_correct)), "hit_scores": [h["score"] for h in run["hits"]],
+        "missed": sorted(listed_in_view - set(first_correct)),
+        "correct_scores": [best_correct[p] for p in sorted(set(best_correct) & listed_in_view)],
     }  # fmt: skip
 
 
@@ -98,6 +103,7 @@ def combine(per_video: list[dict[str, Any]], run: dict[str, Any]) -> dict[str, A
     latencies = sorted(x for v in per_video for x in v["latencies"])
     listed = sum(v["listed_in_view"] for v in per_video)
     false = sum(v["false_alerts"] for v in per_video)
+    unlisted = sum(v["people_in_view"] - v["listed_in_view"] for v in per_video)
     stats: dict[str, float] = {}
     for video in run["videos"]:
         for k, value in video["stats"].items():
@@ -119,12 +125,17 @@ def combine(per_video: list[dict[str, Any]], run: dict[str, Any]) -> dict[str, A
         "missed": [p for v in per_video for p in v["missed"]],
         "wrong_hits": [w for v in per_video for w in v["wrong_hits"]],
         "stats": stats,
-        "by_threshold": by_threshold(per_video, run),
+        "faces_per_hour": round(sum(v["people_in_view"] for v in per_video) / (video_s / 3600)),
+        "false_alerts_per_unlisted_face": round(false / max(1, unlisted), 4),
+        "by_threshold": by_threshold(per_video, run, video_s, listed),
     }
 
 
-def by_threshold(per_video: list[dict[str, Any]], run: dict[str, Any]) -> list[dict[str, Any]]:
-    """Correct and wrong hit counts at the model card's stricter thresholds (hits filtered by score)."""
+def by_threshold(
+    per_video: list[dict[str, Any]], run: dict[str, Any], video_s: float, listed: int
+) -> list[dict[str, Any]]:
+    """Recall and false alerts at the model card's stricter thresholds, from the same run's
+    hits filtered by score (exact with one template per track: a track's best score decides)."""
     rows = []
     card = model_card("dlib-resnet-v1")
     assert card.calibration is not None
@@ -132,8 +143,10 @@ def by_threshold(per_video: list[dict[str, Any]], run: dict[str, Any]) -> list[d
         t = float(row["threshold"])
         if t < run["threshold"] - 1e-9:
             continue
-        rows.append({"fmr": row["fmr"], "threshold": t, "hits": sum(s >= t for v in per_video for s in v["hit_scores"]),
-                     "false_alerts": sum(w["score"] >= t for v in per_video for w in v["wrong_hits"])})  # fmt: skip
+        found = sum(s >= t for v in per_video for s in v["correct_scores"])
+        false = sum(w["score"] >= t for v in per_video for w in v["wrong_hits"])
+        rows.append({"fmr": row["fmr"], "threshold": t, "alert_recall": round(found / max(1, listed), 4),
+                     "false_alerts": false, "false_alerts_per_hour": round(false / (video_s / 3600), 1)})  # fmt: skip
     return rows
 
 
@@ -206,7 +219,7 @@ def compare_trackers(job: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]
         makers: dict[str, Callable[[], Any]] = {
             "iou": IouTracker,
             "iou_no_distance_pass": lambda: IouTracker(max_jump=0.0),
-            "bytetrack": lambda: _ByteTrack(scene.fps / every, 1.0),
+            "bytetrack": lambda fps=scene.fps: _ByteTrack(fps / every, 1.0),
         }
         for name, make in makers.items():
             scored = _score_tracker(scene, result["detections"], make())

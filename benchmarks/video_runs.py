@@ -83,7 +83,8 @@ def watch(job: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
                 hits.append(_hit(ev))
             elif isinstance(ev, TrackEnded):
                 tracks.append({"track": ev.track_id, "first_seen": ev.first_seen, "last_seen": ev.last_seen,
-                               "detections": ev.detections, "templates": ev.templates, "matched": ev.matched})  # fmt: skip
+                               "detections": ev.detections, "templates": ev.templates,
+                               "matched": ev.matched})  # fmt: skip
         end = time.perf_counter()
         videos.append({
             "wall_s": end - start, "frames": len(stamps), "costs": _costs(start, stamps, end), "hits": hits,

@@ -194,7 +194,7 @@ class VideoReader:
                 for t, frame in self._decode(container, offset):
                     yield VideoFrame(index, t, frame)
                     index, last_time, delivered = index + 1, t, delivered + 1
-            except Exception as e:  # noqa: BLE001 - any decoder or network failure is a drop
+            except Exception as e:  # any decoder or network failure is a drop
                 if not self.reconnecting:
                     raise InvalidVideo(f"cannot decode {self._name()}: {_one_line(e)}") from e
                 error = _one_line(e)
@@ -207,7 +207,9 @@ class VideoReader:
             container, delay, outage = yield from self._reconnect(last_time, error or "the stream ended", delay)
             offset = last_time + outage + 1e-3
 
-    def _reconnect(self, last_time: float, error: str, delay: float) -> Generator[SourceItem, None, tuple[Any, float, float]]:
+    def _reconnect(
+        self, last_time: float, error: str, delay: float
+    ) -> Generator[SourceItem, None, tuple[Any, float, float]]:
         """Yields the drop and reconnect events; returns (container, next delay, outage seconds)."""
         started, attempt = self._clock(), 0
         while True:
@@ -221,7 +223,7 @@ class VideoReader:
             delay = min(delay * self.options.backoff_factor, self.options.backoff_max_s)
             try:
                 container = self._open()
-            except Exception as e:  # noqa: BLE001 - any failure to open is retried
+            except Exception as e:  # any failure to open is retried
                 error = _one_line(e)
                 continue
             self.reconnects += 1
@@ -296,5 +298,7 @@ def _invalid(name: str, error: Exception) -> InvalidVideo:
 
 
 def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
+    """The first line of an error's message (FFmpeg's text without its errno and URL)."""
+    strerror = getattr(error, "strerror", None)
+    text = (strerror if isinstance(strerror, str) and strerror else str(error)).strip().splitlines()
     return text[0] if text else type(error).__name__

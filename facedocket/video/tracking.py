@@ -55,8 +55,9 @@ def iou_matrix(a: Sequence[Box], b: Sequence[Box]) -> np.ndarray:
     w = np.clip(np.minimum(x[..., 2], y[..., 2]) - np.maximum(x[..., 0], y[..., 0]), 0, None)
     h = np.clip(np.minimum(x[..., 3], y[..., 3]) - np.maximum(x[..., 1], y[..., 1]), 0, None)
     inter = w * h
-    area = lambda z: (z[..., 2] - z[..., 0]) * (z[..., 3] - z[..., 1])  # noqa: E731
-    result: np.ndarray = inter / np.maximum(area(x) + area(y) - inter, 1e-9)
+    area_x = (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])
+    area_y = (y[..., 2] - y[..., 0]) * (y[..., 3] - y[..., 1])
+    result: np.ndarray = inter / np.maximum(area_x + area_y - inter, 1e-9)
     return result
 
 
@@ -91,7 +92,9 @@ class IouTracker:
     ``smoothing``: weight of the newest velocity measurement (1 = last step only).
     """
 
-    def __init__(self, min_iou: float = 0.2, max_jump: float = 1.5, max_scale: float = 1.5, smoothing: float = 0.6) -> None:
+    def __init__(
+        self, min_iou: float = 0.2, max_jump: float = 1.5, max_scale: float = 1.5, smoothing: float = 0.6
+    ) -> None:
         self.min_iou = min_iou
         self.max_jump = max_jump
         self.max_scale = max_scale

@@ -267,7 +267,9 @@ class Watcher:
         earlier = self._last_hit_for.get(matches[0].entry_id)
         repeat_of = earlier[0] if earlier and now - earlier[1] <= self.options.merge_window_s else None
         self._last_hit_for[matches[0].entry_id] = (repeat_of or self._hits, now)
-        best = BestFace(template.face or candidate.face, candidate.time, candidate.frame_index, candidate.crop, template)
+        best = BestFace(
+            template.face or candidate.face, candidate.time, candidate.frame_index, candidate.crop, template
+        )
         track.hit = Hit(self._hits, track.track_id, now, track.first_seen, tuple(matches), best, repeat_of)
         yield track.hit
 

@@ -78,9 +78,7 @@ class Watchlist:
         query = np.asarray(template.vector, dtype=np.float32)[None, :]
         scores, ids = self._index.search(query, self.max_candidates)
         return [
-            WatchlistMatch(int(i), float(s))
-            for s, i in zip(scores[0], ids[0], strict=True)
-            if i >= 0 and s >= limit
+            WatchlistMatch(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0 and s >= limit
         ]
 
     def best_score(self, template: Template) -> float:

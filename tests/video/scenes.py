@@ -182,9 +182,7 @@ def render(scene: Scene, path: Path, codec: str = "h264", gop: int = 50) -> Path
 
 def people_with_photos(dev_dir: Path, min_photos: int = 2) -> list[str]:
     """Identities of ``dev_dir`` with at least ``min_photos`` photos, sorted."""
-    return sorted(
-        p.name for p in dev_dir.iterdir() if p.is_dir() and sum(1 for _ in p.glob("*.jpg")) >= min_photos
-    )
+    return sorted(p.name for p in dev_dir.iterdir() if p.is_dir() and sum(1 for _ in p.glob("*.jpg")) >= min_photos)
 
 
 @dataclass
