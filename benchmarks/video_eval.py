@@ -240,7 +240,8 @@ VARIANTS: list[dict[str, Any]] = [
     {"detect_side": 960},
     {"min_quality": 0.3},
     {"min_quality": 0.7},
-    {"max_templates": 2},
+    {"floor_quality": 0.1},
+    {"max_templates": 2, "retry_margin": 0.05},
     {"patience_s": 1.2},
 ]
 

@@ -125,3 +125,19 @@ def test_watchlist_matches_at_its_threshold() -> None:
     assert [(m.entry_id, round(m.score, 3)) for m in wl.match(Template(mixed, "m"))] == [(7, 0.95)]
     assert wl.match(Template(mixed, "m"), threshold=0.96) == []
     assert Watchlist([], [], 0.9).match(Template(mixed, "m")) == []
+
+
+def test_a_person_seen_twice_gives_a_repeat_hit(
+    pipeline: FacePipeline, watchlist: Watchlist, cast: scenes.Cast, tmp_path: Path
+) -> None:
+    """Two crossings 1.5 s apart are two tracks; the second hit names the first (merge)."""
+    person = sorted(cast.listed)[0]
+    photo = cast.video_photo[person]
+    there = scenes.Appearance(person, photo, 0.3, 3.3, (-70, 180), (710, 180), 160)
+    back = scenes.Appearance(person, photo, 4.8, 7.8, (710, 170), (-70, 190), 160)
+    scene = scenes.Scene(640, 360, 25, 8.0, (there, back), seed=5, name="twice")
+    events = _run(pipeline, watchlist, scenes.render(scene, tmp_path / "twice.mp4"))
+    hits = [e for e in events if isinstance(e, Hit)]
+    assert len({e.track_id for e in events if isinstance(e, TrackStarted)}) == 2
+    assert [h.repeat_of for h in hits] == [None, hits[0].hit_id]
+    assert hits[0].entry_id == hits[1].entry_id and hits[0].track_id != hits[1].track_id
