@@ -196,7 +196,7 @@ class VideoReader:
                     index, last_time, delivered = index + 1, t, delivered + 1
             except Exception as e:  # any decoder or network failure is a drop
                 if not self.reconnecting:
-                    raise InvalidVideo(f"cannot decode {self._name()}: {_one_line(e)}") from e
+                    raise _invalid(self._name(), e, "cannot decode") from e
                 error = _one_line(e)
             finally:
                 container.close()
@@ -291,10 +291,10 @@ def _av_open() -> Opener:
     return av.open
 
 
-def _invalid(name: str, error: Exception) -> InvalidVideo:
+def _invalid(name: str, error: Exception, what: str = "cannot open video") -> InvalidVideo:
     if isinstance(error, InvalidVideo):
         return error
-    return InvalidVideo(f"cannot open video {name}: {_one_line(error)}")
+    return InvalidVideo(f"{what} {name}: {_one_line(error)}")
 
 
 def _one_line(error: BaseException) -> str:

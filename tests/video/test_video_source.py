@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import wave
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -59,6 +60,14 @@ def test_missing_and_broken_files_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(InvalidVideo, match=r"cannot open video junk\.mp4") as info:
         list(VideoReader(junk))
     assert "\n" not in str(info.value)
+    sound = tmp_path / "sound.wav"
+    with wave.open(str(sound), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 8000)
+    with pytest.raises(InvalidVideo, match=r"^sound\.wav has no video stream$"):
+        list(VideoReader(sound))
 
 
 def test_file_frames_have_index_and_time(walk_video: Path, walk_scene: scenes.Scene) -> None:
