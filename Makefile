@@ -59,11 +59,12 @@ $(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt
 	$(BENCH_PY) -m pip install --quiet --no-deps face_recognition==1.3.0
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)  ## Benchmarks (pipeline vs face_recognition, enrolment, index); results in benchmarks/results/
+bench: $(BENCH_STAMP)  ## Benchmarks (pipeline vs face_recognition, enrolment, index, video); results in benchmarks/results/
 	$(BENCH_PY) benchmarks/pipeline.py --data $(FACES)/dev --out benchmarks/results
 	$(BENCH_PY) benchmarks/enrolment.py --data $(FACES)/dev --out benchmarks/results
 	$(BENCH_VENV)/bin/facedocket embed $(FACES)/dev --out .cache/dev_templates.npz > /dev/null
 	$(BENCH_PY) benchmarks/index.py --sizes 10000,100000,1000000 --real .cache/dev_templates.npz --out benchmarks/results
+	$(BENCH_PY) benchmarks/video.py --data $(FACES)/dev --out benchmarks/results
 
 serve: $(STAMP)  ## Start the REST API on 127.0.0.1
 	$(VENV)/bin/facedocket serve

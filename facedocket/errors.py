@@ -11,7 +11,8 @@ next and its ``status`` is the HTTP status the API answers with::
     │   ├── ModelMismatch (409)     templates made by different models compared
     │   ├── RequestIncomplete (422) a search without a complete written request
     │   ├── WeakPassword (422)      a password the minimum policy refuses (every problem named)
-    │   └── PayloadTooLarge (413)   an upload over the size limit
+    │   ├── PayloadTooLarge (413)   an upload over the size limit
+    │   └── InvalidVideo (400)      a video file or stream that cannot be opened or decoded
     ├── Unauthorized (401)          missing, unknown or revoked token
     ├── Forbidden (403)             the role does not allow the action
     │   └── PolicyDenied (403)      the policy profile refuses a search (every failed rule named)
@@ -20,6 +21,7 @@ next and its ``status`` is the HTTP status the API answers with::
     ├── ConfigurationError (500)    a model file or setting that cannot be used (a missing or
     │                               wrong decryption key too)
     ├── DecryptionFailed (500)      encrypted data that fails its integrity check (crypto.py)
+    ├── SourceUnavailable (503)     a live video source still down after its reconnect attempts
     └── IndexCorrupt (500)          an index file that cannot be trusted (matching/index.py;
                                     the service rebuilds the index from the database)
 """
@@ -109,6 +111,19 @@ class PayloadTooLarge(InvalidInput):
     """An upload over the size limit."""
 
     status = 413
+
+
+class InvalidVideo(InvalidInput):
+    """A video file or stream that cannot be opened or decoded (missing, not a video, no
+    video stream, unsupported source)."""
+
+    status = 400
+
+
+class SourceUnavailable(FaceDocketError):
+    """A live video source that stayed down through all its reconnect attempts."""
+
+    status = 503
 
 
 class PolicyDenied(Forbidden):
