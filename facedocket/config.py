@@ -71,17 +71,47 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(30 * 1024 * 1024, ge=1, description="Refuse image files larger than this.")
     max_image_side: int = Field(20_000, ge=16, description="Refuse images with a side longer than this.")
     min_image_side: int = Field(16, ge=1, description="Refuse images with a side shorter than this.")
+    decode_max_side: int = Field(
+        4096,
+        ge=256,
+        description="Images with a longer side are scaled down to it while decoding (JPEGs by libjpeg's DCT "
+        "scaling); faces keep enough detail for templates, and a decode stays within max_decode_bytes.",
+    )
+    max_decode_bytes: int = Field(
+        300_000_000,
+        ge=10_000_000,
+        description="Memory one image decode may need, estimated from the header before decoding (pixels at "
+        "their depth, libjpeg's coefficient buffer, libwebp's canvases); an image that would need more is "
+        "refused, or a JPEG decoded at 1/2, 1/4 or 1/8 scale when that fits.",
+    )
+    max_jpeg_scans: int = Field(
+        100,
+        ge=1,
+        description="Refuse JPEGs of more scans than this: each scan of a progressive JPEG is a pass over the "
+        "whole image (encoders write about 10; a scan bomb writes thousands).",
+    )
+    max_concurrent_decodes: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Image decodes the server runs at once (each may hold max_decode_bytes and a core); "
+        "further uploads wait for a free slot.",
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL; the SQLite file in ``home`` unless ``database_url`` is set."""
         return self.database_url or f"sqlite:///{self.home / 'facedocket.db'}"
 
     def image_limits(self) -> ImageLimits:
+        """The decoder's limits from these settings."""
         return ImageLimits(
             max_pixels=self.max_image_pixels,
             max_bytes=self.max_image_bytes,
             max_side=self.max_image_side,
             min_side=self.min_image_side,
+            max_decoded_side=self.decode_max_side,
+            max_scans=self.max_jpeg_scans,
+            max_decode_bytes=self.max_decode_bytes,
         )
 
     def pipeline_options(self) -> PipelineOptions:

@@ -17,6 +17,7 @@ next and its ``status`` is the HTTP status the API answers with::
     ├── NotFound (404)              unknown id, or another agency's record
     ├── Conflict (409)              duplicate name and the like
     ├── ConfigurationError (500)    a model file or setting that cannot be used
+    ├── Busy (503)                  every slot for the work is taken (e.g. image decodes); retry
     └── IndexCorrupt (500)          an index file that cannot be trusted (matching/index.py;
                                     the service rebuilds the index from the database)
 """
@@ -75,6 +76,12 @@ class ConfigurationError(FaceDocketError):
     """A setting or a model file cannot be used as configured."""
 
     status = 500
+
+
+class Busy(FaceDocketError):
+    """Every slot for this kind of work is taken (e.g. concurrent image decodes); try again shortly."""
+
+    status = 503
 
 
 class Unauthorized(FaceDocketError):

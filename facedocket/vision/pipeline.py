@@ -88,6 +88,8 @@ class FacePipeline:
         return load_image(source, self.options.limits)
 
     def _faces_and_chips(self, pixels: RGBArray) -> tuple[list[Face], list[RGBArray]]:
+        if pixels.size == 0 or pixels.min() == pixels.max():  # one colour (a blank page): no face to look for
+            return [], []
         faces = self.detector.detect(pixels)
         return faces, [self.aligner.align(pixels, face, self.detector.name) for face in faces]
 
