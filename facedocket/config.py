@@ -7,6 +7,8 @@ calibrated threshold are not settings: they live on the model card.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Literal
 
@@ -24,7 +26,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FACEDOCKET_", env_file=".env", extra="ignore")
 
-    home: Path = Field(Path("facedocket-data"), description="Data directory: database, index files, caches.")
+    home: Path = Field(
+        Path("facedocket-data"),
+        description="Data directory: database, index files, caches. Created readable by its owner only "
+        "(0700, its files 0600), whatever the umask.",
+    )
     database_url: str = Field(
         "",
         description="SQLAlchemy URL of the database; empty means the SQLite file facedocket.db in home. "
@@ -98,6 +104,21 @@ class Settings(BaseSettings):
         "further uploads wait for a free slot.",
     )
 
+    def prepare_home(self) -> Path:
+        """Create the data directory readable by its owner only (0700), whatever the umask;
+        a directory an older version left open is closed, with what is inside it (folders
+        0700, files 0600). Returns the directory.
+
+        Example::
+
+            Settings(home=Path("facedocket-data")).prepare_home()  # drwx------ facedocket-data
+        """
+        home = self.home
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if stat.S_IMODE(home.stat().st_mode) != 0o700:
+            _close_tree(home)
+        return home
+
     def resolved_database_url(self) -> str:
         """The database URL; the SQLite file in ``home`` unless ``database_url`` is set."""
         return self.database_url or f"sqlite:///{self.home / 'facedocket.db'}"
@@ -129,3 +150,17 @@ class Settings(BaseSettings):
             limits=self.image_limits(),
             cache_dir=str(self.home / "cache"),
         )
+
+
+def _close_tree(root: Path) -> None:
+    """``root`` and the folders under it 0700, the files 0600 (links are left alone)."""
+    root.chmod(0o700)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                path.chmod(0o700)
+        for name in files:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                path.chmod(0o600)

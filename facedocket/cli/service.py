@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import _echo_json, _progress, settings_of
+from facedocket.cli.common import _echo_json, _progress, echo, settings_of, write_private
 from facedocket.errors import Unauthorized
 from facedocket.service import EMPTY_LABEL, LEAD_LABEL, Actor, SearchResult, Service, open_service, read_source
 from facedocket.store.tables import ROLES
@@ -30,7 +30,9 @@ def _service(ctx: click.Context) -> Service:
     root = ctx.find_root()
     service = root.meta.get("facedocket.service")
     if service is None:
-        service = open_service(settings_of(ctx))
+        settings = settings_of(ctx)
+        settings.prepare_home()
+        service = open_service(settings)
         root.meta["facedocket.service"] = service
         root.call_on_close(service.close)
     assert isinstance(service, Service)
@@ -64,7 +66,7 @@ def _show(data: Any, as_json: bool, text: str) -> None:
     if as_json:
         _echo_json(_plain(data))
     else:
-        click.echo(text)
+        echo(text)
 
 
 token_option = click.option("--token", envvar="FACEDOCKET_TOKEN", help="API token to act as (fd_...).")
@@ -85,10 +87,9 @@ def init(ctx: click.Context, agency: str, admin_username: str) -> None:
     service = _service(ctx)
     issued = service.bootstrap(agency, admin_username)
     path = settings.home / TOKEN_FILE
-    path.write_text(issued.secret + "\n")
-    path.chmod(0o600)
-    click.echo(f"created {settings.resolved_database_url()} with agency {agency!r} and admin {admin_username!r}")
-    click.echo(f"admin token (shown once, saved to {path}): {issued.secret}")
+    write_private(path, issued.secret + "\n")
+    echo(f"created {settings.resolved_database_url()} with agency {agency!r} and admin {admin_username!r}")
+    echo(f"admin token (shown once, saved to {path}): {issued.secret}")
 
 
 @cli.command()
@@ -186,7 +187,7 @@ def user_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
 def user_deactivate(ctx: click.Context, user_id: int, token: str | None) -> None:
     """Deactivate a user: their tokens stop working."""
     info = _service(ctx).set_user_active(_actor(ctx, token), user_id, False)
-    click.echo(f"user {info.id} {info.username} deactivated")
+    echo(f"user {info.id} {info.username} deactivated")
 
 
 @cli.group("token")
@@ -202,7 +203,7 @@ def token_group() -> None:
 def token_create(ctx: click.Context, user_id: int | None, name: str, token: str | None) -> None:
     """Issue a new token; prints its secret once."""
     issued = _service(ctx).create_token(_actor(ctx, token), user_id, name)
-    click.echo(f"token {issued.id} for {issued.username}: {issued.secret}")
+    echo(f"token {issued.id} for {issued.username}: {issued.secret}")
 
 
 @token_group.command("revoke")
@@ -212,7 +213,7 @@ def token_create(ctx: click.Context, user_id: int | None, name: str, token: str 
 def token_revoke(ctx: click.Context, token_id: int, token: str | None) -> None:
     """Revoke token TOKEN_ID."""
     _service(ctx).revoke_token(_actor(ctx, token), token_id)
-    click.echo(f"token {token_id} revoked")
+    echo(f"token {token_id} revoked")
 
 
 # --- galleries, enrolment, subjects, index ---------------------------------------------------
@@ -279,7 +280,7 @@ def gallery_share(ctx: click.Context, gallery_ref: str, agency_id: int, revoke: 
     """Let another agency search a gallery of yours (or stop it with --revoke)."""
     service, actor = _service(ctx), _actor(ctx, token)
     info = service.share_gallery(actor, service.gallery_by_name(actor, gallery_ref).id, agency_id, not revoke)
-    click.echo(f"gallery {info.id} shared with agencies: {list(info.shared_with) or 'none'}")
+    echo(f"gallery {info.id} shared with agencies: {list(info.shared_with) or 'none'}")
 
 
 @cli.command()
@@ -340,7 +341,7 @@ def subject_list(
 def subject_delete(ctx: click.Context, subject_id: int, token: str | None) -> None:
     """Delete a subject and its templates from the database and the index."""
     n = _service(ctx).delete_subject(_actor(ctx, token), subject_id)
-    click.echo(f"subject {subject_id} deleted with {n} template(s)")
+    echo(f"subject {subject_id} deleted with {n} template(s)")
 
 
 @cli.group()
@@ -356,7 +357,7 @@ def index_rebuild(ctx: click.Context, gallery_ref: str, token: str | None) -> No
     """Rebuild a gallery's index from the database."""
     service, actor = _service(ctx), _actor(ctx, token)
     target = service.gallery_by_name(actor, gallery_ref)
-    click.echo(f"gallery {target.id}: index rebuilt with {service.rebuild_index(actor, target.id)} templates")
+    echo(f"gallery {target.id}: index rebuilt with {service.rebuild_index(actor, target.id)} templates")
 
 
 # --- search and verify -------------------------------------------------------------------------
@@ -380,17 +381,15 @@ def _print_result(result: SearchResult, as_json: bool) -> None:
         _echo_json(_plain(result) | {"summary": result.summary})
         return
     what = "1:1 verification" if result.kind == "verify" else "search"
-    click.echo(f"search {result.id} ({what}) under request {result.request_id}, case {result.case_number}")
-    click.echo(
-        f"threshold {result.threshold:.4f}; {result.gallery_size} templates compared in {result.duration_ms:.1f} ms"
-    )
+    echo(f"search {result.id} ({what}) under request {result.request_id}, case {result.case_number}")
+    echo(f"threshold {result.threshold:.4f}; {result.gallery_size} templates compared in {result.duration_ms:.1f} ms")
     if result.purged:
-        click.echo("the request was purged: its probe and candidates were deleted")
+        echo("the request was purged: its probe and candidates were deleted")
         return
     if result.empty:
-        click.echo(EMPTY_LABEL)
+        echo(EMPTY_LABEL)
         return
-    click.echo(f"candidates for trained human review: {LEAD_LABEL}")
+    echo(f"candidates for trained human review: {LEAD_LABEL}")
     rows = [
         [
             str(c.rank),
@@ -402,7 +401,7 @@ def _print_result(result: SearchResult, as_json: bool) -> None:
         for c in result.candidates
     ]
     for line in _table(["rank", "candidate", "subject", "score", "expected false candidates"], rows):
-        click.echo(f"  {line}")
+        echo(f"  {line}")
 
 
 threshold_option = click.option(
@@ -479,7 +478,7 @@ def searches_list(ctx: click.Context, limit: int, token: str | None, as_json: bo
         _echo_json(_plain(rows))
         return
     for r in rows:
-        click.echo(
+        echo(
             f"{r.id}\t{r.kind}\trequest {r.request_id}\tcase {r.case_number}\t{len(r.candidates)} candidate(s)"
             f"\t{r.created:%Y-%m-%d %H:%M}"
         )

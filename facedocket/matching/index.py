@@ -453,7 +453,7 @@ def tmp_prefix(path: Path) -> str:
 
 
 def _atomic_write(path: Path, chunks: Sequence[bytes | memoryview]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = _locked_tmp(path)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -21,7 +21,6 @@ Renderers: :func:`to_json`, :func:`to_csv` (one row per field, key and value), :
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import html
 import io
@@ -37,6 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from facedocket import audit
+from facedocket.csvcells import write_rows
 from facedocket.errors import InvalidInput, NotFound
 from facedocket.policy.schema import LEGAL_BASES, OFFENCE_CATEGORIES
 from facedocket.service.audit import event_dict
@@ -746,10 +746,9 @@ def csv_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def to_csv(report: dict[str, Any]) -> str:
+    """The report as CSV; text a spreadsheet would run as a formula is escaped (csvcells.py)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("field", "key", "value"))
-    writer.writerows(csv_rows(report))
+    write_rows(out, [("field", "key", "value"), *csv_rows(report)])
     return out.getvalue()
 
 

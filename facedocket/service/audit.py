@@ -52,7 +52,7 @@ def event_dict(row: AuditEvent) -> dict[str, Any]:
         "action": row.action,
         "object_type": row.object_type,
         "object_id": row.object_id,
-        "details": json.loads(row.details),
+        "details": audit.parse_details(row.details),  # an edited row is reported, not raised
         "prev_hash": row.prev_hash,
         "hash": row.hash,
     }

@@ -221,7 +221,7 @@ class IndexManager:
         with self._lock(gallery_id):
             entry = self._entries[gallery_id]
             if entry.generation >= 0:
-                self.folder.mkdir(parents=True, exist_ok=True)
+                self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
                 save_index(entry.index, self.path(gallery_id), entry.generation, entry.epoch or "")
                 entry.unsaved = 0
 
