@@ -9,6 +9,8 @@ BENCH_VENV := .bench-venv
 BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
 FACES ?= ../shared/faces
+# the decoder before issue 11, measured beside the current one by benchmarks/decode_cost.py
+DECODE_BEFORE ?= 9dba48e
 
 .PHONY: help install demo test lint format bench fuzz fuzz-decoder serve postgres-server clean
 
@@ -62,6 +64,8 @@ fuzz: fuzz-decoder  ## Every fuzzer, longer than the samples `make test` runs; r
 
 fuzz-decoder: $(STAMP)  ## Fuzz the image decoder with 10,000 hostile images made from real photos
 	$(PY) benchmarks/fuzz_decoder.py --faces $(FACES) --examples 10000 --out benchmarks/results
+	$(PY) benchmarks/decode_cost.py --faces $(FACES) --before $(DECODE_BEFORE) --out benchmarks/results
+	$(PY) benchmarks/decode_cost.py --faces $(FACES) --before $(DECODE_BEFORE) --analyse --out benchmarks/results
 
 serve: $(STAMP)  ## Start the REST API on 127.0.0.1
 	$(VENV)/bin/facedocket serve

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 import traceback
@@ -103,6 +104,15 @@ def run_case(pipeline: FacePipeline, case: Case, tally: Tally) -> None:
     tally.add(case, outcome, time.process_time() - start, peak() - base, error, time.perf_counter() - wall)
 
 
+def _commit() -> str:
+    """The repository's commit, with ``+changes`` when the work tree differs from it."""
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "facedocket"], capture_output=True, text=True
+    )
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--faces", type=Path, default=REPO.parent / "shared" / "faces", help="the shared photos")
@@ -135,6 +145,7 @@ def main() -> None:
     result = {
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": describe(),
+        "commit": _commit(),
         "load_average_end": [round(x, 2) for x in os.getloadavg()],
         "seed": args.seed,
         "photos": len(photos),
