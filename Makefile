@@ -9,8 +9,10 @@ BENCH_VENV := .bench-venv
 BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
 FACES ?= ../shared/faces
+# the decoder before issue 11, measured beside the current one by benchmarks/decode_cost.py
+DECODE_BEFORE ?= 9dba48e
 
-.PHONY: help install demo test lint format bench serve postgres-server chromium clean
+.PHONY: help install demo test lint format bench fuzz fuzz-decoder serve postgres-server chromium clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -65,6 +67,13 @@ bench: $(BENCH_STAMP)  ## Benchmarks (pipeline vs face_recognition, enrolment, i
 	$(BENCH_VENV)/bin/facedocket embed $(FACES)/dev --out .cache/dev_templates.npz > /dev/null
 	$(BENCH_PY) benchmarks/index.py --sizes 10000,100000,1000000 --real .cache/dev_templates.npz --out benchmarks/results
 	$(BENCH_PY) benchmarks/video.py --data $(FACES)/dev --out benchmarks/results
+
+fuzz: fuzz-decoder  ## Every fuzzer, longer than the samples `make test` runs; results in benchmarks/results/
+
+fuzz-decoder: $(STAMP)  ## Fuzz the image decoder with 10,000 hostile images made from real photos
+	$(PY) benchmarks/fuzz_decoder.py --faces $(FACES) --examples 10000 --out benchmarks/results
+	$(PY) benchmarks/decode_cost.py --faces $(FACES) --before $(DECODE_BEFORE) --out benchmarks/results
+	$(PY) benchmarks/decode_cost.py --faces $(FACES) --before $(DECODE_BEFORE) --analyse --out benchmarks/results
 
 serve: $(STAMP)  ## Start the REST API on 127.0.0.1
 	$(VENV)/bin/facedocket serve

@@ -8,6 +8,8 @@ calibrated threshold are not settings: they live on the model card.
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Self
 
@@ -46,7 +48,11 @@ class Settings(BaseSettings):
         "development (the default) uses a fixed, public development secret for an empty one, with a warning. "
         "Set production for any real data.",
     )
-    home: Path = Field(Path("facedocket-data"), description="Data directory: database, index files, caches.")
+    home: Path = Field(
+        Path("facedocket-data"),
+        description="Data directory: database, index files, caches. Created readable by its owner only "
+        "(0700, its files 0600), whatever the umask.",
+    )
     database_url: str = Field(
         "",
         description="SQLAlchemy URL of the database; empty means the SQLite file facedocket.db in home. "
@@ -103,6 +109,32 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(30 * 1024 * 1024, ge=1, description="Refuse image files larger than this.")
     max_image_side: int = Field(20_000, ge=16, description="Refuse images with a side longer than this.")
     min_image_side: int = Field(16, ge=1, description="Refuse images with a side shorter than this.")
+    decode_max_side: int = Field(
+        4096,
+        ge=256,
+        description="Images with a longer side are scaled down to it while decoding (JPEGs by libjpeg's DCT "
+        "scaling); faces keep enough detail for templates, and a decode stays within max_decode_bytes.",
+    )
+    max_decode_bytes: int = Field(
+        300_000_000,
+        ge=10_000_000,
+        description="Memory one image decode may need, estimated from the header before decoding (pixels at "
+        "their depth, libjpeg's coefficient buffer, libwebp's canvases); an image that would need more is "
+        "refused, or a JPEG decoded at 1/2, 1/4 or 1/8 scale when that fits.",
+    )
+    max_jpeg_scans: int = Field(
+        100,
+        ge=1,
+        description="Refuse JPEGs of more scans than this: each scan of a progressive JPEG is a pass over the "
+        "whole image (encoders write about 10; a scan bomb writes thousands).",
+    )
+    max_concurrent_decodes: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Image decodes the server runs at once (each may hold max_decode_bytes and a core); "
+        "further uploads wait for a free slot.",
+    )
     secret_key: SecretStr = Field(
         SecretStr(""),
         description="Server secret for session cookies and CSRF tokens (keys are derived from it per purpose), "
@@ -149,6 +181,21 @@ class Settings(BaseSettings):
         """The folder of data sets the API may evaluate."""
         return self.evaluation_data_dir or self.home / "evaluation-data"
 
+    def prepare_home(self) -> Path:
+        """Create the data directory readable by its owner only (0700), whatever the umask;
+        a directory an older version left open is closed, with what is inside it (folders
+        0700, files 0600). Returns the directory.
+
+        Example::
+
+            Settings(home=Path("facedocket-data")).prepare_home()  # drwx------ facedocket-data
+        """
+        home = self.home
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if stat.S_IMODE(home.stat().st_mode) != 0o700:
+            _close_tree(home)
+        return home
+
     def resolved_database_url(self) -> str:
         """The database URL; the SQLite file in ``home`` unless ``database_url`` is set."""
         return self.database_url or f"sqlite:///{self.home / 'facedocket.db'}"
@@ -185,3 +232,17 @@ def _weak_secret(value: SecretStr) -> str:
     if len(secret) < MIN_SECRET_LENGTH:
         return f"is shorter than {MIN_SECRET_LENGTH} characters"
     return ""
+
+
+def _close_tree(root: Path) -> None:
+    """``root`` and the folders under it 0700, the files 0600 (links are left alone)."""
+    root.chmod(0o700)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                path.chmod(0o700)
+        for name in files:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                path.chmod(0o600)

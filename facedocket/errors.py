@@ -22,6 +22,7 @@ next and its ``status`` is the HTTP status the API answers with::
     │                               wrong decryption key too)
     ├── DecryptionFailed (500)      encrypted data that fails its integrity check (crypto.py)
     ├── SourceUnavailable (503)     a live video source still down after its reconnect attempts
+    ├── Busy (503)                  every slot for the work is taken (e.g. image decodes); retry
     └── IndexCorrupt (500)          an index file that cannot be trusted (matching/index.py;
                                     the service rebuilds the index from the database)
 """
@@ -80,6 +81,12 @@ class ConfigurationError(FaceDocketError):
     """A setting or a model file cannot be used as configured."""
 
     status = 500
+
+
+class Busy(FaceDocketError):
+    """Every slot for this kind of work is taken (e.g. concurrent image decodes); try again shortly."""
+
+    status = 503
 
 
 class Unauthorized(FaceDocketError):

@@ -14,12 +14,15 @@ Vector = npt.NDArray[np.float32]
 @dataclass(frozen=True)
 class Image:
     """A decoded image: 8-bit RGB pixels (H, W, 3), upright, plus the SHA-256 of the
-    original bytes and the format they were in."""
+    original bytes and the format they were in. ``scale`` is decoded pixels per original
+    pixel: 1.0, or less for an image scaled down while decoding (see vision/images.py);
+    face boxes and landmarks are in the decoded pixels' coordinates."""
 
     pixels: RGBArray
     sha256: str
     format: str
     source: str = ""
+    scale: float = 1.0
 
     @property
     def height(self) -> int:

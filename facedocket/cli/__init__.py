@@ -50,23 +50,25 @@ from facedocket.cli import service as _service_commands  # noqa: E402,F401
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI, turning every error into one line and exit status 1."""
+    from facedocket.cli.common import echo
+
     try:
         cli.main(args=list(argv) if argv is not None else None, standalone_mode=False, prog_name="facedocket")
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        echo("aborted", err=True)
         sys.exit(1)
     except click.UsageError as e:
         command = e.ctx.command_path if e.ctx else "facedocket"
-        click.echo(f"Error: {e.format_message()} (see `{command} --help`)", err=True)
+        echo(f"Error: {e.format_message()} (see `{command} --help`)", err=True)
         sys.exit(e.exit_code)
     except click.ClickException as e:
-        click.echo(f"Error: {e.format_message()}", err=True)
+        echo(f"Error: {e.format_message()}", err=True)
         sys.exit(e.exit_code)
     except FaceDocketError as e:
-        click.echo(f"Error: {e}", err=True)
+        echo(f"Error: {e}", err=True)
         sys.exit(1)
     except Exception as e:  # a bug: still one line, details on request
         if os.environ.get("FACEDOCKET_DEBUG"):
             raise
-        click.echo(f"Error: unexpected {type(e).__name__}: {e} (set FACEDOCKET_DEBUG=1 for details)", err=True)
+        echo(f"Error: unexpected {type(e).__name__}: {e} (set FACEDOCKET_DEBUG=1 for details)", err=True)
         sys.exit(1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from facedocket.cli import cli
+from facedocket.cli.common import echo
 from facedocket.cli.service import _actor, _service, _show, json_option, token_option
 from facedocket.service import IssuedToken
 from facedocket.vocab import ROLES
@@ -116,7 +117,7 @@ def user_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
 def user_deactivate(ctx: click.Context, user_id: int, token: str | None) -> None:
     """Deactivate a user: every token of theirs is revoked."""
     info = _service(ctx).accounts.set_user_active(_actor(ctx, token), user_id, False)
-    click.echo(f"user {info.id} {info.username} deactivated")
+    echo(f"user {info.id} {info.username} deactivated")
 
 
 @user.command("activate")
@@ -127,7 +128,7 @@ def user_activate(ctx: click.Context, user_id: int, token: str | None) -> None:
     """Activate a deactivated user again. Their old tokens stay revoked: hand them a new
     activation token (`facedocket user activation USER_ID`)."""
     info = _service(ctx).accounts.set_user_active(_actor(ctx, token), user_id, True)
-    click.echo(f"user {info.id} {info.username} activated; hand them an activation token")
+    echo(f"user {info.id} {info.username} activated; hand them an activation token")
 
 
 @cli.group("token")
@@ -156,4 +157,4 @@ def token_create(ctx: click.Context, name: str, token: str | None, as_json: bool
 def token_revoke(ctx: click.Context, token_id: int, token: str | None) -> None:
     """Revoke token TOKEN_ID."""
     _service(ctx).accounts.revoke_token(_actor(ctx, token), token_id)
-    click.echo(f"token {token_id} revoked")
+    echo(f"token {token_id} revoked")

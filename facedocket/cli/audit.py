@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import _echo_json
+from facedocket.cli.common import _echo_json, echo
 from facedocket.cli.service import _actor, _service, _show, _table, json_option, token_option
 from facedocket.governance import audit
 
@@ -25,11 +25,11 @@ def _report(result: audit.Verification, as_json: bool) -> None:
     if as_json:
         _echo_json(result.as_dict())
     elif result.ok:
-        click.echo(f"ok: {result.events} events, the chain is intact")
-        click.echo(f"head: seq {result.head_seq} hash {result.head_hash}")
+        echo(f"ok: {result.events} events, the chain is intact")
+        echo(f"head: seq {result.head_seq} hash {result.head_hash}")
     else:
-        click.echo(f"broken at seq {result.broken_at}: {result.reason}")
-        click.echo(f"last good link: seq {result.head_seq} hash {result.head_hash}")
+        echo(f"broken at seq {result.broken_at}: {result.reason}")
+        echo(f"last good link: seq {result.head_seq} hash {result.head_hash}")
     if not result.ok:
         sys.exit(1)
 
@@ -118,7 +118,7 @@ def audit_export(ctx: click.Context, out: Path, token: str | None) -> None:
         partial.unlink(missing_ok=True)
     head = json.loads(last) if last else None
     tail = f"; last event seq {head['seq']} hash {head['hash']}" if head else ""
-    click.echo(f"{count} events written to {out}{tail}")
+    echo(f"{count} events written to {out}{tail}")
 
 
 @audit_group.command("list")

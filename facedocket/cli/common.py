@@ -1,8 +1,18 @@
-"""Helpers shared by the CLI commands."""
+"""Helpers shared by the CLI commands.
+
+Everything the CLI prints goes through :func:`echo`, which strips terminal control
+characters (escape sequences, carriage returns, bidirectional overrides) first: gallery
+names, subject references and audit details are typed by users, and printed as they are
+they could clear the screen, rewrite earlier lines or hide text. Files holding secrets
+are written by :func:`write_private`: mode 0600 from the start, and whole or not at all.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +24,43 @@ import numpy as np
 from facedocket.config import Settings
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+# C0 controls except tab and newline, DEL, C1 controls (0x9b is a one-byte CSI), and the
+# Unicode marks that reorder or hide text (bidirectional embeddings, overrides, isolates).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: object) -> str:
+    """``text`` as a string without terminal control characters (tab and newline stay).
+
+    Example::
+
+        >>> clean("booking\x1b[2J\rphotos")
+        'booking[2Jphotos'
+    """
+    return _CONTROL.sub("", str(text))
+
+
+def echo(message: object = "", err: bool = False, nl: bool = True) -> None:
+    """``click.echo`` of :func:`clean` ``message``: how every CLI command prints."""
+    click.echo(clean(message), err=err, nl=nl)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (0600 from creation, whatever
+    the umask) and atomically: a temporary file beside it, then a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def settings_of(ctx: click.Context) -> Settings:
@@ -30,7 +77,7 @@ def _pipeline(ctx: click.Context, **overrides: Any) -> Any:
 
 
 def _echo_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, default=_json_default))
+    echo(json.dumps(data, indent=2, default=_json_default))  # ASCII: controls come out as \u escapes
 
 
 def _json_default(value: object) -> object:
@@ -47,6 +94,7 @@ def _json_default(value: object) -> object:
 def _progress(total: int, label: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on standard error; yields an ``advance(n)`` callable."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = Console(stderr=True)
@@ -59,7 +107,7 @@ def _progress(total: int, label: str, enabled: bool = True) -> Iterator[Callable
         disable=not enabled,
         transient=True,
     ) as progress:
-        task = progress.add_task(label, total=total)
+        task = progress.add_task(escape(clean(label)), total=total)
         yield lambda n: progress.advance(task, n)
 
 

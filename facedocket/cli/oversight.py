@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import _echo_json, _json_default, settings_of
+from facedocket.cli.common import _echo_json, _json_default, echo, settings_of, write_private
 from facedocket.cli.service import (
     _actor,
     _plain,
@@ -47,13 +47,16 @@ def _when(moment: datetime | None) -> str:
 
 
 def _write_json(path: Path, data: Any, private: bool = False) -> None:
-    """Write ``data`` as JSON; the file appears only once whole (``private``: mode 0600)."""
+    """Write ``data`` as JSON; the file appears only once whole (``private``: mode 0600 from
+    its creation)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+    if private:
+        write_private(path, text)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
     try:
-        partial.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n")
-        if private:
-            partial.chmod(0o600)
+        partial.write_text(text)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
@@ -277,7 +280,7 @@ def subject_export(ctx: click.Context, subject_id: int, out: Path, token: str | 
         f"{len(record['templates'])} template(s), {len(record['candidate_appearances'])} candidate appearance(s), "
         f"{len(record['consents'])} consent(s), {len(record['legal_holds'])} legal hold(s)"
     )
-    click.echo(f"subject {subject_id} {record['subject']['reference']!r}: {counts}; written to {out}")
+    echo(f"subject {subject_id} {record['subject']['reference']!r}: {counts}; written to {out}")
 
 
 # --- consent ---------------------------------------------------------------------------------
@@ -348,7 +351,7 @@ def gallery_require_consent(ctx: click.Context, gallery_ref: str, off: bool, tok
     target = service.galleries.gallery_by_name(actor, gallery_ref)
     service.galleries.require_consent(actor, target.id, not off)
     state = "no longer needs consent" if off else "now needs a live consent for each subject"
-    click.echo(f"gallery {target.id} {target.name!r} {state}")
+    echo(f"gallery {target.id} {target.name!r} {state}")
 
 
 @gallery.command("retention")
@@ -368,7 +371,7 @@ def gallery_retention(
     target = service.galleries.gallery_by_name(actor, gallery_ref)
     service.galleries.set_gallery_retention(actor, target.id, None if use_policy else days)
     period = "the policy profile's period" if use_policy else f"{days} day(s)"
-    click.echo(f"gallery {target.id} {target.name!r} keeps its templates {period}")
+    echo(f"gallery {target.id} {target.name!r} keeps its templates {period}")
 
 
 # --- evaluations on record -------------------------------------------------------------------
@@ -471,7 +474,7 @@ def evaluation_show(ctx: click.Context, run_id: int, token: str | None, as_json:
     if as_json:
         _echo_json(_plain(run))
         return
-    click.echo(_evaluation_text(run))
+    echo(_evaluation_text(run))
 
 
 @evaluation_group.command("calibrate")

@@ -11,7 +11,7 @@ import click
 import numpy as np
 
 from facedocket.cli import cli
-from facedocket.cli.common import IMAGE_SUFFIXES, _echo_json, _face_dict, _pipeline, _progress
+from facedocket.cli.common import IMAGE_SUFFIXES, _echo_json, _face_dict, _pipeline, _progress, echo
 from facedocket.config import Settings
 from facedocket.errors import InvalidInput
 
@@ -24,6 +24,8 @@ from facedocket.errors import InvalidInput
 def detect(ctx: click.Context, images: Sequence[Path], detector: str | None, as_json: bool) -> None:
     """Find faces in IMAGES: boxes, landmarks and quality.
 
+    An image over FACEDOCKET_DECODE_MAX_SIDE px is scaled down while decoding; boxes are in
+    the decoded image's pixels (width, height), and scale is decoded per original pixel.
     Exits non-zero if any image cannot be read.
     """
     pipeline = _pipeline(ctx, detector=detector)
@@ -37,6 +39,7 @@ def detect(ctx: click.Context, images: Sequence[Path], detector: str | None, as_
                 "sha256": image.sha256,
                 "width": image.width,
                 "height": image.height,
+                "scale": image.scale,
                 "faces": [_face_dict(f, i + 1) for i, f in enumerate(faces)],
             }
         )
@@ -46,10 +49,10 @@ def detect(ctx: click.Context, images: Sequence[Path], detector: str | None, as_
     for item in results:
         faces = item["faces"]
         assert isinstance(faces, list)
-        click.echo(f"{item['path']}: {len(faces)} face(s)")
+        echo(f"{item['path']}: {len(faces)} face(s)")
         for f in faces:
             q = f["quality"]["score"] if f["quality"] else 0
-            click.echo(f"  face {f['face']}: box {f['box']} score {f['score']:.3f} quality {q:.2f}")
+            echo(f"  face {f['face']}: box {f['box']} score {f['score']:.3f} quality {q:.2f}")
 
 
 @cli.command()
@@ -98,7 +101,7 @@ def compare(
         )
     else:
         verdict = "same person (at this threshold)" if same else "different people (at this threshold)"
-        click.echo(f"similarity {score:.4f}, threshold {limit:.4f}: {verdict}")
+        echo(f"similarity {score:.4f}, threshold {limit:.4f}: {verdict}")
 
 
 def _expand_paths(paths: Sequence[str]) -> list[Path]:
@@ -143,8 +146,8 @@ def embed(ctx: click.Context, paths: Sequence[str], out: Path | None, as_json: b
     else:
         found = sum(1 for r in rows if r["found"])
         for r in rows:
-            click.echo(f"{r['path']}: " + ("template" if r["found"] else f"none ({r['reason']})"))
-        click.echo(f"{found} of {len(rows)} images gave a template" + (f"; wrote {out}" if out else ""))
+            echo(f"{r['path']}: " + ("template" if r["found"] else f"none ({r['reason']})"))
+        echo(f"{found} of {len(rows)} images gave a template" + (f"; wrote {out}" if out else ""))
 
 
 def _embed_row(result: Any, model_id: str) -> dict[str, object]:
@@ -256,12 +259,12 @@ def evaluate(
         service, saver = _service(ctx), _actor(ctx, token)
         with _progress(total, "evaluating") as advance:
             outcome = service.evaluation.evaluate(saver, spec, advance, save=True, pipeline=pipeline)
-        click.echo(f"saved as evaluation run {outcome.run_id}", err=as_json)
+        echo(f"saved as evaluation run {outcome.run_id}", err=as_json)
     else:
         with _progress(total, "evaluating") as advance:
             outcome = run_evaluation(pipeline, spec, advance)
     if report_path is not None:
-        click.echo(f"wrote {report_path}", err=True)
+        echo(f"wrote {report_path}", err=True)
     if as_json:
         _echo_json(outcome.result)
         return
@@ -276,18 +279,18 @@ def _identities(data_dir: Path, max_identities: int | None) -> dict[str, list[Pa
 
 def _print_evaluation(result: dict[str, Any]) -> None:
     ver, ident = result["verification"], result["identification"]
-    click.echo(
+    echo(
         f"images {result['images']}, identities {result['identities']}, "
         f"detection failures {result['detection_failures']}"
     )
-    click.echo(f"model {result['model']}, detector {result['detector']}, flip {result['flip']}")
-    click.echo(f"data set fingerprint {result['fingerprint']['sha256']}")
-    click.echo(f"genuine pairs {ver['genuine_pairs']}, impostor pairs {ver['impostor_pairs']}")
+    echo(f"model {result['model']}, detector {result['detector']}, flip {result['flip']}")
+    echo(f"data set fingerprint {result['fingerprint']['sha256']}")
+    echo(f"genuine pairs {ver['genuine_pairs']}, impostor pairs {ver['impostor_pairs']}")
     for fmr, fnmr in ver["fnmr_at_fmr"].items():
-        click.echo(f"  FNMR at FMR {fmr}: {fnmr:.4f}")
-    click.echo(f"  EER: {ver['eer']:.4f}")
-    click.echo(f"rank-1 {ident['rank1']:.4f}, FNIR at FPIR 0.01: {ident['fnir_at_fpir']['0.01']:.4f}")
-    click.echo(f"images per second: {result['images_per_second']}")
+        echo(f"  FNMR at FMR {fmr}: {fnmr:.4f}")
+    echo(f"  EER: {ver['eer']:.4f}")
+    echo(f"rank-1 {ident['rank1']:.4f}, FNIR at FPIR 0.01: {ident['fnir_at_fpir']['0.01']:.4f}")
+    echo(f"images per second: {result['images_per_second']}")
     if "groups" in result:
         _print_groups(result)
 
@@ -308,26 +311,26 @@ def _times(value: float | None) -> str:
 
 def _print_groups(result: dict[str, Any]) -> None:
     protocol = result["group_protocol"]
-    click.echo("")
-    click.echo(f"per-group figures at threshold {protocol['threshold']} ({protocol['threshold_rule']})")
+    echo("")
+    echo(f"per-group figures at threshold {protocol['threshold']} ({protocol['threshold_rule']})")
     for column, values in result["groups"].items():
         summary = result["group_summary"][column]
-        click.echo(
+        echo(
             f"{column}: max/min FNMR ratio {_times(summary['max_min_fnmr_ratio'])} "
             f"(worst {summary['worst_fnmr_group']}), max/min FMR ratio {_times(summary['max_min_fmr_ratio'])} "
             f"(worst {summary['worst_fmr_group']})"
         )
         for value, g in values.items():
             flags = "" if g["reliable"]["fnmr"] and g["reliable"]["fmr"] else "  (not reliable: see notes)"
-            click.echo(
+            echo(
                 f"  {column}={value}: {g['identities']} ids, FNMR {_rate(g['fnmr'])} {_interval(g['fnmr_ci'])} "
                 f"{_times(g['fnmr_ratio'])} on {g['pairs']['genuine']} pairs; FMR {_rate(g['fmr'])} "
                 f"{_interval(g['fmr_ci'])} {_times(g['fmr_ratio'])} on {g['pairs']['impostor']} pairs; "
                 f"FNIR {_rate(g['fnir'])}, FPIR {_rate(g['fpir'])}{flags}"
             )
-    click.echo("findings:")
+    echo("findings:")
     for finding in result["findings"]:
-        click.echo(f"  - {finding}")
+        echo(f"  - {finding}")
 
 
 @cli.command()
@@ -341,12 +344,12 @@ def models(as_json: bool) -> None:
         _echo_json(cards)
         return
     for card in cards.values():
-        click.echo(f"{card['model_id']} ({card['kind']}): {card['description']}")
-        click.echo(f"  package {card['package']}, file {card['file']}, licence {card['licence']}")
-        click.echo(f"  sha256 {card['sha256']}")
+        echo(f"{card['model_id']} ({card['kind']}): {card['description']}")
+        echo(f"  package {card['package']}, file {card['file']}, licence {card['licence']}")
+        echo(f"  sha256 {card['sha256']}")
         if card["calibration"]:
             cal = card["calibration"]
-            click.echo(f"  threshold {cal['threshold']} at FMR {cal['target_fmr']} on {cal['data']}")
+            echo(f"  threshold {cal['threshold']} at FMR {cal['target_fmr']} on {cal['data']}")
 
 
 @cli.command()
@@ -354,5 +357,5 @@ def settings() -> None:
     """List every setting, its environment variable, current value and meaning."""
     current = Settings()
     for name, info in Settings.model_fields.items():
-        click.echo(f"FACEDOCKET_{name.upper()}={getattr(current, name)}")
-        click.echo(f"    {info.description}")
+        echo(f"FACEDOCKET_{name.upper()}={getattr(current, name)}")
+        echo(f"    {info.description}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import _echo_json
+from facedocket.cli.common import _echo_json, echo
 from facedocket.errors import FaceDocketError
 from facedocket.governance.explain import check_file, explain
 from facedocket.governance.policy import PolicyProfile, load_profile, shipped_profiles
@@ -42,7 +42,7 @@ def policy_list(as_json: bool) -> None:
         return
     width = max((len(p.name) for p in profiles), default=0)
     for p in profiles:
-        click.echo(f"{p.name.ljust(width)}  {p.title}")
+        echo(f"{p.name.ljust(width)}  {p.title}")
 
 
 @policy.command("show")
@@ -60,12 +60,12 @@ def policy_show(profile: str, as_json: bool) -> None:
     if as_json:
         _echo_json(loaded.model_dump(mode="json"))
         return
-    click.echo(f"{loaded.name}: {loaded.title}")
-    click.echo()
-    click.echo(click.wrap_text(loaded.summary, width=90))
-    click.echo()
+    echo(f"{loaded.name}: {loaded.title}")
+    echo()
+    echo(click.wrap_text(loaded.summary, width=90))
+    echo()
     for sentence in explain(loaded):
-        click.echo(click.wrap_text(sentence, width=90, initial_indent="- ", subsequent_indent="  "))
+        echo(click.wrap_text(sentence, width=90, initial_indent="- ", subsequent_indent="  "))
 
 
 @policy.command("check")
@@ -83,10 +83,10 @@ def policy_check(file: str, strict: bool) -> None:
         profile, warnings = check_file(file)
     except FaceDocketError as e:
         raise click.ClickException(" ".join(str(e).split())) from None
-    click.echo(f"valid: {profile.name} ({file})")
+    echo(f"valid: {profile.name} ({file})")
     for warning in warnings:
-        click.echo(f"warning: {warning}")
+        echo(f"warning: {warning}")
     if not warnings:
-        click.echo("no warnings")
+        echo("no warnings")
     if strict and warnings:
         raise click.ClickException(f"{len(warnings)} warning(s) and --strict")

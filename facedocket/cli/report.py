@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from facedocket.cli import cli
+from facedocket.cli.common import echo
 from facedocket.cli.service import _actor, _service, token_option
 from facedocket.oversight import transparency
 
@@ -50,7 +51,7 @@ def report_transparency(
     report = _service(ctx).reports.transparency_report(_actor(ctx, token), period, agency_id, field_set)
     data = transparency.render(report, fmt)
     if out is None:
-        click.echo(data, nl=False)
+        echo(data, nl=False)
         return
     if isinstance(data, bytes):
         out.write_bytes(data)
@@ -58,7 +59,7 @@ def report_transparency(
         out.write_text(data, encoding="utf-8")
     recorded = report["recorded_as"]
     chain = "verifies" if report["audit"]["chain"]["ok"] else "DOES NOT VERIFY"
-    click.echo(
+    echo(
         f"{field_set} report for {report['agency']['name']}, {report['period']['label']}, written to {out}; "
         f"audit chain {chain}; recorded as audit event {recorded['seq']} (sha256 {recorded['sha256']})"
     )

@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import _echo_json
+from facedocket.cli.common import _echo_json, echo
 from facedocket.cli.policy import policy as policy_group
 from facedocket.cli.service import (
     _actor,
@@ -294,15 +294,15 @@ def request_show(ctx: click.Context, request_id: int, token: str | None, as_json
     if as_json:
         _echo_json({"request": _plain(info), "searches": _plain(results), "reviews": _plain(reviews)})
         return
-    click.echo(_request_text(info))
+    echo(_request_text(info))
     for result in results:
-        click.echo("")
+        echo("")
         _print_result(result, False)
     if reviews:
-        click.echo("")
-        click.echo("reviews:")
+        echo("")
+        echo("reviews:")
         for line in _review_table(reviews):
-            click.echo(f"  {line}")
+            echo(f"  {line}")
 
 
 @request_group.command("list")
@@ -335,7 +335,7 @@ def request_probe(ctx: click.Context, request_id: int, out: Path, token: str | N
     """Save the probe photo of REQUEST_ID to a file (every view is recorded)."""
     data = _service(ctx).requests.probe_image(_actor(ctx, token), request_id)
     out.write_bytes(data)
-    click.echo(f"probe of request {request_id} ({len(data)} bytes) written to {out}")
+    echo(f"probe of request {request_id} ({len(data)} bytes) written to {out}")
 
 
 @request_group.command("expire")
@@ -446,4 +446,4 @@ def request_export(ctx: click.Context, request_id: int, out: Path, token: str | 
     text = _service(ctx).reports.export_request(_actor(ctx, token), request_id)
     out.write_text(text, encoding="utf-8")
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    click.echo(f"case file of request {request_id} written to {out} (sha256 {digest})")
+    echo(f"case file of request {request_id} written to {out} (sha256 {digest})")

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import _echo_json, _progress, settings_of
+from facedocket.cli.common import _echo_json, _progress, echo, settings_of, write_private
 from facedocket.errors import Unauthorized
 from facedocket.service import (
     EMPTY_LABEL,
@@ -71,7 +71,7 @@ def _show(data: Any, as_json: bool, text: str) -> None:
     if as_json:
         _echo_json(_plain(data))
     else:
-        click.echo(text)
+        echo(text)
 
 
 token_option = click.option("--token", envvar="FACEDOCKET_TOKEN", help="API token to act as (fd_...).")
@@ -92,10 +92,9 @@ def init(ctx: click.Context, agency: str, admin_username: str) -> None:
     service = _service(ctx)
     issued = service.accounts.bootstrap(agency, admin_username)
     path = settings.home / TOKEN_FILE
-    path.write_text(issued.secret + "\n")
-    path.chmod(0o600)
-    click.echo(f"created {settings.resolved_database_url()} with agency {agency!r} and admin {admin_username!r}")
-    click.echo(f"admin token (shown once, saved to {path}): {issued.secret}")
+    write_private(path, issued.secret + "\n")
+    echo(f"created {settings.resolved_database_url()} with agency {agency!r} and admin {admin_username!r}")
+    echo(f"admin token (shown once, saved to {path}): {issued.secret}")
 
 
 @cli.command()
@@ -179,7 +178,7 @@ def gallery_share(ctx: click.Context, gallery_ref: str, agency_id: int, revoke: 
     info = service.galleries.share_gallery(
         actor, service.galleries.gallery_by_name(actor, gallery_ref).id, agency_id, not revoke
     )
-    click.echo(f"gallery {info.id} shared with agencies: {list(info.shared_with) or 'none'}")
+    echo(f"gallery {info.id} shared with agencies: {list(info.shared_with) or 'none'}")
 
 
 @cli.command()
@@ -242,7 +241,7 @@ def subject_list(
 def subject_delete(ctx: click.Context, subject_id: int, token: str | None) -> None:
     """Delete a subject and its templates from the database and the index."""
     n = _service(ctx).galleries.delete_subject(_actor(ctx, token), subject_id)
-    click.echo(f"subject {subject_id} deleted with {n} template(s)")
+    echo(f"subject {subject_id} deleted with {n} template(s)")
 
 
 @cli.group()
@@ -258,7 +257,7 @@ def index_rebuild(ctx: click.Context, gallery_ref: str, token: str | None) -> No
     """Rebuild a gallery's index from the database."""
     service, actor = _service(ctx), _actor(ctx, token)
     target = service.galleries.gallery_by_name(actor, gallery_ref)
-    click.echo(f"gallery {target.id}: index rebuilt with {service.galleries.rebuild_index(actor, target.id)} templates")
+    echo(f"gallery {target.id}: index rebuilt with {service.galleries.rebuild_index(actor, target.id)} templates")
 
 
 # --- search and verify -------------------------------------------------------------------------
@@ -282,17 +281,15 @@ def _print_result(result: SearchResult, as_json: bool) -> None:
         _echo_json(_plain(result) | {"summary": result.summary})
         return
     what = "1:1 verification" if result.kind == "verify" else "search"
-    click.echo(f"search {result.id} ({what}) under request {result.request_id}, case {result.case_number}")
-    click.echo(
-        f"threshold {result.threshold:.4f}; {result.gallery_size} templates compared in {result.duration_ms:.1f} ms"
-    )
+    echo(f"search {result.id} ({what}) under request {result.request_id}, case {result.case_number}")
+    echo(f"threshold {result.threshold:.4f}; {result.gallery_size} templates compared in {result.duration_ms:.1f} ms")
     if result.purged:
-        click.echo("the request was purged: its probe and candidates were deleted")
+        echo("the request was purged: its probe and candidates were deleted")
         return
     if result.empty:
-        click.echo(EMPTY_LABEL)
+        echo(EMPTY_LABEL)
         return
-    click.echo(f"candidates for trained human review: {LEAD_LABEL}")
+    echo(f"candidates for trained human review: {LEAD_LABEL}")
     rows = [
         [
             str(c.rank),
@@ -304,7 +301,7 @@ def _print_result(result: SearchResult, as_json: bool) -> None:
         for c in result.candidates
     ]
     for line in _table(["rank", "candidate", "subject", "score", "expected false candidates"], rows):
-        click.echo(f"  {line}")
+        echo(f"  {line}")
 
 
 threshold_option = click.option(
@@ -381,7 +378,7 @@ def searches_list(ctx: click.Context, limit: int, token: str | None, as_json: bo
         _echo_json(_plain(rows))
         return
     for r in rows:
-        click.echo(
+        echo(
             f"{r.id}\t{r.kind}\trequest {r.request_id}\tcase {r.case_number}\t{len(r.candidates)} candidate(s)"
             f"\t{r.created:%Y-%m-%d %H:%M}"
         )

@@ -33,6 +33,27 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+class UnreadableDetails(str):
+    """An event's stored ``details`` that are not valid JSON, kept as the text they are:
+    the row was edited outside FaceDocket. :func:`verify_chain` reports the event by its
+    sequence number, and an export still carries the text (whose hash then fails offline)."""
+
+
+def parse_details(text: str) -> Any:
+    """An event's stored ``details`` parsed back to an object, or :class:`UnreadableDetails`
+    when they are not valid JSON (the event readers use this, never ``json.loads`` alone).
+
+    Example::
+
+        >>> parse_details('{"a": 1}'), type(parse_details("{not json")).__name__
+        ({'a': 1}, 'UnreadableDetails')
+    """
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return UnreadableDetails(text)
+
+
 def event_hash(event: Mapping[str, Any], prev_hash: str) -> str:
     """SHA-256 (hex) of the canonical JSON of the event's hashed fields and ``prev_hash``."""
     body = {name: event[name] for name in FIELDS}
@@ -82,6 +103,8 @@ def verify_chain(
         if got != seq + 1:
             what = "an event is missing" if got > seq + 1 else "an event is repeated or out of order"
             return Verification(False, count, seq, prev, seq + 1, f"expected sequence {seq + 1}, found {got}: {what}")
+        if isinstance(event["details"], UnreadableDetails):
+            return Verification(False, count, seq, prev, got, "its details are not valid JSON: the row was edited")
         if event["prev_hash"] != prev:
             return Verification(
                 False, count, seq, prev, got, "prev_hash does not match the previous event: inserted or reordered"

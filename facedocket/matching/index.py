@@ -15,18 +15,30 @@ format version, and the caller then calls :func:`rebuild` with the rows it holds
 File format (little-endian)::
 
     header   magic b"FDINDEX\\n" | version u32 | kind 16s | dim u32 | count u64
-             | generation u64 | payload length u64 | SHA-256 32s
+             | generation u64 | epoch 16s | content checksum 32s
+             | payload length u64 | SHA-256 32s
     payload  meta length u32 | meta JSON (utf-8) | body (kind-specific arrays)
 
 The SHA-256 covers the header fields before it and the whole payload, so a flipped
 byte anywhere (the generation included) is caught.
 
-Files are written to a temporary file beside the target, flushed to disk and moved
+What the file holds is named three ways (a :class:`Generation`): the gallery's
+``generation`` and ``epoch`` as the database recorded them for the state the index
+reflects (the epoch is drawn at random each time the database bumps the generation, so
+a database restored from a backup and moved on again never repeats a pair), and the
+:func:`content_checksum` of its ids and vectors (BLAKE2b), which the service compares
+with one computed from the database's rows when the two may differ.
+
+Files are written to a temporary file beside the target (``.<name>.<random>.tmp``, mode
+0600, held under an exclusive ``flock`` while it is written), flushed to disk and moved
 into place with ``os.replace``, so a reader sees the old file or the new, never half.
+A temporary file left by a killed writer holds every vector of the index; :func:`sweep_tmp`
+deletes those no live writer holds.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -44,11 +56,11 @@ import numpy.typing as npt
 from facedocket.errors import FaceDocketError
 
 MAGIC = b"FDINDEX\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the header names the epoch and the content checksum
 KINDS = ("exact", "hnsw")
 AUTO_THRESHOLD = 50_000
 
-_FIELDS = struct.Struct("<8sI16sIQQQ")
+_FIELDS = struct.Struct("<8sI16sIQQ16s32sQ")
 _HEADER = struct.Struct(_FIELDS.format + "32s")
 _META_LEN = struct.Struct("<I")
 
@@ -63,6 +75,76 @@ class IndexCorrupt(FaceDocketError):
     format version. Rebuild the index from the database (see :func:`rebuild`)."""
 
     status = 500
+
+
+class Generation(int):
+    """A gallery generation, with the epoch the database drew for it and the content
+    checksum of an index at it.
+
+    It is an ``int``, so every index kind's ``save(path, generation)`` passes it unchanged
+    to :func:`write_index_file`, which writes all three into the header, and so code that
+    only compares generations keeps working. ``epoch`` is 32 hex digits or ``""`` (not
+    known); ``checksum`` is 64 hex digits or ``""``.
+
+    Example::
+
+        >>> g = Generation(7, epoch="ab" * 16)
+        >>> g == 7, g.epoch[:4], g.checksum
+        (True, 'abab', '')
+    """
+
+    epoch: str
+    checksum: str
+
+    def __new__(cls, value: int, epoch: str = "", checksum: str = "") -> Generation:
+        made = super().__new__(cls, value)
+        made.epoch = epoch
+        made.checksum = checksum
+        return made
+
+    def same_state(self, other: int) -> bool:
+        """Whether ``other`` names the same database state: the same generation and, when
+        both know it, the same epoch."""
+        theirs = getattr(other, "epoch", "")
+        return int(self) == int(other) and (not self.epoch or not theirs or self.epoch == theirs)
+
+    def __repr__(self) -> str:
+        return f"Generation({int(self)}, epoch={self.epoch!r}, checksum={self.checksum!r})"
+
+
+def content_checksum(ids: IdsLike, vectors: npt.ArrayLike) -> str:
+    """BLAKE2b-256 of ``ids`` (int64) and their ``vectors`` (float32) in id order: one
+    value for the same templates whatever the order, the index kind or the file format.
+
+    Example::
+
+        >>> a = content_checksum([2, 1], np.eye(2, dtype=np.float32))
+        >>> a == content_checksum([1, 2], np.eye(2, dtype=np.float32)[::-1])
+        True
+    """
+    id_array = np.asarray(ids, dtype=np.int64).ravel()
+    vec_array = np.asarray(vectors, dtype=np.float32)
+    order = np.argsort(id_array, kind="stable")
+    digest = hashlib.blake2b(b"facedocket index content v1", digest_size=32)
+    digest.update(struct.pack("<QQ", len(id_array), vec_array.shape[1] if vec_array.ndim == 2 else 0))
+    digest.update(np.ascontiguousarray(id_array[order]).astype("<i8", copy=False).tobytes())
+    digest.update(np.ascontiguousarray(vec_array[order]).astype("<f4", copy=False).tobytes())
+    return digest.hexdigest()
+
+
+def index_checksum(index: VectorIndex) -> str:
+    """:func:`content_checksum` of what ``index`` holds."""
+    ids = index.ids()
+    vectors = index.vectors_for(ids) if ids.size else np.zeros((0, index.dim), np.float32)
+    return content_checksum(ids, vectors)
+
+
+def save_index(index: VectorIndex, path: Path, generation: int, epoch: str = "") -> Generation:
+    """Write ``index`` to ``path`` (atomically) tagged with ``generation``, ``epoch`` and its
+    content checksum; returns the :class:`Generation` written."""
+    stamp = Generation(int(generation), epoch=epoch, checksum=index_checksum(index))
+    index.save(path, stamp)
+    return stamp
 
 
 @runtime_checkable
@@ -158,8 +240,9 @@ def rebuild(kind: str, ids: IdsLike, vectors: Vectors, dim: int = 128, **options
     return index
 
 
-def load_index(path: Path) -> tuple[VectorIndex, int]:
-    """The index saved at ``path`` and its generation.
+def load_index(path: Path) -> tuple[VectorIndex, Generation]:
+    """The index saved at ``path`` and its generation (with the epoch and content checksum
+    the file names; see :class:`Generation`).
 
     Raises :class:`IndexCorrupt` when the file is missing, truncated, altered, of another
     format version or of an unknown kind.
@@ -169,14 +252,15 @@ def load_index(path: Path) -> tuple[VectorIndex, int]:
         >>> index, generation = load_index(Path("gallery.fdindex"))  # doctest: +SKIP
     """
     stored = read_index_file(path)
+    stamp = Generation(stored.generation, epoch=stored.epoch, checksum=stored.checksum)
     if stored.kind == "exact":
         from facedocket.matching.exact import ExactIndex
 
-        return ExactIndex.from_stored(stored), stored.generation
+        return ExactIndex.from_stored(stored), stamp
     if stored.kind == "hnsw":
         from facedocket.matching.hnsw import HnswIndex
 
-        return HnswIndex.from_stored(stored), stored.generation
+        return HnswIndex.from_stored(stored), stamp
     raise IndexCorrupt(f"{path}: unknown index kind {stored.kind!r}; rebuild the index from the database")
 
 
@@ -259,6 +343,8 @@ class StoredIndex:
     generation: int
     meta: dict[str, Any]
     body: memoryview
+    epoch: str = ""
+    checksum: str = ""
 
 
 def write_index_file(
@@ -271,12 +357,15 @@ def write_index_file(
     meta: dict[str, Any],
     body: Iterable[npt.NDArray[Any]],
 ) -> None:
-    """Write an index file atomically: header, meta JSON, then each array of ``body``."""
+    """Write an index file atomically: header, meta JSON, then each array of ``body``.
+    A :class:`Generation` puts its epoch and content checksum in the header too."""
     meta_bytes = json.dumps(meta, sort_keys=True).encode()
     chunks: list[bytes | memoryview] = [_META_LEN.pack(len(meta_bytes)), meta_bytes]
     chunks += [_as_bytes(a) for a in body]
     length = sum(len(c) for c in chunks)
-    fields = _FIELDS.pack(MAGIC, FORMAT_VERSION, kind.encode(), dim, count, generation, length)
+    epoch = bytes.fromhex(getattr(generation, "epoch", "") or "").ljust(16, b"\0")[:16]
+    checksum = bytes.fromhex(getattr(generation, "checksum", "") or "").ljust(32, b"\0")[:32]
+    fields = _FIELDS.pack(MAGIC, FORMAT_VERSION, kind.encode(), dim, count, int(generation), epoch, checksum, length)
     digest = hashlib.sha256(fields)
     for chunk in chunks:
         digest.update(chunk)
@@ -290,7 +379,7 @@ def read_index_file(path: Path) -> StoredIndex:
         data = path.read_bytes()
     except OSError as e:
         raise IndexCorrupt(f"{path}: cannot read the index file ({e}); rebuild it from the database") from e
-    magic, version, kind, dim, count, generation, length, digest = _header(path, data)
+    magic, version, kind, dim, count, generation, epoch, checksum, length, digest = _header(path, data)
     payload = memoryview(data)[_HEADER.size :]
     _check_payload(path, magic, version, length, payload)
     if _digest(data, payload) != digest:
@@ -301,7 +390,13 @@ def read_index_file(path: Path) -> StoredIndex:
     except ValueError as e:
         raise IndexCorrupt(f"{path}: unreadable metadata; rebuild the index") from e
     body = payload[_META_LEN.size + meta_len :]
-    return StoredIndex(kind.rstrip(b"\0").decode(errors="replace"), dim, count, generation, meta, body)
+    name = kind.rstrip(b"\0").decode(errors="replace")
+    return StoredIndex(name, dim, count, generation, meta, body, _hex(epoch), _hex(checksum))
+
+
+def _hex(raw: bytes) -> str:
+    """A header field as hex; ``""`` when it was left empty (all zero bytes)."""
+    return raw.hex() if raw.strip(b"\0") else ""
 
 
 def _header(path: Path, data: bytes) -> tuple[Any, ...]:
@@ -352,20 +447,74 @@ def _as_bytes(array: npt.NDArray[Any]) -> memoryview:
     return np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
 
 
+def tmp_prefix(path: Path) -> str:
+    """How the temporary files of writes to ``path`` begin (``.<name>.``)."""
+    return f".{Path(path).name}."
+
+
 def _atomic_write(path: Path, chunks: Sequence[bytes | memoryview]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = _locked_tmp(path)
     try:
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
                 f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)  # still under the lock, so no sweep can take it first
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _locked_tmp(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path`` (mode 0600), held under an exclusive flock, and
+    still the file at its name (a sweep between creating and locking it would have removed it)."""
+    while True:
+        fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(path), suffix=".tmp", dir=path.parent)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.stat(tmp).st_ino == os.fstat(fd).st_ino:
+                return fd, tmp
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def sweep_tmp(folder: Path, prefix: str = ".") -> list[Path]:
+    """Delete the temporary files of index writes in ``folder`` whose names begin with
+    ``prefix`` and that no live writer holds (a writer keeps an exclusive flock on its file
+    until it is moved into place; a killed writer's lock goes with it). Returns what was deleted.
+
+    Example::
+
+        >>> sweep_tmp(Path("index"), tmp_prefix(Path("index/gallery-3.fdindex")))  # doctest: +SKIP
+        [PosixPath('index/.gallery-3.fdindex.k2j4x9.tmp')]
+    """
+    removed: list[Path] = []
+    try:
+        candidates = [p for p in Path(folder).iterdir() if p.name.startswith(prefix) and p.name.endswith(".tmp")]
+    except FileNotFoundError:
+        return removed
+    for candidate in candidates:
+        try:
+            fd = os.open(candidate, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue  # a live writer
+        try:
+            candidate.unlink()
+            removed.append(candidate)
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
 
 
 def _fsync_dir(directory: Path) -> None:

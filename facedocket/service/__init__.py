@@ -97,7 +97,7 @@ def open_service(
     by many services so the models load once.
     """
     settings = settings or Settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.prepare_home()
     engine = db.make_engine(settings.resolved_database_url())
     if migrate:
         db.migrate(engine)

@@ -8,7 +8,6 @@ An agency's auditor sees the agency's own events; the operator agency's auditors
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +26,8 @@ def event_dict(row: AuditEvent) -> dict[str, Any]:
     return {
         "seq": row.seq, "time": chain.format_time(row.time), "actor_id": row.actor_id, "actor": row.actor,
         "agency_id": row.agency_id, "action": row.action, "object_type": row.object_type,
-        "object_id": row.object_id, "details": json.loads(row.details), "prev_hash": row.prev_hash, "hash": row.hash,
+        "object_id": row.object_id, "details": chain.parse_details(row.details),  # an edited row is reported
+        "prev_hash": row.prev_hash, "hash": row.hash,
     }  # fmt: skip
 
 

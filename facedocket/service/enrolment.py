@@ -32,10 +32,10 @@ from facedocket.governance.permissions import Actor, require
 from facedocket.oversight.evaluation import list_identities
 from facedocket.service.context import Area
 from facedocket.service.galleries import owned_gallery
+from facedocket.service.indexes import bump
 from facedocket.service.inputs import text
 from facedocket.store.queries import enrolment as queries
 from facedocket.store.queries import galleries as gallery_queries
-from facedocket.store.queries import indexes as index_queries
 from facedocket.store.queries import oversight as oversight_queries
 from facedocket.store.tables import Subject, TemplateRow
 from facedocket.vision.images import ImageLimits, read_bytes, sha256_hex
@@ -286,7 +286,7 @@ class Enrolment(Area):
             ]
             session.add_all(rows)
             session.flush()
-            generation = index_queries.bump_generation(session, gallery_id)
+            generation = bump(session, gallery_id)
             ids = np.array([r.id for r in rows], dtype=np.int64)
             vectors = np.stack([face.template.vector for _, face in chosen]).astype(np.float32)
             stored = [(r.id, r.subject_id) for r in rows]

@@ -19,10 +19,10 @@ from facedocket.governance.permissions import Actor, require
 from facedocket.governance.retention import check_period
 from facedocket.matching.index import KINDS
 from facedocket.service.context import Area
+from facedocket.service.indexes import bump
 from facedocket.service.inputs import text
 from facedocket.store.queries import accounts as account_queries
 from facedocket.store.queries import galleries as queries
-from facedocket.store.queries import indexes as index_queries
 from facedocket.store.queries import oversight as oversight_queries
 from facedocket.store.tables import Gallery, GalleryShare, Subject
 from facedocket.vision.models import TEMPLATE_MODEL_ID
@@ -198,7 +198,7 @@ class Galleries(Area):
             gallery = owned_gallery(session, actor, subject.gallery_id)
             ids = np.array(queries.subject_template_ids(session, subject_id), dtype=np.int64)
             queries.delete_subject(session, subject_id)
-            generation = index_queries.bump_generation(session, gallery.id)
+            generation = bump(session, gallery.id)
             self.ctx.audit(session, actor, "subject.deleted", "subject", subject_id,
                            {"gallery_id": gallery.id, "templates": int(ids.size)})  # fmt: skip
         self.ctx.indexes.applied(gallery.id, generation, removed=ids)

@@ -1,15 +1,29 @@
 """Per-gallery vector indexes kept in step with the database.
 
 The database is the record. Each gallery row carries a ``generation`` that every
-transaction changing its templates increments. An index (in memory, and in a file
-``index/gallery-<id>.fdindex`` under the data directory) remembers the generation it
-reflects. Before a search the manager compares the two:
+transaction changing its templates increments, and (once the gallery table has the
+column) an ``epoch``, drawn at random at every increment, so that a database restored
+from a backup and moved on again never shows a (generation, epoch) pair it showed before.
+An index (in memory, and in a file ``index/gallery-<id>.fdindex`` under the data
+directory) remembers the pair of the state it reflects, and its file the content
+checksum of its ids and vectors. Before a search the manager compares:
 
-* same generation: use the index as it is;
+* same state (generation, and epoch where both know it): use the index as it is (a search
+  that read the gallery's state in its own transaction passes it, and no query is needed);
 * in-memory index behind by exactly the change this process just committed: apply it;
-* otherwise (another process enrolled, a crash left the file stale): bring the index level
-  with the database by comparing template ids, adding the missing, removing the gone;
+* in-memory index behind another process's commits: bring it level by template ids
+  (adding the missing, removing the gone; ids are never reused within one database);
+* anything else (the index file of another state: a crash before the file was written, a
+  database restored from a backup, an epoch or generation that does not match), and any
+  file at all while the database records no epoch: bring the index level by ids, then
+  compare its content checksum with the database's rows, and rebuild from the database
+  when they differ (this reads every template of the gallery once, at the first search
+  of a process; with epochs recorded, a file of the current state is trusted instead);
 * no file, or a corrupt one: rebuild from the database.
+
+A killed writer leaves ``.gallery-<id>.fdindex.*.tmp`` files holding every vector. They
+are deleted when the manager opens the folder, and :meth:`IndexManager.sweep` deletes a
+gallery's after an erasure or a retention run (:meth:`IndexManager.scrub` does).
 """
 
 from __future__ import annotations
@@ -21,23 +35,64 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from facedocket.matching.index import IndexCorrupt, VectorIndex, choose_kind, create_index, load_index
+from facedocket.matching.index import (
+    Generation,
+    IndexCorrupt,
+    VectorIndex,
+    choose_kind,
+    content_checksum,
+    create_index,
+    index_checksum,
+    load_index,
+    save_index,
+    sweep_tmp,
+    tmp_prefix,
+)
 from facedocket.store.queries import indexes as queries
 from facedocket.vision.templates import TEMPLATE_DIM
+
+_FILES = "gallery-"
 
 
 @dataclass
 class _Entry:
     index: VectorIndex
-    generation: int
+    generation: int  # -1: nothing checked against the database yet
     lock: threading.RLock
+    epoch: str | None = ""  # the database's epoch at ``generation``; None: this process's own commit, not told
     unsaved: int = 0  # templates added or removed since the file was last written
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Every template of a gallery as the database holds it."""
+
+    ids: np.ndarray
+    vectors: np.ndarray
+
+    @property
+    def checksum(self) -> str:
+        return content_checksum(self.ids, self.vectors)
 
 
 def vectors_from_rows(blobs: list[bytes]) -> np.ndarray:
     if not blobs:
         return np.zeros((0, TEMPLATE_DIM), dtype=np.float32)
     return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), TEMPLATE_DIM)
+
+
+def database_state(session: Session, gallery_id: int) -> Generation:
+    """The gallery's generation and epoch as the database records them (the epoch is ``""``
+    for a gallery not changed since epochs were recorded)."""
+    generation, epoch, _kind = queries.state(session, gallery_id)
+    return Generation(generation, epoch=epoch)
+
+
+def bump(session: Session, gallery_id: int) -> Generation:
+    """Move the gallery to its next generation, with a new random epoch, inside the caller's
+    transaction; pass what it returns to :meth:`IndexManager.applied` once committed."""
+    generation, epoch = queries.bump_generation(session, gallery_id)
+    return Generation(generation, epoch=epoch)
 
 
 class IndexManager:
@@ -48,9 +103,10 @@ class IndexManager:
         self.sessions = sessions
         self._entries: dict[int, _Entry] = {}
         self._guard = threading.Lock()
+        self.sweep()  # temporary files of writers killed earlier
 
     def path(self, gallery_id: int) -> Path:
-        return self.folder / f"gallery-{gallery_id}.fdindex"
+        return self.folder / f"{_FILES}{gallery_id}.fdindex"
 
     def _lock(self, gallery_id: int) -> threading.RLock:
         with self._guard:
@@ -61,41 +117,58 @@ class IndexManager:
             self._entries[gallery_id] = _Entry(create_index("exact"), -1, lock)
             return lock
 
-    def get(self, gallery_id: int, generation: int | None = None) -> VectorIndex:
-        """The gallery's index, level with the database. ``generation`` is the gallery's
-        generation as the caller just read it: when the index is at it, no query is needed."""
+    def get(self, gallery_id: int, known: Generation | None = None) -> VectorIndex:
+        """The gallery's index, level with the database. ``known`` is the gallery's state as
+        the caller just read it: when the index reflects it, no query is needed."""
         with self._lock(gallery_id):
             entry = self._entries[gallery_id]
-            if generation is not None and entry.generation == generation:
+            if known is not None and _reflects(entry, known):
                 return entry.index
             with self.sessions() as session:
-                generation, kind = queries.generation(session, gallery_id)
-                if entry.generation == generation:
+                state = database_state(session, gallery_id)
+                if _reflects(entry, state):
+                    entry.epoch = state.epoch
                     return entry.index
-                rebuilt = entry.generation < 0 and not self._load(gallery_id, entry)
-                if rebuilt:
-                    entry.index = self._build(session, gallery_id, kind)
-                elif entry.generation != generation:
+                if 0 <= entry.generation < state:  # other processes' commits since ours
                     self._catch_up(session, gallery_id, entry)
-                entry.generation = generation
-            if rebuilt:  # the file was missing or corrupt: write a good one for the next process
-                self.save(gallery_id)
+                    entry.generation, entry.epoch = int(state), state.epoch
+                    return entry.index
+                candidate = entry.index if entry.generation >= 0 else None
+                if candidate is None and (loaded := self._load(gallery_id)) is not None:
+                    candidate, stamp = loaded
+                    if stamp == state and state.epoch and stamp.epoch == state.epoch:  # this very state
+                        entry.index, entry.generation, entry.epoch = candidate, int(state), state.epoch
+                        return entry.index
+                self._reconcile(session, gallery_id, entry, state, candidate)
+            self._write(gallery_id)  # a good file for the next process
             return entry.index
 
-    def _load(self, gallery_id: int, entry: _Entry) -> bool:
-        """Load the index file into ``entry``; False when it is missing or corrupt."""
+    def _load(self, gallery_id: int) -> tuple[VectorIndex, Generation] | None:
+        """The index file and the state it names; None when it is missing or corrupt."""
         try:
-            entry.index, entry.generation = load_index(self.path(gallery_id))
+            return load_index(self.path(gallery_id))
         except IndexCorrupt:
-            return False
-        return True
+            return None
 
-    def _build(self, session: Session, gallery_id: int, kind: str) -> VectorIndex:
-        rows = queries.template_vectors(session, gallery_id)
-        index = create_index(choose_kind(len(rows)) if kind == "auto" else kind)
-        if rows:
-            index.add(np.array([r[0] for r in rows], dtype=np.int64), vectors_from_rows([r[1] for r in rows]))
-        return index
+    def _reconcile(
+        self, session: Session, gallery_id: int, entry: _Entry, state: Generation, candidate: VectorIndex | None
+    ) -> None:
+        """Set ``entry`` to ``state`` from ``candidate`` (an index of another state) brought
+        level by ids and then checked against the database's rows by content checksum, or
+        rebuilt from those rows when there is no candidate or its content differs (a
+        restored database, say)."""
+        rows = _read_rows(session, gallery_id)
+        index = candidate
+        if index is not None:
+            gone = np.setdiff1d(index.ids(), rows.ids, assume_unique=True)
+            missing = np.isin(rows.ids, index.ids(), assume_unique=True, invert=True)
+            if gone.size:
+                index.remove(gone)
+            if missing.any():
+                index.add(rows.ids[missing], rows.vectors[missing])
+        if index is None or index_checksum(index) != rows.checksum:
+            index = _build(rows, _kind(session, gallery_id))
+        entry.index, entry.generation, entry.epoch, entry.unsaved = index, int(state), state.epoch, 0
 
     def _catch_up(self, session: Session, gallery_id: int, entry: _Entry) -> None:
         in_db = np.array(queries.template_ids(session, gallery_id), dtype=np.int64)
@@ -109,12 +182,12 @@ class IndexManager:
             entry.index.add(np.array([r[0] for r in rows], dtype=np.int64), vectors_from_rows([r[1] for r in rows]))
 
     def search(self, gallery_id: int, vectors: np.ndarray, k: int,
-               generation: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
+               known: Generation | None = None) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
         """Top-``k`` (scores, template ids) in the gallery's index, level with the database
-        (at ``generation`` when the caller read it), and the index size; searched under the
-        gallery's lock, so never half-updated."""
+        (with the state ``known`` when the caller read it), and the index size; searched under
+        the gallery's lock, so never half-updated."""
         with self._lock(gallery_id):
-            index = self.get(gallery_id, generation)
+            index = self.get(gallery_id, known)
             scores, ids = index.search(vectors, k)
             return scores, ids, len(index)
 
@@ -127,7 +200,8 @@ class IndexManager:
     ) -> None:
         """Tell the manager that a committed transaction moved the gallery to ``generation``
         by adding and/or removing these templates. Applied at once when the in-memory index
-        was at ``generation - 1``; otherwise the next :meth:`get` catches up."""
+        was at ``generation - 1``; otherwise the next :meth:`get` catches up. Pass the
+        :class:`Generation` the bump returned, so that its epoch is known too."""
         with self._lock(gallery_id):
             entry = self._entries[gallery_id]
             if entry.generation != generation - 1:
@@ -138,15 +212,22 @@ class IndexManager:
             if added is not None and added[0].size:
                 entry.index.add(added[0], added[1])
                 entry.unsaved += int(added[0].size)
-            entry.generation = generation
+            entry.generation = int(generation)
+            entry.epoch = getattr(generation, "epoch", "") or None
 
     def save(self, gallery_id: int) -> None:
-        """Write the gallery's index file (atomically), at the generation it reflects."""
+        """Bring the gallery's index level with the database and write its file (atomically),
+        so that no file is written holding templates the database no longer has."""
+        with self._lock(gallery_id):
+            self.get(gallery_id)
+            self._write(gallery_id)
+
+    def _write(self, gallery_id: int) -> None:
         with self._lock(gallery_id):
             entry = self._entries[gallery_id]
             if entry.generation >= 0:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                entry.index.save(self.path(gallery_id), entry.generation)
+                self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                save_index(entry.index, self.path(gallery_id), entry.generation, entry.epoch or "")
                 entry.unsaved = 0
 
     def save_if_due(self, gallery_id: int) -> None:
@@ -170,25 +251,65 @@ class IndexManager:
         with self._lock(gallery_id):
             entry = self._entries[gallery_id]
             with self.sessions() as session:
-                generation, kind = queries.generation(session, gallery_id)
-                entry.index = self._build(session, gallery_id, kind)
-                entry.generation = generation
-            self.save(gallery_id)
+                state = database_state(session, gallery_id)
+                entry.index = _build(_read_rows(session, gallery_id), _kind(session, gallery_id))
+                entry.generation, entry.epoch = int(state), state.epoch
+            self._write(gallery_id)
             return len(entry.index)
+
+    def verify(self, gallery_id: int) -> bool:
+        """Whether the gallery's index holds exactly the database's templates (ids and
+        vectors), compared by content checksum; reads every template of the gallery."""
+        with self._lock(gallery_id):
+            index = self.get(gallery_id)
+            with self.sessions() as session:
+                return index_checksum(index) == _read_rows(session, gallery_id).checksum
 
     def scrub(self, gallery_id: int) -> None:
         """Write the index file now, with removed vectors gone from it too (an approximate
-        index only tombstones removals, so it is rebuilt): after an erasure no index file
-        holds the erased templates."""
+        index only tombstones removals, so it is rebuilt), and delete temporary files of
+        killed writers: after an erasure no index file holds the erased templates."""
         with self._lock(gallery_id):
+            self.sweep(gallery_id)
             index = self.get(gallery_id)
             if index.kind == "exact":
                 self.save(gallery_id)
             else:
                 self.rebuild(gallery_id)
 
+    def sweep(self, gallery_id: int | None = None) -> int:
+        """Delete the temporary files that killed writers left for ``gallery_id`` (for every
+        gallery when None); a file a live writer holds is left alone. Returns how many."""
+        prefix = tmp_prefix(self.path(gallery_id)) if gallery_id is not None else f".{_FILES}"
+        return len(sweep_tmp(self.folder, prefix))
+
     def forget(self, gallery_id: int) -> None:
         """Drop the gallery's index from memory and disk (the gallery is gone)."""
         with self._guard:
             self._entries.pop(gallery_id, None)
         self.path(gallery_id).unlink(missing_ok=True)
+        self.sweep(gallery_id)
+
+
+def _reflects(entry: _Entry, state: Generation) -> bool:
+    """Whether ``entry`` holds the database state ``state``: the same generation, and the
+    same epoch unless the database has none or this process committed it itself (None)."""
+    if entry.generation != state:
+        return False
+    return entry.epoch is None or not state.epoch or entry.epoch == state.epoch
+
+
+def _read_rows(session: Session, gallery_id: int) -> _Rows:
+    rows = queries.template_vectors(session, gallery_id)
+    return _Rows(np.array([r[0] for r in rows], dtype=np.int64), vectors_from_rows([r[1] for r in rows]))
+
+
+def _kind(session: Session, gallery_id: int) -> str:
+    return queries.state(session, gallery_id)[2]
+
+
+def _build(rows: _Rows, kind: str) -> VectorIndex:
+    index = create_index(choose_kind(len(rows.ids)) if kind == "auto" else kind)
+    if rows.ids.size:
+        index.add(rows.ids, rows.vectors)
+    return index

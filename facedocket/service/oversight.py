@@ -34,11 +34,11 @@ from facedocket.governance.policy import PolicyProfile
 from facedocket.governance.retention import ENROLMENT_PHOTOS_NOTE
 from facedocket.service.context import SYSTEM, Area
 from facedocket.service.galleries import owned_gallery, visible_subject
+from facedocket.service.indexes import bump
 from facedocket.service.inputs import text
 from facedocket.service.policy import policy_of
 from facedocket.store.queries import accounts as account_queries
 from facedocket.store.queries import galleries as gallery_queries
-from facedocket.store.queries import indexes as index_queries
 from facedocket.store.queries import oversight as queries
 from facedocket.store.queries import requests as request_queries
 from facedocket.store.tables import Consent, Erasure, LegalHold
@@ -204,7 +204,7 @@ class Oversight(Area):
                 session.rollback()
                 return part
             self._record_run(session, actor, agency_id, active.profile.name, part)
-            generations = {g: index_queries.bump_generation(session, g) for g in part.touched}
+            generations = {g: bump(session, g) for g in part.touched}
         for gallery_id, removed in part.touched.items():
             self.ctx.indexes.applied(gallery_id, generations[gallery_id], removed=np.array(removed, dtype=np.int64))
             self.ctx.indexes.scrub(gallery_id)
@@ -268,7 +268,7 @@ class Oversight(Area):
                 raise Conflict(f"subject {subject_id} is under a legal hold; release the hold before erasing")
             reference, gallery_id = subject.reference, gallery.id
             removed, counts = queries.erase_subject_rows(session, subject_id)
-            generation = index_queries.bump_generation(session, gallery_id)
+            generation = bump(session, gallery_id)
             erasure = Erasure(agency_id=actor.agency_id, gallery_id=gallery_id, subject_id=subject_id,
                               reference_sha256=reference_hash(reference), reason=reason, counts=counts,
                               requested_by=actor.user_id, created=self.clock())  # fmt: skip

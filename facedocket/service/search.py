@@ -32,6 +32,7 @@ from facedocket.governance import requests as machine
 from facedocket.governance import review as review_rules
 from facedocket.governance.permissions import Actor, require
 from facedocket.governance.rules import Facts, Failure, check_search, floor_score
+from facedocket.matching.index import Generation
 from facedocket.service.context import Area, Context
 from facedocket.service.galleries import usable_gallery, visible_subject
 from facedocket.service.policy import ActivePolicy, policy_of
@@ -310,9 +311,8 @@ class Searches(Area):
         hits: list[tuple[float, int, int]] = []
         size = 0
         for gallery in galleries:
-            scores, ids, count = self.ctx.indexes.search(
-                gallery.id, template.vector[None, :], k * 4, gallery.generation
-            )
+            known = Generation(gallery.generation, epoch=gallery.epoch)
+            scores, ids, count = self.ctx.indexes.search(gallery.id, template.vector[None, :], k * 4, known)
             size += count
             hits += [(float(s), int(i), gallery.id) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
         hits.sort(key=lambda h: (-h[0], h[1]))

@@ -116,6 +116,7 @@ class Gallery(Base):
     model_id: Mapped[str] = mapped_column(String(80))
     index_kind: Mapped[str] = mapped_column(String(20), default="auto")
     generation: Mapped[int] = mapped_column(Integer, default=0)
+    epoch: Mapped[str] = mapped_column(String(32), default="")
     requires_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     retention_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

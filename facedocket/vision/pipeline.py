@@ -51,6 +51,9 @@ def image_limits(settings: Settings) -> ImageLimits:
         max_bytes=settings.max_image_bytes,
         max_side=settings.max_image_side,
         min_side=settings.min_image_side,
+        max_decoded_side=settings.decode_max_side,
+        max_scans=settings.max_jpeg_scans,
+        max_decode_bytes=settings.max_decode_bytes,
     )
 
 
@@ -122,6 +125,8 @@ class FacePipeline:
         return load_image(source, self.options.limits)
 
     def _faces_and_chips(self, pixels: RGBArray) -> tuple[list[Face], list[RGBArray]]:
+        if pixels.size == 0 or pixels.min() == pixels.max():  # one colour (a blank page): no face to look for
+            return [], []
         faces = self.detector.detect(pixels)
         return faces, [self.aligner.align(pixels, face, self.detector.name) for face in faces]
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import struct
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +18,18 @@ from facedocket.matching.hnsw import HnswIndex
 from facedocket.matching.index import (
     FORMAT_VERSION,
     MAGIC,
+    Generation,
     IndexCorrupt,
     VectorIndex,
     choose_kind,
+    content_checksum,
     create_index,
+    index_checksum,
     load_index,
     rebuild,
+    save_index,
+    sweep_tmp,
+    tmp_prefix,
 )
 
 DIM = 128
@@ -359,3 +370,104 @@ def test_an_hnsw_file_of_the_float32_format_is_rebuilt_not_read(
     write_index_file(path, kind="hnsw", dim=DIM, count=300, generation=3, meta=meta, body=[ids[:300], b"graph"])
     with pytest.raises(IndexCorrupt, match="older format"):
         load_index(path)
+
+
+# --- content checksum, epoch and temporary files -------------------------------------------
+
+
+def test_content_checksum_names_the_templates_not_their_order() -> None:
+    vectors = random_templates(50)
+    ids = np.arange(100, 150)
+    base = content_checksum(ids, vectors)
+    shuffled = np.random.default_rng(3).permutation(50)
+    assert content_checksum(ids[shuffled], vectors[shuffled]) == base
+    other_vector = vectors.copy()
+    other_vector[7, 3] = np.nextafter(other_vector[7, 3], 2)  # one float, one step
+    assert content_checksum(ids, other_vector) != base
+    swapped = ids.copy()
+    swapped[[0, 1]] = swapped[[1, 0]]  # the same ids and vectors, paired differently
+    assert content_checksum(swapped, vectors) != base
+    assert len(base) == 64 and content_checksum([], np.zeros((0, DIM), np.float32)) != base
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_file_names_the_epoch_and_the_content_checksum(
+    kind: str, small: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    ids, vectors = small
+    index = make_index(kind)
+    index.add(ids, vectors)
+    index.remove(ids[:40])
+    written = save_index(index, tmp_path / "g.fdindex", 9, epoch="5e" * 16)
+    loaded, stamp = load_index(tmp_path / "g.fdindex")
+    assert isinstance(stamp, Generation) and stamp == 9 and stamp.epoch == "5e" * 16
+    assert stamp.checksum == written.checksum == content_checksum(ids[40:], vectors[40:])
+    assert index_checksum(loaded) == stamp.checksum
+    index.save(tmp_path / "plain.fdindex", generation=9)  # a plain int: nothing named
+    _, plain = load_index(tmp_path / "plain.fdindex")
+    assert (plain, plain.epoch, plain.checksum) == (9, "", "")
+
+
+def test_generation_compares_states() -> None:
+    a = Generation(4, epoch="aa" * 16)
+    assert a == 4 and a.same_state(Generation(4, epoch="aa" * 16)) and a.same_state(4)
+    assert not a.same_state(Generation(4, epoch="bb" * 16)) and not a.same_state(5)
+
+
+def test_a_file_of_format_1_is_rebuilt_not_read(saved: Path) -> None:
+    _rewrite(saved, len(MAGIC), struct.pack("<I", 1))
+    with pytest.raises(IndexCorrupt, match="version 1"):
+        load_index(saved)
+
+
+def test_temporary_files_are_0600_and_held_while_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small: tuple[np.ndarray, np.ndarray]
+) -> None:
+    seen: list[tuple[int, bool, list[Path]]] = []
+    real_fsync = os.fsync
+
+    def look(fd: int) -> None:  # called while the temporary file is written, before it is moved
+        tmp = next(tmp_path.glob(".gallery-1.fdindex.*.tmp"), None)
+        if tmp is None:  # the folder's fsync, after the move
+            return real_fsync(fd)
+        other = os.open(tmp, os.O_RDONLY)
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = False
+        except BlockingIOError:
+            locked = True
+        finally:
+            os.close(other)
+        seen.append((tmp.stat().st_mode & 0o777, locked, sweep_tmp(tmp_path)))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", look)
+    rebuild("exact", *small).save(tmp_path / "gallery-1.fdindex", 1)
+    assert seen == [(0o600, True, [])]  # private, locked, and left alone by a sweep
+    assert (tmp_path / "gallery-1.fdindex").stat().st_mode & 0o777 == 0o600
+    assert list(tmp_path.glob("*.tmp")) == []
+
+
+_KILLED_WRITER = textwrap.dedent(
+    """
+    import os, sys
+    import numpy as np
+    from pathlib import Path
+    from facedocket.matching.index import rebuild
+    os.replace = lambda *a: os._exit(9)  # killed after writing, before moving into place
+    v = np.eye(128, dtype=np.float32)[:5]
+    rebuild("exact", [1, 2, 3, 4, 5], v).save(Path(sys.argv[1]), 3)
+    """
+)
+
+
+def test_a_killed_writers_temporary_file_is_swept(tmp_path: Path) -> None:
+    target = tmp_path / "gallery-7.fdindex"
+    done = subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(target)], check=False)
+    assert done.returncode == 9
+    orphans = list(tmp_path.glob(".gallery-7.fdindex.*.tmp"))
+    assert len(orphans) == 1 and np.eye(128, dtype=np.float32)[2].tobytes() in orphans[0].read_bytes()
+    other = tmp_path / ".gallery-70.fdindex.abc.tmp"
+    other.write_bytes(b"another gallery's")
+    assert sweep_tmp(tmp_path, tmp_prefix(target)) == orphans  # only gallery 7's
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name]

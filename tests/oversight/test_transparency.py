@@ -10,6 +10,7 @@ counted. The main scenario runs on SQLite and once on PostgreSQL.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -514,6 +515,17 @@ def test_age_groups_at_their_edges() -> None:
 @pytest.fixture(scope="module")
 def report(quarter: Quarter) -> dict[str, Any]:
     return quarter.service.reports.transparency_report(quarter.sp.auditor, "2026Q3")
+
+
+def test_csv_cells_that_spreadsheets_would_run_are_text(report: dict[str, Any]) -> None:
+    hostile = copy.deepcopy(report)
+    hostile["agency"]["name"] = '=HYPERLINK("http://evil.example","open")'
+    hostile["fields"]["searches_by_gallery"] = {"@SUM(1+1)": 2, "+cmd": 1, "-x": 1, "booking": 3}
+    rows = list(csv.reader(io.StringIO(transparency.to_csv(hostile))))
+    cells = {(f, k): v for f, k, v in rows[1:]}
+    assert cells[("report.agency", "")] == "'" + hostile["agency"]["name"]
+    assert {k for f, k, _ in rows[1:] if f == "searches_by_gallery"} == {"'@SUM(1+1)", "'+cmd", "'-x", "booking"}
+    assert not [cell for row in rows for cell in row if cell[:1] in ("=", "+", "@") or cell.startswith("-x")]
 
 
 def test_json_and_csv(report: dict[str, Any]) -> None:

@@ -90,6 +90,15 @@ def test_tampering_in_the_database_is_found_at_the_first_broken_link(
     assert not result.ok and result.broken_at == target and reason in result.reason
 
 
+def test_details_that_are_not_json_are_found_at_their_sequence_number(world: World) -> None:
+    _actions(world)
+    target = world.service.audit.list_audit(world.admin, action="case.created", limit=100)[-2].seq
+    tamper(world.service, f"UPDATE audit_event SET details = '{{\"note\": ' WHERE seq = {target}")
+    result = world.service.audit.verify_audit(world.operator.auditor)
+    assert not result.ok and result.broken_at == target
+    assert "details are not valid JSON" in result.reason
+
+
 def test_a_dropped_tail_is_found_against_the_head(world: World) -> None:
     _actions(world)
     listed = world.service.audit.list_audit(world.admin, limit=1)[0].seq

@@ -6,12 +6,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text, update
 
 from facedocket.errors import Forbidden, NotFound
 from facedocket.service import SearchResult, Service
-from facedocket.store.tables import Candidate, Subject, TemplateRow
+from facedocket.store.tables import Candidate, Gallery, Subject, TemplateRow
 
 from .conftest import ServiceFactory
 from .support import ENROLLED, OUTSIDER, World, items_for, photo, probe, run_search, second_agency, template_ids
@@ -209,3 +210,101 @@ def test_another_process_deleting_and_enrolling_keeps_this_index_right(
         stored: dict[int, bytes] = {template_id: vector for template_id, vector in rows}
     for template_id in in_db:  # the same vectors, not just the same ids
         assert index.vectors_for([template_id]).tobytes() == stored[template_id], template_id
+
+
+# --- content, not only generation and ids (issue 11, item 3) -------------------------------
+
+STRANGER = "Aaron_Peirsol"  # enrolled only after the database was restored
+
+
+def _backup_point(service: Service, gallery_id: int) -> tuple[int, int, int]:
+    with service.sessions() as session:
+        generation = session.scalar(select(Gallery.generation).where(Gallery.id == gallery_id))
+        return (
+            int(generation or 0),
+            int(session.scalar(select(func.max(TemplateRow.id))) or 0),
+            int(session.scalar(select(func.max(Subject.id))) or 0),
+        )
+
+
+def _restore(service: Service, gallery_id: int, point: tuple[int, int, int], db_kind: str) -> None:
+    """What restoring the database from a backup taken at ``point`` does to the gallery's
+    rows: later templates and subjects gone, the generation and the id counters back."""
+    generation, last_template, last_subject = point
+    with service.ctx.write() as session:
+        session.query(TemplateRow).filter(TemplateRow.id > last_template).delete()
+        session.query(Subject).filter(Subject.id > last_subject).delete()
+        session.execute(update(Gallery).where(Gallery.id == gallery_id).values(generation=generation))
+        for table, last in (("template", last_template), ("subject", last_subject)):
+            if db_kind == "sqlite":
+                session.execute(text("UPDATE sqlite_sequence SET seq = :n WHERE name = :t"), {"n": last, "t": table})
+            else:
+                session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), :n)"), {"n": last})
+
+
+def test_a_restored_database_with_the_index_folder_kept_brings_no_one_back(
+    enrolled: World, service_factory: ServiceFactory, db_kind: str
+) -> None:
+    """The index file's generation and ids match the database again, but its vectors are
+    of a person no longer in it: the content checksum tells, and the index is rebuilt."""
+    service, gallery_id = enrolled.service, enrolled.gallery.id
+    point = _backup_point(service, gallery_id)
+    service.enrolment.enroll(enrolled.examiner, gallery_id, items_for({OUTSIDER: [2, 3]}))  # after the backup
+    service.indexes.save(gallery_id)
+    kept_ids = service.indexes.get(gallery_id).ids().tolist()
+    service.engine.dispose()
+
+    _restore(service, gallery_id, point, db_kind)  # the database goes back; index/ is kept
+    cli = service_factory()
+    added = cli.enrolment.enroll(enrolled.examiner, gallery_id, items_for({STRANGER: [1, 2]}))
+    assert added.counts["enrolled"] == 2
+    assert template_ids(cli, gallery_id) == kept_ids  # the same ids and generation as the kept file
+
+    later = service_factory()
+    found = run_search(later, enrolled.operator, probe(OUTSIDER), [gallery_id])
+    assert [c.subject_reference for c in found.candidates] == [], "a person no longer in the database came back"
+    assert later.indexes.verify(gallery_id)
+    stranger = run_search(later, enrolled.operator, photo(STRANGER, 3).read_bytes(), [gallery_id])
+    assert stranger.candidates[0].subject_reference == STRANGER
+
+
+def test_verify_compares_vectors_not_ids(enrolled: World) -> None:
+    service, gallery_id = enrolled.service, enrolled.gallery.id
+    assert service.indexes.verify(gallery_id)
+    first = template_ids(service, gallery_id)[0]
+    with service.ctx.write() as session:  # a vector changed behind the index's back
+        session.execute(
+            update(TemplateRow).where(TemplateRow.id == first).values(vector=np.ones(128, np.float32).tobytes())
+        )
+    assert not service.indexes.verify(gallery_id)
+
+
+def _orphan(service: Service, gallery_id: int) -> Path:
+    """A temporary file as a writer killed before its move leaves it: every vector inside."""
+    path = service.indexes.path(gallery_id)
+    orphan = path.parent / f".{path.name}.k1ll3d.tmp"
+    shutil.copyfile(path, orphan)
+    return orphan
+
+
+def test_orphaned_temporary_files_are_removed_when_the_index_folder_is_opened(
+    enrolled: World, service_factory: ServiceFactory
+) -> None:
+    orphan = _orphan(enrolled.service, enrolled.gallery.id)
+    unrelated = orphan.parent / "notes.tmp"
+    unrelated.write_text("not ours")
+    service_factory()
+    assert not orphan.exists() and unrelated.exists()
+
+
+def test_erasure_sweeps_temporary_files_holding_the_subjects_vectors(enrolled: World) -> None:
+    service, gallery_id = enrolled.service, enrolled.gallery.id
+    victim = subject_id(enrolled, "Amelia_Vega")
+    with service.sessions() as session:
+        vectors = session.scalars(select(TemplateRow.vector).where(TemplateRow.subject_id == victim)).all()
+    orphan = _orphan(service, gallery_id)
+    assert all(v in orphan.read_bytes() for v in vectors)
+    service.oversight.erase_subject(enrolled.operator.supervisor, victim, "the data subject's request of 1 May")
+    leftovers = [p for p in service.indexes.folder.iterdir() if p.suffix == ".tmp"]
+    assert leftovers == []
+    assert not any(v in service.indexes.path(gallery_id).read_bytes() for v in vectors)

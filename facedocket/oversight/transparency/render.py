@@ -5,12 +5,12 @@ pages, then the charts); :func:`render` picks one by name."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Mapping
 from typing import Any
 
+from facedocket.csvcells import write_rows
 from facedocket.errors import InvalidInput
 from facedocket.oversight.transparency.fields import FIELD_SETS
 from facedocket.render import render as render_template
@@ -92,10 +92,9 @@ def csv_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def to_csv(report: dict[str, Any]) -> str:
+    """The report as CSV; text a spreadsheet would run as a formula is escaped (csvcells.py)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("field", "key", "value"))
-    writer.writerows(csv_rows(report))
+    write_rows(out, [("field", "key", "value"), *csv_rows(report)])
     return out.getvalue()
 
 

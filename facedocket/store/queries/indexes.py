@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 
 from sqlalchemy import select, update
@@ -10,16 +11,21 @@ from sqlalchemy.orm import Session
 from facedocket.store.tables import Gallery, TemplateRow
 
 
-def generation(session: Session, gallery_id: int) -> tuple[int, str]:
-    """(generation, index kind) of a gallery; (0, "auto") for one that is gone."""
-    row = session.execute(select(Gallery.generation, Gallery.index_kind).where(Gallery.id == gallery_id)).first()
-    return (int(row[0]), str(row[1])) if row else (0, "auto")
+def state(session: Session, gallery_id: int) -> tuple[int, str, str]:
+    """(generation, epoch, index kind) of a gallery; (0, "", "auto") for one that is gone."""
+    query = select(Gallery.generation, Gallery.epoch, Gallery.index_kind).where(Gallery.id == gallery_id)
+    row = session.execute(query).first()
+    return (int(row[0] or 0), str(row[1] or ""), str(row[2])) if row else (0, "", "auto")
 
 
-def bump_generation(session: Session, gallery_id: int) -> int:
-    """Increment the gallery's generation inside the caller's transaction; returns it."""
-    session.execute(update(Gallery).where(Gallery.id == gallery_id).values(generation=Gallery.generation + 1))
-    return int(session.scalar(select(Gallery.generation).where(Gallery.id == gallery_id)) or 0)
+def bump_generation(session: Session, gallery_id: int) -> tuple[int, str]:
+    """Increment the gallery's generation and draw a new random epoch, inside the caller's
+    transaction; returns both. (A database restored from a backup and moved on again never
+    shows a (generation, epoch) pair it showed before.)"""
+    epoch = secrets.token_hex(16)
+    values = {"generation": Gallery.generation + 1, "epoch": epoch}
+    session.execute(update(Gallery).where(Gallery.id == gallery_id).values(**values))
+    return int(session.scalar(select(Gallery.generation).where(Gallery.id == gallery_id)) or 0), epoch
 
 
 def template_vectors(session: Session, gallery_id: int) -> list[tuple[int, bytes]]:
