@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -97,3 +98,15 @@ class Template:
     quality: float = 0.0
     source_sha256: str = ""
     face: Face | None = field(default=None, compare=False)
+
+
+def json_default(value: object) -> object:
+    """``json.dumps(..., default=json_default)``: NumPy arrays as lists (6 decimals), NumPy
+    scalars as numbers, paths as text."""
+    if isinstance(value, np.ndarray):
+        return [round(float(x), 6) for x in value.ravel()]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")

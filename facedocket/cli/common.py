@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
 from facedocket.config import Settings
+from facedocket.types import json_default
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -77,17 +77,7 @@ def _pipeline(ctx: click.Context, **overrides: Any) -> Any:
 
 
 def _echo_json(data: object) -> None:
-    echo(json.dumps(data, indent=2, default=_json_default))  # ASCII: controls come out as \u escapes
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, np.ndarray):
-        return [round(float(x), 6) for x in value.ravel()]
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot encode {type(value).__name__}")
+    echo(json.dumps(data, indent=2, default=json_default))  # ASCII: controls come out as \u escapes
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import _echo_json, _json_default, echo, settings_of, write_private
+from facedocket.cli.common import _echo_json, echo, settings_of, write_private
 from facedocket.cli.service import (
     _actor,
     _plain,
@@ -37,6 +37,7 @@ from facedocket.cli.service import (
     token_option,
 )
 from facedocket.service.oversight import HoldInfo
+from facedocket.types import json_default
 
 RECORD_TYPES = ("probe_images", "candidate_lists", "templates", "subjects")
 """The record types a retention run reports, in the order it prints them."""
@@ -49,7 +50,7 @@ def _when(moment: datetime | None) -> str:
 def _write_json(path: Path, data: Any, private: bool = False) -> None:
     """Write ``data`` as JSON; the file appears only once whole (``private``: mode 0600 from
     its creation)."""
-    text = json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=json_default) + "\n"
     if private:
         write_private(path, text)
         return

@@ -17,8 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from facedocket.errors import InvalidInput, NotFound
 from facedocket.governance.permissions import Actor, require
 from facedocket.oversight import demographics, evaluation
@@ -26,6 +24,7 @@ from facedocket.service.context import Area
 from facedocket.service.galleries import owned_gallery
 from facedocket.store.queries import evaluations as queries
 from facedocket.store.tables import Calibration, EvaluationRun
+from facedocket.types import json_default
 from facedocket.vision.pipeline import FacePipeline
 
 
@@ -117,18 +116,8 @@ def run_evaluation(pipeline: FacePipeline, spec: EvaluationSpec,
         overall = diff.overall if diff is not None else demographics.overall_scores(
             extracted, spec.max_impostor_pairs, spec.seed)  # fmt: skip
         report.write_report(spec.report_path, result, overall, diff)
-    plain = json.loads(json.dumps(result, default=_plain))
+    plain = json.loads(json.dumps(result, default=json_default))
     return EvaluationResult(plain, None, spec.report_path)
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, np.ndarray):
-        return [round(float(x), 6) for x in value.ravel()]
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot encode {type(value).__name__}")
 
 
 def recommended_threshold(results: dict[str, Any], target_fmr: float) -> float:
