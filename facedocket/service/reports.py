@@ -49,7 +49,7 @@ class Reports(Area):
         with self.ctx.write() as session:
             row = visible_request(session, actor, request_id)
             require(actor, "request.export", actor.side(row.agency_id))
-            info = self.requests._info(session, actor, row)
+            info = self.requests.info(session, actor, row)
             searches = self.searches.of_request(session, actor, row.id)
             receiving = actor.agency_id == row.target_agency_id
             unit = sees_unreleased(actor.role, receiving)

@@ -222,7 +222,7 @@ class Requests(Area):
                 refused = self._submit(session, actor, row) if submit else []
                 if refused:
                     raise _Refused(refused)  # rolls the filing back
-                return self._info(session, actor, row)
+                return self.info(session, actor, row)
         except _Refused as refusal:  # nothing was filed: record the refusal on the case
             self.ctx.record(actor, "request.refused", "case", draft.case_id,
                             {"failed": [r for r, _ in refusal.failures]})  # fmt: skip
@@ -271,7 +271,7 @@ class Requests(Area):
             if refused:
                 self.audit_both(session, actor, "request.refused", row, {"failed": [r for r, _ in refused]})
             else:
-                return self._info(session, actor, row)
+                return self.info(session, actor, row)
         raise PolicyDenied(refused)
 
     def _submit(self, session: Session, actor: Actor, row: Request) -> list[Failure]:
@@ -325,7 +325,7 @@ class Requests(Area):
                     self.purge(session, actor, row, "denied after an emergency search")
                 self.audit_both(session, actor, "request.approved" if approve else "request.denied", row,
                                 {"reason": reason})  # fmt: skip
-                return self._info(session, actor, row)
+                return self.info(session, actor, row)
         raise Conflict(f"request {request_id} expired: its approval deadline passed, and it was purged")
 
     def expire_overdue(self) -> list[int]:
@@ -351,7 +351,7 @@ class Requests(Area):
         with self.ctx.read() as session:
             row = visible_request(session, actor, request_id)
             require(actor, "request.read", actor.side(row.agency_id))
-            return self._info(session, actor, row)
+            return self.info(session, actor, row)
 
     def list_requests(self, actor: Actor, status: str | None = None, limit: int = 100) -> list[RequestInfo]:
         """Requests the actor's agency filed or received (once submitted), newest first."""
@@ -359,7 +359,7 @@ class Requests(Area):
         self.expire_overdue()
         with self.ctx.read() as session:
             rows = queries.requests_of(session, actor.agency_id, status, max(1, min(limit, 1000)))
-            return [self._info(session, actor, r) for r in rows
+            return [self.info(session, actor, r) for r in rows
                     if actor.role in _readers(actor, r)]  # fmt: skip
 
     def probe_image(self, actor: Actor, request_id: int) -> bytes:
@@ -384,9 +384,10 @@ class Requests(Area):
             row.status = after.status
             row.closed = self.clock()
             self.audit_both(session, actor, "request.closed", row, {"outcome": row.outcome})
-            return self._info(session, actor, row)
+            return self.info(session, actor, row)
 
-    def _info(self, session: Session, actor: Actor, row: Request) -> RequestInfo:
+    def info(self, session: Session, actor: Actor, row: Request) -> RequestInfo:
+        """The request as the actor may see it (inside the caller's session)."""
         case = row.case
         receiving = actor.agency_id == row.target_agency_id
         searches = queries.search_ids(session, row.id) if receiving else []

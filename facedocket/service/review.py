@@ -140,7 +140,7 @@ class ReviewArea(Area):
             row.status = machine.step(state_of(row), "conclude", self.clock(), request_id=row.id).status
             self.requests.audit_both(session, actor, "request.reviewed", row,
                                      {"outcome": row.outcome, "released": chosen})  # fmt: skip
-            return self.requests._info(session, actor, row)
+            return self.requests.info(session, actor, row)
 
     def list_reviews(self, actor: Actor, request_id: int) -> list[ReviewInfo]:
         """Reviews of the request the actor may see (blind: see the module docstring)."""
