@@ -208,11 +208,15 @@ class PostgresServer:
 
     # --- databases ----------------------------------------------------------------------
 
-    def create_database(self, name: str | None = None) -> str:
-        """Create an empty database (a unique name when none is given); return its SQLAlchemy URL."""
+    def create_database(self, name: str | None = None, template: str | None = None) -> str:
+        """Create a database (a unique name when none is given), empty or a copy of
+        ``template`` (a database nobody is connected to); return its SQLAlchemy URL."""
         if name is None:
             name = f"t_{os.getpid()}_{time.monotonic_ns()}"
-        self._execute_in("postgres", sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+        self._execute_in("postgres", statement)
         return self.url_for(name)
 
     def drop_database(self, name: str) -> None:

@@ -4,6 +4,7 @@ every ``service`` test runs twice, on a fresh SQLite file and on a fresh Postgre
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,13 @@ from pg_testserver import PostgresServer
 
 from facedocket.config import Settings
 from facedocket.service import Service, open_service
+from facedocket.store import db
 from facedocket.vision.pipeline import FacePipeline
 
 from .support import World, make_world
 
 DATABASES = ["sqlite", "postgresql"]
+TEMPLATE_DATABASE = "facedocket_migrated"
 
 ServiceFactory = Callable[..., Service]
 
@@ -34,11 +37,43 @@ def _open(settings: Settings, pipeline: FacePipeline, **kwargs: Any) -> Service:
     return open_service(settings, pipeline=pipeline, **kwargs)
 
 
-def _database_url(kind: str, request: pytest.FixtureRequest) -> str:
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> dict[str, str]:
+    """Databases migrated to head once per session, which each test's database is copied from
+    (running every migration for every test was most of a service test's set-up): a SQLite
+    file, and a PostgreSQL template database made when a PostgreSQL test first needs it."""
+    path = tmp_path_factory.mktemp("template") / "facedocket.db"
+    engine = db.make_engine(db.sqlite_url(path))
+    db.migrate(engine)
+    engine.dispose()
+    return {"sqlite": str(path)}
+
+
+def _pg_template(request: pytest.FixtureRequest, server: PostgresServer, templates: dict[str, str]) -> str:
+    if "postgresql" not in templates:
+        url = server.create_database(TEMPLATE_DATABASE)
+        engine = db.make_engine(url)
+        db.migrate(engine)
+        engine.dispose()
+        templates["postgresql"] = TEMPLATE_DATABASE
+    return templates["postgresql"]
+
+
+def _database_url(kind: str, request: pytest.FixtureRequest, home: Path, migrated: bool) -> str:
+    """A fresh database (migrated to head, or empty); a PostgreSQL one is dropped when the
+    test ends, so that the cluster stays small (deleting hundreds of databases' files at the
+    end cost a minute and a half)."""
+    templates: dict[str, str] = request.getfixturevalue("migrated_templates")
     if kind == "sqlite":
+        if migrated:
+            home.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(templates["sqlite"], home / "facedocket.db")
         return ""  # the SQLite file facedocket.db in the home folder
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.create_database()
+    template = _pg_template(request, server, templates) if migrated else None
+    url = server.create_database(template=template)
+    request.addfinalizer(lambda: server.drop_database(url.rsplit("/", 1)[1]))
+    return url
 
 
 @pytest.fixture(params=DATABASES)
@@ -47,9 +82,15 @@ def db_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_url(db_kind: str, request: pytest.FixtureRequest) -> str:
-    """A fresh, empty database ("" = SQLite in the home folder)."""
-    return _database_url(db_kind, request)
+def database_url(db_kind: str, request: pytest.FixtureRequest, home: Path) -> str:
+    """A fresh database already migrated to head ("" = SQLite in the home folder)."""
+    return _database_url(db_kind, request, home, migrated=True)
+
+
+@pytest.fixture
+def empty_database_url(db_kind: str, request: pytest.FixtureRequest, home: Path) -> str:
+    """A fresh, empty database, for the tests of migrations themselves."""
+    return _database_url(db_kind, request, home, migrated=False)
 
 
 @pytest.fixture

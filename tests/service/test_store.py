@@ -71,13 +71,13 @@ def test_migrating_twice_is_harmless(service: Service, service_factory: ServiceF
     assert set(Base.metadata.tables) <= set(sa.inspect(again.engine).get_table_names())
 
 
-def test_upgrading_a_database_with_data_keeps_it(database_url: str, home: Path) -> None:
+def test_upgrading_a_database_with_data_keeps_it(empty_database_url: str, home: Path) -> None:
     """A store made before the accountability migrations, with a search in it, upgrades:
     its request gets a case, foreign keys still hold, and the audit chain starts empty."""
     from alembic import command
 
     home.mkdir(parents=True, exist_ok=True)
-    engine = db.make_engine(database_url or db.sqlite_url(home / "old.db"))
+    engine = db.make_engine(empty_database_url or db.sqlite_url(home / "old.db"))
     config = db._alembic_config(engine)
     command.upgrade(config, "0003")
     now = datetime(2026, 1, 5, tzinfo=UTC)
