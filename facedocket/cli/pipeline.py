@@ -389,19 +389,15 @@ def models(as_json: bool) -> None:
     from facedocket.vision.models import DEFAULT_MODEL_ID, TEMPLATE_MODEL_ID, model_cards
 
     cards: dict[str, dict[str, Any]] = {k: v.as_dict() for k, v in model_cards().items()}
+    roles = {DEFAULT_MODEL_ID: ["default for new galleries"], TEMPLATE_MODEL_ID: ["model of existing galleries"]}
+    for model_id, card in cards.items():
+        card["roles"] = roles.get(model_id, [])
     if as_json:
-        _echo_json({"default_model": DEFAULT_MODEL_ID, "existing_galleries_model": TEMPLATE_MODEL_ID, "models": cards})
+        _echo_json(cards)
         return
     for card in cards.values():
-        marks = [
-            m
-            for m, on in (
-                ("default for new galleries", card["model_id"] == DEFAULT_MODEL_ID),
-                ("model of existing galleries", card["model_id"] == TEMPLATE_MODEL_ID),
-            )
-            if on
-        ]
-        click.echo(f"{card['model_id']} ({card['kind']}{''.join(', ' + m for m in marks)}): {card['description']}")
+        marks = "".join(", " + role for role in card["roles"])
+        click.echo(f"{card['model_id']} ({card['kind']}{marks}): {card['description']}")
         click.echo(f"  package {card['package']}, file {card['file']}, licence {card['licence']}")
         click.echo(f"  sha256 {card['sha256']}")
         pre = card["preprocessing"]
