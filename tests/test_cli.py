@@ -150,3 +150,38 @@ def test_evaluate_json_shape(dev_dir: Path) -> None:
 def test_evaluate_refuses_a_file(dev_photo: Path) -> None:
     proc = run(["evaluate", str(dev_photo)])
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
+
+
+def test_model_option_picks_the_template_model(tmp_path: Path, dev_dir: Path) -> None:
+    a, b = dev_dir / "Yao_Ming" / "1.jpg", dev_dir / "Yao_Ming" / "2.jpg"
+    proc = run(["compare", str(a), str(b), "--model", "sface-2021dec", "--json"])
+    assert proc.returncode == 0, proc.stderr
+    same = json.loads(proc.stdout)
+    from facedocket.vision.models import default_threshold
+
+    assert same["model"] == "sface-2021dec" and same["threshold"] == default_threshold("sface-2021dec", True)
+    assert same["same"] is True
+    out = tmp_path / "s.npz"
+    proc = run(["embed", str(a), "--model", "sface-2021dec", "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr
+    saved = np.load(out)
+    assert str(saved["model"]) == "sface-2021dec" and saved["templates"].shape == (1, 128)
+    detected = json.loads(run(["detect", str(a), "--model", "sface-2021dec", "--json"]).stdout)
+    assert detected["model"] == "sface-2021dec"
+
+
+def test_an_unknown_model_is_a_one_line_error(dev_photo: Path) -> None:
+    assert_one_line_error(run(["embed", str(dev_photo), "--model", "no-such-model"]), "unknown model", "sface-2021dec")
+    assert_one_line_error(run(["embed", str(dev_photo), "--model", "retinaface-mnet025"]), "not a template model")
+
+
+def test_models_lists_both_template_cards_with_their_roles() -> None:
+    result = CliRunner().invoke(cli, ["models", "--json"])
+    assert result.exit_code == 0, result.output
+    cards = json.loads(result.output)
+    assert cards["sface-2021dec"]["roles"] == ["default for new galleries"]
+    assert cards["dlib-resnet-v1"]["roles"] == ["model of existing galleries"]
+    assert cards["sface-2021dec"]["calibration"]["flip"] is True
+    assert [c["flip"] for c in cards["sface-2021dec"]["other_calibrations"]] == [False]
+    text = CliRunner().invoke(cli, ["models"]).output
+    assert "sface-2021dec (template, default for new galleries)" in text and "Apache-2.0" in text

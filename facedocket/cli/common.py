@@ -69,11 +69,18 @@ def settings_of(ctx: click.Context) -> Settings:
     return obj
 
 
-def _pipeline(ctx: click.Context, **overrides: Any) -> Any:
-    from facedocket.vision.pipeline import FacePipeline
+def _pipeline(ctx: click.Context, model: str | None = None, **overrides: Any) -> Any:
+    """The face pipeline of the settings, with ``overrides`` and template ``model`` (a model id)."""
+    from dataclasses import replace
+
+    from facedocket.vision.pipeline import FacePipeline, pipeline_options
 
     settings = settings_of(ctx).model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    return FacePipeline.from_settings(settings)
+    options = pipeline_options(settings)
+    return FacePipeline(replace(options, model=model) if model else options)
+
+
+MODEL_HELP = "Template model id (see `facedocket models`); default dlib-resnet-v1, the model of existing galleries."
 
 
 def _echo_json(data: object) -> None:

@@ -11,7 +11,7 @@ import click
 import numpy as np
 
 from facedocket.cli import cli
-from facedocket.cli.common import IMAGE_SUFFIXES, _echo_json, _face_dict, _pipeline, _progress, echo
+from facedocket.cli.common import IMAGE_SUFFIXES, MODEL_HELP, _echo_json, _face_dict, _pipeline, _progress, echo
 from facedocket.config import Settings
 from facedocket.errors import InvalidInput
 
@@ -19,16 +19,18 @@ from facedocket.errors import InvalidInput
 @cli.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--detector", type=click.Choice(["retinaface", "hog"]), help="Face detector to use.")
+@click.option("--model", help=MODEL_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
-def detect(ctx: click.Context, images: Sequence[Path], detector: str | None, as_json: bool) -> None:
+def detect(ctx: click.Context, images: Sequence[Path], detector: str | None, model: str | None, as_json: bool) -> None:
     """Find faces in IMAGES: boxes, landmarks and quality.
 
     An image over FACEDOCKET_DECODE_MAX_SIDE px is scaled down while decoding; boxes are in
     the decoded image's pixels (width, height), and scale is decoded per original pixel.
+    Quality includes the symmetry of the face's template, so it depends on --model.
     Exits non-zero if any image cannot be read.
     """
-    pipeline = _pipeline(ctx, detector=detector)
+    pipeline = _pipeline(ctx, model, detector=detector)
     results = []
     for path in images:
         image = pipeline.load(path)
@@ -44,7 +46,7 @@ def detect(ctx: click.Context, images: Sequence[Path], detector: str | None, as_
             }
         )
     if as_json:
-        _echo_json({"detector": pipeline.detector.name, "images": results})
+        _echo_json({"detector": pipeline.detector.name, "model": pipeline.model_id, "images": results})
         return
     for item in results:
         faces = item["faces"]
@@ -62,6 +64,7 @@ def detect(ctx: click.Context, images: Sequence[Path], detector: str | None, as_
 @click.option("--face-a", type=int, help="Face N of IMAGE_A (overrides --face).")
 @click.option("--face-b", type=int, help="Face N of IMAGE_B (overrides --face).")
 @click.option("--threshold", type=float, help="Similarity threshold (default: the model card's).")
+@click.option("--model", help=MODEL_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_context
 def compare(
@@ -72,6 +75,7 @@ def compare(
     face_a: int | None,
     face_b: int | None,
     threshold: float | None,
+    model: str | None,
     as_json: bool,
 ) -> None:
     """Compare the faces in IMAGE_A and IMAGE_B: cosine similarity and same/different.
@@ -82,11 +86,11 @@ def compare(
     from facedocket.vision.models import default_threshold
     from facedocket.vision.templates import similarity
 
-    pipeline = _pipeline(ctx)
+    pipeline = _pipeline(ctx, model)
     ta = pipeline.template(pipeline.load(image_a), face_a if face_a is not None else face_both)
     tb = pipeline.template(pipeline.load(image_b), face_b if face_b is not None else face_both)
     score = similarity(ta, tb)
-    limit = threshold if threshold is not None else default_threshold(pipeline.model_id)
+    limit = threshold if threshold is not None else default_threshold(pipeline.model_id, pipeline.options.flip)
     same = score >= limit
     if as_json:
         _echo_json(
@@ -101,7 +105,7 @@ def compare(
         )
     else:
         verdict = "same person (at this threshold)" if same else "different people (at this threshold)"
-        echo(f"similarity {score:.4f}, threshold {limit:.4f}: {verdict}")
+        echo(f"similarity {score:.4f}, threshold {limit:.4f} ({pipeline.model_id}): {verdict}")
 
 
 def _expand_paths(paths: Sequence[str]) -> list[Path]:
@@ -123,24 +127,25 @@ def _expand_paths(paths: Sequence[str]) -> list[Path]:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the templates to FILE.npz.")
+@click.option("--model", help=MODEL_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per image (with templates).")
 @click.pass_context
-def embed(ctx: click.Context, paths: Sequence[str], out: Path | None, as_json: bool) -> None:
+def embed(ctx: click.Context, paths: Sequence[str], out: Path | None, model: str | None, as_json: bool) -> None:
     """Make a template from the best (largest) face of each image in PATHS.
 
     PATHS may be image files, folders (searched recursively) or - to read one path per
     line from standard input. An image with no face gets a row with the reason.
-    The .npz file holds arrays paths, templates (N x 128 float32, zeros where no face),
-    found (bool), quality, boxes and model.
+    The .npz file holds arrays paths, templates (N x the model's dimensions, float32,
+    zeros where no face), found (bool), quality, boxes and model.
     """
     files = _expand_paths(paths)
-    pipeline = _pipeline(ctx)
+    pipeline = _pipeline(ctx, model)
     rows = []
     with _progress(len(files), "templates") as advance:
         for result in pipeline.run_many(files, progress=advance):
             rows.append(_embed_row(result, pipeline.model_id))
     if out is not None:
-        _write_npz(out, rows, pipeline.model_id)
+        _write_npz(out, rows, pipeline.model_id, pipeline.model.card.dimensions)
     if as_json:
         _echo_json({"model": pipeline.model_id, "images": rows})
     else:
@@ -165,8 +170,8 @@ def _embed_row(result: Any, model_id: str) -> dict[str, object]:
     }
 
 
-def _write_npz(out: Path, rows: list[dict[str, Any]], model_id: str) -> None:
-    templates = np.zeros((len(rows), 128), dtype=np.float32)
+def _write_npz(out: Path, rows: list[dict[str, Any]], model_id: str, dimensions: int) -> None:
+    templates = np.zeros((len(rows), dimensions), dtype=np.float32)
     for i, r in enumerate(rows):
         if r["found"]:
             templates[i] = r["template"]
@@ -186,6 +191,7 @@ def _write_npz(out: Path, rows: list[dict[str, Any]], model_id: str) -> None:
 @cli.command()
 @click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--detector", type=click.Choice(["retinaface", "hog"]), help="Face detector to use.")
+@click.option("--model", help=MODEL_HELP)
 @click.option("--runtime", type=click.Choice(["onnx", "dlib"]), help="Runtime for dlib's ResNet.")
 @click.option("--flip/--no-flip", default=None, help="Average with the mirrored face's template.")
 @click.option("--max-identities", type=int, help="Use only the first N identities (sorted).")
@@ -218,6 +224,7 @@ def evaluate(
     ctx: click.Context,
     data_dir: Path,
     detector: str | None,
+    model: str | None,
     runtime: str | None,
     flip: bool | None,
     max_identities: int | None,
@@ -251,7 +258,7 @@ def evaluate(
         data_dir, max_identities, max_impostor_pairs, seed, groups_csv, tuple(group_columns), target_fmr, bootstrap,
         max_group_impostor_pairs, report_path,
     )  # fmt: skip
-    pipeline = _pipeline(ctx, detector=detector, runtime=runtime, flip=flip)
+    pipeline = _pipeline(ctx, model, detector=detector, runtime=runtime, flip=flip)
     total = sum(len(v) for v in _identities(data_dir, max_identities).values())
     if save:  # who saves is checked before the long run
         from facedocket.cli.service import _actor, _service
@@ -336,20 +343,35 @@ def _print_groups(result: dict[str, Any]) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def models(as_json: bool) -> None:
-    """Show the model cards: id, source package, licence, checksum, calibrated threshold."""
-    from facedocket.vision.models import model_cards
+    """Show the model cards: id, source, licence, checksum, preprocessing, calibrated thresholds.
+
+    dlib-resnet-v1 is the model of every template made so far; the card marked "default
+    for new galleries" is the one the measurements in docs/models.md favour.
+    """
+    from facedocket.vision.models import DEFAULT_MODEL_ID, TEMPLATE_MODEL_ID, model_cards
 
     cards: dict[str, dict[str, Any]] = {k: v.as_dict() for k, v in model_cards().items()}
+    roles = {DEFAULT_MODEL_ID: ["default for new galleries"], TEMPLATE_MODEL_ID: ["model of existing galleries"]}
+    for model_id, card in cards.items():
+        card["roles"] = roles.get(model_id, [])
     if as_json:
         _echo_json(cards)
         return
     for card in cards.values():
-        echo(f"{card['model_id']} ({card['kind']}): {card['description']}")
+        marks = "".join(", " + role for role in card["roles"])
+        echo(f"{card['model_id']} ({card['kind']}{marks}): {card['description']}")
         echo(f"  package {card['package']}, file {card['file']}, licence {card['licence']}")
         echo(f"  sha256 {card['sha256']}")
-        if card["calibration"]:
-            cal = card["calibration"]
-            echo(f"  threshold {cal['threshold']} at FMR {cal['target_fmr']} on {cal['data']}")
+        pre = card["preprocessing"]
+        if pre:
+            echo(
+                f"  template {card['dimensions']}-d from a {pre['input_size'][0]}x{pre['input_size'][1]} "
+                f"{pre['colour']} chip, alignment {pre['alignment']} ({pre['landmarks']} landmarks)"
+            )
+        for cal in [card["calibration"], *card["other_calibrations"]]:
+            if cal:
+                flip = "on" if cal["flip"] else "off"
+                echo(f"  threshold {cal['threshold']} at FMR {cal['target_fmr']} (flip {flip}) on {cal['data']}")
 
 
 @cli.command()

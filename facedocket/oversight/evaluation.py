@@ -45,7 +45,6 @@ import numpy.typing as npt
 from facedocket.errors import InvalidInput
 from facedocket.matching import metrics
 from facedocket.vision.pipeline import FacePipeline
-from facedocket.vision.templates import TEMPLATE_DIM
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 FMR_TARGETS = (0.01, 0.001, 0.0001)
@@ -323,7 +322,7 @@ def extract(
     """Run the pipeline over every photo; the best (largest) face of each gives its template."""
     paths = [p for photos in identities.values() for p in photos]
     labels = [name for name, photos in identities.items() for _ in photos]
-    templates = np.zeros((len(paths), TEMPLATE_DIM), dtype=np.float32)
+    templates = np.zeros((len(paths), pipeline.model.card.dimensions), dtype=np.float32)
     found = np.zeros(len(paths), dtype=bool)
     quality = np.zeros(len(paths), dtype=np.float64)
     start = time.perf_counter()
@@ -337,6 +336,6 @@ def extract(
         "detector": pipeline.detector.name,
         "runtime": pipeline.options.runtime,
         "flip": pipeline.options.flip,
-        "jitter": pipeline.options.jitter,
+        "jitter": pipeline.jitter,
     }
     return Extracted(paths, labels, templates, found, quality, seconds, extra)

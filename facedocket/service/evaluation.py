@@ -96,8 +96,8 @@ def run_evaluation(pipeline: FacePipeline, spec: EvaluationSpec,
     result["data_dir"] = str(spec.data_dir)
     result["fingerprint"] = evaluation.fingerprint(spec.data_dir, extracted.paths)
     result["settings"] = {
-        "detector": pipeline.options.detector, "runtime": pipeline.options.runtime, "flip": pipeline.options.flip,
-        "jitter": pipeline.options.jitter, "detection": asdict(pipeline.options.detection),
+        "model": pipeline.model_id, "detector": pipeline.options.detector, "runtime": pipeline.options.runtime,
+        "flip": pipeline.options.flip, "jitter": pipeline.jitter, "detection": asdict(pipeline.options.detection),
         "max_identities": spec.max_identities, "max_impostor_pairs": spec.max_impostor_pairs, "seed": spec.seed,
         "max_rank": 50, "groups": str(spec.groups_csv) if spec.groups_csv is not None else None,
         "group_columns": list(labels.columns) if labels is not None else [], "target_fmr": spec.target_fmr,

@@ -39,9 +39,7 @@ from facedocket.video.events import BestFace, Event, FaceCounts, Hit, TrackEnded
 from facedocket.video.source import SourceItem, VideoFrame
 from facedocket.video.tracking import IouTracker, Tracker
 from facedocket.video.watchlist import Watchlist
-from facedocket.vision import quality as quality_mod
 from facedocket.vision.pipeline import FacePipeline
-from facedocket.vision.templates import chip_stack, embed
 
 
 @dataclass(frozen=True)
@@ -220,7 +218,7 @@ class Watcher:
             return
         started = _time.perf_counter()
         chip = self.pipeline.aligner.align(pixels, face, self.pipeline.detector.name)
-        rated = quality_mod.assess(face, chip)
+        rated = self.pipeline.rate(face, chip)
         self.stats.align_s += _time.perf_counter() - started
         best = track.candidate.quality if track.candidate else -1.0
         needed = track.used_quality + self.options.retry_margin if track.templates else best
@@ -246,16 +244,11 @@ class Watcher:
             return
         started = _time.perf_counter()
         chosen = [t.candidate for t in tracks if t.candidate is not None]
-        vectors, symmetry = embed(
-            self.pipeline.descriptor,
-            chip_stack([c.chip for c in chosen]),
-            self.pipeline.options.flip,
-            self.pipeline.options.jitter,
-        )
+        vectors, symmetry = self.pipeline.embed_chips([c.chip for c in chosen])
         self.stats.embed_s += _time.perf_counter() - started
         self.stats.templates += len(chosen)
         for track, candidate, vector, sym in zip(tracks, chosen, vectors, symmetry, strict=True):
-            rated = quality_mod.assess(candidate.face, candidate.chip, float(sym))
+            rated = self.pipeline.rate(candidate.face, candidate.chip, float(sym))
             face = replace(candidate.face, quality=rated)
             template = Template(vector, self.pipeline.model_id, rated.score, "", face)
             if track.matched_with is not None:

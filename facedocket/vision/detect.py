@@ -213,7 +213,6 @@ class HogDetector:
 
 
 def _five_from_68(shape: object) -> tuple[tuple[float, float], ...]:
-    pts = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=np.float64)  # type: ignore[attr-defined]
-    left_eye, right_eye = pts[36:42].mean(0), pts[42:48].mean(0)
-    chosen = (left_eye, right_eye, pts[30], pts[48], pts[54])
-    return tuple((float(x), float(y)) for x, y in chosen)
+    from facedocket.vision.align import five_from_68, shape_points
+
+    return tuple((float(x), float(y)) for x, y in five_from_68(shape_points(shape)))

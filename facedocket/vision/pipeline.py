@@ -1,15 +1,23 @@
 """The face pipeline: image -> faces -> aligned chips -> quality -> templates.
 
+The template model is chosen by id (``PipelineOptions.model``, default
+:data:`~facedocket.vision.models.TEMPLATE_MODEL_ID`); :meth:`FacePipeline.for_model` gives
+a pipeline that shares this one's detector but makes templates with another model (a
+probe is embedded with its gallery's model).
+
 Example::
 
     pipeline = FacePipeline()
     image = load_image("probe.jpg")
     for found in pipeline.analyse(image):
         found.face.box, found.face.quality.score, found.template.vector
+    sface = pipeline.for_model("sface-2021dec")
 """
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -19,13 +27,13 @@ import numpy as np
 
 from facedocket.config import Settings
 from facedocket.errors import FaceDocketError, NoFaceFound, SeveralFaces
-from facedocket.types import Face, Image, RGBArray, Template
+from facedocket.types import Face, Image, Quality, RGBArray, Template
 from facedocket.vision import quality as quality_mod
-from facedocket.vision.align import Aligner
 from facedocket.vision.detect import DetectorOptions, create_detector
 from facedocket.vision.images import DEFAULT_LIMITS, ImageLimits, decode, load_image
 from facedocket.vision.models import TEMPLATE_MODEL_ID
-from facedocket.vision.templates import chip_stack, create_descriptor, embed
+from facedocket.vision.template_models import TemplateModel, create_template_model
+from facedocket.vision.templates import chip_stack, embed
 
 Source = str | Path | tuple[str, bytes]
 
@@ -35,6 +43,7 @@ class PipelineOptions:
     """How the pipeline runs. Model facts (input size, thresholds) live on the model card."""
 
     detector: str = "retinaface"
+    model: str = TEMPLATE_MODEL_ID
     runtime: str = "onnx"
     flip: bool = True
     jitter: bool = True
@@ -104,8 +113,6 @@ class ImageResult:
 class FacePipeline:
     """Detector, aligner and template model, built once and reused."""
 
-    model_id = TEMPLATE_MODEL_ID
-
     @classmethod
     def from_settings(cls, settings: Settings) -> FacePipeline:
         """The pipeline the settings describe (detector, runtime, flip, jitter, limits...)."""
@@ -115,10 +122,40 @@ class FacePipeline:
         self.options = options or PipelineOptions()
         det_options = replace(self.options.detection, threads=self.options.threads)
         self.detector = create_detector(self.options.detector, det_options)
-        self.aligner = Aligner()
-        self.descriptor = create_descriptor(
-            self.options.runtime, threads=self.options.threads, cache_dir=self.options.cache_dir
-        )
+        self._set_model(self._create_model(self.options.model))
+        self._others: dict[str, FacePipeline] = {self.model_id: self}
+        self._lock = threading.Lock()
+
+    def _create_model(self, model_id: str) -> TemplateModel:
+        o = self.options
+        return create_template_model(model_id, runtime=o.runtime, threads=o.threads, cache_dir=o.cache_dir)
+
+    def _set_model(self, model: TemplateModel) -> None:
+        self.model = model
+        self.model_id = model.card.model_id
+        self.aligner = model.aligner
+        pre = model.card.preprocessing
+        assert pre is not None
+        self._chip_size = pre.input_size
+        self._symmetry_ramp = pre.symmetry_ramp
+
+    @property
+    def jitter(self) -> bool:
+        """Whether templates average the jitter views (asked for, with flip, and the card allows it)."""
+        pre = self.model.card.preprocessing
+        return self.options.flip and self.options.jitter and pre is not None and pre.jitter
+
+    def for_model(self, model_id: str) -> FacePipeline:
+        """A pipeline with this one's detector and options that makes ``model_id``'s
+        templates (built once, then reused)."""
+        with self._lock:
+            other = self._others.get(model_id)
+            if other is None:
+                other = copy.copy(self)
+                other.options = replace(self.options, model=model_id)
+                other._set_model(self._create_model(model_id))
+                self._others[model_id] = other
+            return other
 
     def load(self, source: bytes | str | Path) -> Image:
         """Decode an image with this pipeline's limits."""
@@ -138,8 +175,20 @@ class FacePipeline:
     def analyse(self, image: Image) -> list[FoundFace]:
         """Every face in ``image`` with its quality and template."""
         faces, chips = self._faces_and_chips(image.pixels)
-        vectors, symmetry = embed(self.descriptor, chip_stack(chips), self.options.flip, self.options.jitter)
-        return self._found(image.sha256, faces, chips, vectors, symmetry)
+        return self._found(image.sha256, faces, chips, *self._embed(chips))
+
+    def _embed(self, chips: list[RGBArray]) -> tuple[np.ndarray, np.ndarray]:
+        return self.embed_chips(chips)
+
+    def embed_chips(self, chips: list[RGBArray]) -> tuple[np.ndarray, np.ndarray]:
+        """Templates (one row per aligned chip) and each template's symmetry, with this
+        pipeline's model, flip and jitter (for callers that align faces themselves: video)."""
+        return embed(self.model, chip_stack(chips, self._chip_size), self.options.flip, self.options.jitter)
+
+    def rate(self, face: Face, chip: RGBArray, symmetry: float = 1.0) -> Quality:
+        """The quality of ``face`` from its aligned ``chip`` (and its template's symmetry, on
+        this model's scale)."""
+        return quality_mod.assess(face, chip, symmetry, self._symmetry_ramp)
 
     def _found(
         self,
@@ -151,7 +200,7 @@ class FacePipeline:
     ) -> list[FoundFace]:
         found = []
         for face, chip, vector, sym in zip(faces, chips, vectors, symmetry, strict=True):
-            rated = replace(face, quality=quality_mod.assess(face, chip, float(sym)))
+            rated = replace(face, quality=self.rate(face, chip, float(sym)))
             template = Template(
                 vector=vector,
                 model_id=self.model_id,
@@ -212,7 +261,7 @@ class FacePipeline:
         progress: Callable[[int], None] | None,
     ) -> Iterator[ImageResult]:
         all_chips = [chip for item in batch for chip in item[3]]
-        vectors, symmetry = embed(self.descriptor, chip_stack(all_chips), self.options.flip, self.options.jitter)
+        vectors, symmetry = self._embed(all_chips)
         start = 0
         for source, sha, faces, chips, error in batch:
             end = start + len(faces)

@@ -26,7 +26,13 @@ Measures (all on the face as found, or on its aligned 150x150 chip):
     contrast  ramp(contrast, 5, 20)
     pose      ramp(60 - |yaw|, 0, 40)       # full marks up to 20 degrees, 0 at 60
     detection ramp(detection_score, 0.8, 0.99)
-    symmetry  ramp(symmetry, 0.97, 0.995)
+    symmetry  ramp(symmetry, *card.preprocessing.symmetry_ramp)   # dlib-resnet-v1: 0.97, 0.995
+
+Symmetry is a cosine between two of the template model's own templates, so its scale is
+the model's: each template model's card carries its ramp. dlib-resnet-v1's (0.97, 0.995)
+was set as the other ramps were; sface-2021dec's (0.93, 0.98) puts its ends at the same
+quantiles of the symmetry distribution, matched over the same 400 development photos
+(dlib's 0.97 and 0.995 fall at SFace's 0.93-0.94 and 0.98).
 
 Roll is reported but not penalised: alignment removes it. The ramps are round numbers
 chosen once from published guidance and the spread of each measure over a whole data
@@ -43,6 +49,8 @@ import numpy as np
 
 from facedocket.types import Face, Quality, RGBArray
 
+SYMMETRY_RAMP = (0.97, 0.995)
+"""dlib-resnet-v1's; other template models carry theirs on their card."""
 _LAPLACIAN = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float32)
 
 
@@ -79,8 +87,11 @@ def sharpness(grey: np.ndarray) -> float:
     return float(lap.var())
 
 
-def assess(face: Face, chip: RGBArray, symmetry: float = 1.0) -> Quality:
-    """Quality of ``face`` given its aligned ``chip`` and its template's ``symmetry``."""
+def assess(
+    face: Face, chip: RGBArray, symmetry: float = 1.0, symmetry_ramp: tuple[float, float] = SYMMETRY_RAMP
+) -> Quality:
+    """Quality of ``face`` given its aligned ``chip`` and its template's ``symmetry``
+    (``symmetry_ramp``: the model card's, since symmetry is on the model's scale)."""
     grey = _grey(chip)
     h, w = grey.shape
     centre = grey[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4]
@@ -95,7 +106,7 @@ def assess(face: Face, chip: RGBArray, symmetry: float = 1.0) -> Quality:
         * ramp(contrast, 5, 20)
         * ramp(60 - abs(yaw), 0, 40)
         * ramp(face.score, 0.8, 0.99)
-        * ramp(symmetry, 0.97, 0.995)
+        * ramp(symmetry, *symmetry_ramp)
     )
     return Quality(
         inter_eye_px=eye_px,

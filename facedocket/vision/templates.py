@@ -1,6 +1,8 @@
-"""Templates: aligned 150x150 chips -> L2-normalised 128-d vectors from dlib's ResNet.
+"""Templates: aligned chips -> L2-normalised vectors, with test-time augmentation.
 
-Two runtimes compute the same model (``dlib-resnet-v1``):
+Which network makes the vectors is a template model (vision/template_models.py). For
+dlib's ResNet (``dlib-resnet-v1``, 150x150 chips, 128-d) two runtimes compute the same
+model:
 
 * ``onnx`` (default): dlib's weights, read from the shipped ``.dat`` file and run in ONNX
   Runtime (see :mod:`facedocket.vision.dlib_onnx`); several times faster than dlib's own
@@ -10,13 +12,14 @@ Two runtimes compute the same model (``dlib-resnet-v1``):
 Test-time augmentation makes templates steadier. With ``flip`` the template is the
 normalised mean over the chip and its mirror image; with ``jitter`` as well over four
 fixed small similarity transforms of the chip (rotated by +/-4 degrees, scaled by
-+/-5 %), each with its mirror: ten views. On the development set, FNMR at FMR 1e-3 is
-6.6 % with one view, 5.5 % with flip and 5.0 % with flip and jitter (docs/evaluation.md).
++/-5 %), each with its mirror: ten views. For dlib's ResNet on the development set, FNMR
+at FMR 1e-3 is 6.6 % with one view, 5.5 % with flip and 5.0 % with flip and jitter
+(docs/evaluation.md); a card says whether its model uses jitter (``preprocessing.jitter``).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +28,9 @@ from PIL import Image as PILImage
 from facedocket.errors import ConfigurationError, ModelMismatch
 from facedocket.types import RGBArray, Template, Vector
 from facedocket.vision import models
+
+if TYPE_CHECKING:
+    from facedocket.vision.template_models import TemplateModel
 
 RUNTIMES = ("onnx", "dlib")
 TEMPLATE_DIM = 128
@@ -39,11 +45,11 @@ class Descriptor(Protocol):
 class DlibDescriptor:
     """dlib's own ResNet implementation."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: str | None = None) -> None:
         import dlib
 
-        path = models.dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")
-        self._model = dlib.face_recognition_model_v1(str(path))
+        path = path or str(models.dlib_model_path("dlib_face_recognition_resnet_model_v1.dat"))
+        self._model = dlib.face_recognition_model_v1(path)
 
     def compute(self, chips: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         if len(chips) == 0:
@@ -52,14 +58,16 @@ class DlibDescriptor:
         return np.asarray(self._model.compute_face_descriptor(batch), dtype=np.float32)
 
 
-def create_descriptor(runtime: str = "onnx", threads: int = 1, cache_dir: str | None = None) -> Descriptor:
-    """Build the descriptor runtime by name."""
+def create_descriptor(
+    runtime: str = "onnx", threads: int = 1, cache_dir: str | None = None, path: str | None = None
+) -> Descriptor:
+    """Build dlib's ResNet in the runtime named (``path``: the ``.dat`` file, default the shipped one)."""
     if runtime == "dlib":
-        return DlibDescriptor()
+        return DlibDescriptor(path)
     if runtime == "onnx":
         from facedocket.vision.dlib_onnx import OnnxDlibDescriptor
 
-        return OnnxDlibDescriptor(threads=threads, cache_dir=cache_dir)
+        return OnnxDlibDescriptor(dat_path=path, threads=threads, cache_dir=cache_dir)
     raise ConfigurationError(f"unknown runtime {runtime!r}; choose one of: {', '.join(RUNTIMES)}")
 
 
@@ -94,21 +102,23 @@ def _views(chips: npt.NDArray[np.uint8], jitter: bool) -> list[npt.NDArray[np.ui
 
 
 def embed(
-    descriptor: Descriptor, chips: npt.NDArray[np.uint8], flip: bool = True, jitter: bool = True
+    model: TemplateModel, chips: npt.NDArray[np.uint8], flip: bool = True, jitter: bool = True
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """Unit-length templates (N, 128) for aligned chips (N, 150, 150, 3), and each chip's
-    symmetry: the cosine between the templates of the chip and its mirror image (1.0
-    without ``flip``, where the mirror is not computed). ``jitter`` needs ``flip``."""
-    n = len(chips)
+    """Unit-length templates (N, D) of ``model`` for its aligned chips (N, H, W, 3), and
+    each chip's symmetry: the cosine between the templates of the chip and its mirror
+    image (1.0 without ``flip``, where the mirror is not computed). ``jitter`` needs
+    ``flip`` and is used only where the model's card allows it."""
+    n, dim = len(chips), model.card.dimensions
     if n == 0:
-        return np.zeros((0, TEMPLATE_DIM), dtype=np.float32), np.zeros(0, dtype=np.float32)
+        return np.zeros((0, dim), dtype=np.float32), np.zeros(0, dtype=np.float32)
     if not flip:
-        return normalise(descriptor.compute(chips)), np.ones(n, dtype=np.float32)
-    views = _views(chips, jitter)
+        return model.embed(chips), np.ones(n, dtype=np.float32)
+    pre = model.card.preprocessing
+    views = _views(chips, jitter and pre is not None and pre.jitter)
     batch = np.concatenate([x for view in views for x in (view, view[:, :, ::-1, :])])
-    descriptors = normalise(descriptor.compute(batch)).reshape(len(views) * 2, n, TEMPLATE_DIM)
-    symmetry = np.einsum("ij,ij->i", descriptors[0], descriptors[1]).astype(np.float32)
-    return normalise(descriptors.sum(axis=0)), symmetry
+    templates = model.embed(batch).reshape(len(views) * 2, n, dim)
+    symmetry = np.einsum("ij,ij->i", templates[0], templates[1]).astype(np.float32)
+    return normalise(templates.sum(axis=0)), symmetry
 
 
 def similarity(a: Template, b: Template) -> float:
@@ -128,8 +138,8 @@ def cosine(a: Vector, b: Vector) -> float:
     return float(np.dot(a, b) / (na * nb))
 
 
-def chip_stack(chips: list[RGBArray]) -> npt.NDArray[np.uint8]:
-    """List of chips -> one (N, 150, 150, 3) array."""
+def chip_stack(chips: list[RGBArray], size: tuple[int, int] = (150, 150)) -> npt.NDArray[np.uint8]:
+    """List of chips -> one (N, height, width, 3) array; ``size`` = (width, height) when empty."""
     if not chips:
-        return np.zeros((0, 150, 150, 3), dtype=np.uint8)
+        return np.zeros((0, size[1], size[0], 3), dtype=np.uint8)
     return np.stack(chips).astype(np.uint8)

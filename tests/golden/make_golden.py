@@ -1,4 +1,5 @@
-"""Regenerate tests/golden/pipeline.json (boxes, landmarks, templates of three dev photos).
+"""Regenerate tests/golden/pipeline.json (boxes, landmarks, dlib-resnet-v1 templates of three
+photos) and tests/golden/sface.json (sface-2021dec templates of the same faces).
 
 Run only when a change to the pipeline is meant to change its output, and say so in the
 commit: `python tests/golden/make_golden.py`.
@@ -16,12 +17,11 @@ FACES = HERE.parents[2] / "shared" / "faces"
 PHOTOS = ["dev/Yao_Ming/1.jpg", "dev/Sheryl_Crow/2.jpg", "multi/face_recognition__examples_two_people.jpg"]
 
 
-def main() -> None:
-    pipeline = FacePipeline()
-    golden = {}
+def golden(pipeline: FacePipeline) -> dict[str, list[dict[str, list[float] | list[list[float]]]]]:
+    out = {}
     for photo in PHOTOS:
         found = pipeline.analyse(pipeline.load(FACES / photo))
-        golden[photo] = [
+        out[photo] = [
             {
                 "box": f.face.box.as_list(),
                 "landmarks": [[round(x, 1), round(y, 1)] for x, y in f.face.landmarks],
@@ -29,7 +29,13 @@ def main() -> None:
             }
             for f in found
         ]
-    (HERE / "pipeline.json").write_text(json.dumps(golden, indent=1) + "\n")
+    return out
+
+
+def main() -> None:
+    pipeline = FacePipeline()
+    (HERE / "pipeline.json").write_text(json.dumps(golden(pipeline), indent=1) + "\n")
+    (HERE / "sface.json").write_text(json.dumps(golden(pipeline.for_model("sface-2021dec")), indent=1) + "\n")
 
 
 if __name__ == "__main__":
