@@ -377,11 +377,6 @@ def check_reports(q: Quarter) -> None:
 
 
 @pytest.fixture(scope="module")
-def fast_pipeline(tmp_path_factory: pytest.TempPathFactory) -> FacePipeline:
-    return FacePipeline.from_settings(Settings(home=tmp_path_factory.mktemp("pipeline"), jitter=False))
-
-
-@pytest.fixture(scope="module")
 def quarter(tmp_path_factory: pytest.TempPathFactory, fast_pipeline: FacePipeline) -> Iterator[Quarter]:
     """The quarter on SQLite, built once for the module's tests (which only read it, and add
     report events after the quarter)."""
