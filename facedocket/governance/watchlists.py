@@ -164,9 +164,10 @@ def _false_alerts(p: PolicyProfile, f: DeploymentFacts) -> str | None:
         return None
     needed = needed_threshold(f.model_id, f.entries, limit)
     advice = f"raise the threshold to {needed:.6f}" if needed is not None else "the model card cannot vouch for it"
+    count, verb = ("1 entry", "is") if f.entries == 1 else (f"{f.entries} entries", "are")
     return (
-        f"{f.entries} entries at threshold {f.threshold:.6f} are expected to alert falsely on {expected:.3g} of the "
-        f"faces seen; this policy allows {limit:g}: {advice}, or shorten the list"
+        f"{count} at threshold {f.threshold:.6f} {verb} expected to alert falsely on {expected:.3g} of the faces "
+        f"seen; this policy allows {limit:g}: {advice}, or shorten the list"
     )
 
 

@@ -326,6 +326,15 @@ class Deployments(Area):
     def next_window_change(self, run: RunInfo, now: datetime) -> datetime | None:
         return window_rules.next_change(window_rules.parse_windows(run.windows), now, run.timezone)
 
+    def window_open(self, deployment_id: int) -> bool:
+        """Whether one of the deployment's windows is open now."""
+        with self.ctx.read() as session:
+            row = queries.deployment(session, deployment_id)
+            if row is None:
+                return False
+            windows, tz = window_rules.parse_windows(row.windows), row.timezone
+        return window_rules.is_open(windows, self.clock(), tz)
+
     def next_opening(self, deployment_id: int) -> datetime | None:
         """When one of the deployment's windows opens next (None: open now, or never within 8 days)."""
         with self.ctx.read() as session:

@@ -30,7 +30,7 @@ from typing import Any
 from facedocket.errors import Conflict, PolicyDenied
 from facedocket.governance.permissions import Actor, require
 from facedocket.service.context import SYSTEM, Context
-from facedocket.service.deployments import DeploymentInfo, Deployments
+from facedocket.service.deployments import DeploymentInfo, Deployments, RunInfo
 from facedocket.service.watching import RunSummary, Watching
 from facedocket.store.queries import deployments as queries
 from facedocket.video.events import Hit
@@ -84,10 +84,12 @@ class VideoWorkers:
         max_backoff_s: float = 60.0,
         max_restarts: int | None = 20,
         open_reader: ReaderFactory | None = None,
+        window_poll_s: float = 60.0,
     ) -> None:
         self.ctx, self.deployments, self.watching = ctx, deployments, watching
         self.restart_backoff_s, self.max_backoff_s, self.max_restarts = restart_backoff_s, max_backoff_s, max_restarts
         self.open_reader = open_reader
+        self.window_poll_s = window_poll_s
         self._workers: dict[int, _Worker] = {}
         self._lock = threading.Lock()
 
@@ -95,15 +97,24 @@ class VideoWorkers:
 
     def start(self, actor: Actor, deployment_id: int) -> DeploymentInfo:
         """Start matching in the background. The gate runs before this returns: a refusal is
-        raised (PolicyDenied) and no worker starts."""
+        raised (PolicyDenied) and no worker starts, unless the only rule it breaks is that no
+        time window is open; then the worker waits for the next window (``waiting``)."""
         require(actor, "deployment.run")
         with self._lock:
             if self._alive(deployment_id):
                 raise Conflict(f"deployment {deployment_id} is running already; stop it first")
             worker = _Worker(deployment_id, actor)
             self._workers[deployment_id] = worker
+        first = None
         try:
             first = self.deployments.start(actor, deployment_id)
+        except PolicyDenied as refused:
+            if not refused.failures or any(rule != WINDOW_RULE for rule, _ in refused.failures):
+                with self._lock:
+                    self._workers.pop(deployment_id, None)
+                raise
+            self.deployments.set_status(deployment_id, "waiting")
+            worker.update(state="waiting")
         except BaseException:
             with self._lock:
                 self._workers.pop(deployment_id, None)
@@ -166,10 +177,14 @@ class VideoWorkers:
 
     # --- the worker's thread ------------------------------------------------------------
 
-    def _main(self, worker: _Worker, first: Any) -> None:
+    def _main(self, worker: _Worker, first: RunInfo | None) -> None:
         delay, restarts, run = self.restart_backoff_s, 0, first
+        waiting = first is None
         try:
             while not worker.stop.is_set():
+                if waiting and not self._wait_for_window(worker, [(WINDOW_RULE, "")]):
+                    return
+                waiting = False
                 try:
                     summary = self._run(worker, run)
                     run = None
@@ -203,7 +218,7 @@ class VideoWorkers:
             worker.update(state="stopped")
             self.deployments.set_status(worker.deployment_id, "stopped")
 
-    def _run(self, worker: _Worker, started: Any) -> RunSummary:
+    def _run(self, worker: _Worker, started: RunInfo | None) -> RunSummary:
         """One run: the first was started (gated) by :meth:`start`; later ones start here."""
         actor = worker.actor
 
@@ -217,7 +232,12 @@ class VideoWorkers:
                 worker.update(source="connected")
 
         deployment = self.deployments.get_deployment(actor, worker.deployment_id)
-        reader = self.open_reader(self.deployments.source_of(worker.deployment_id)) if self.open_reader else None
+        try:
+            reader = self.open_reader(self.deployments.source_of(deployment.id)) if self.open_reader else None
+        except BaseException as exc:
+            if started is not None:  # the run the gate began ends with the error
+                self.deployments.finish(started, f"error: {type(exc).__name__}: {exc}"[:200], actor)
+            raise
         worker.update(state="matching", source="connecting")
         summary = self.watching.watch(actor, deployment.id, reader=reader, stop=worker.stop, on_event=seen,
                                       run=started, stop_reason=lambda: worker.stop_reason)  # fmt: skip
@@ -225,17 +245,20 @@ class VideoWorkers:
         return summary
 
     def _wait_for_window(self, worker: _Worker, failures: list[tuple[str, str]]) -> bool:
-        """Wait for the next window if the gate refused only because none is open; False
-        when the refusal is for good (or the stop came)."""
+        """Wait until a window is open if the gate refused only because none is; False when
+        the refusal is for good (or the stop came). The gate runs again once one opens."""
         if not failures or any(rule != WINDOW_RULE for rule, _ in failures):
             worker.update(state="stopped", last_error="; ".join(f"{r}: {w}" for r, w in failures))
             return False
         self.deployments.set_status(worker.deployment_id, "waiting")
         worker.update(state="waiting")
-        opening = self.deployments.next_opening(worker.deployment_id)
-        wait = 60.0 if opening is None else (opening - self.ctx.clock()).total_seconds()
-        worker.stop.wait(max(0.05, min(wait, 60.0)))
-        return not worker.stop.is_set()
+        while not worker.stop.is_set():
+            opening = self.deployments.next_opening(worker.deployment_id)
+            if opening is None and self.deployments.window_open(worker.deployment_id):
+                return True
+            wait = self.window_poll_s if opening is None else (opening - self.ctx.clock()).total_seconds()
+            worker.stop.wait(max(0.01, min(wait, self.window_poll_s)))
+        return False
 
     def _record(self, worker: _Worker, details: dict[str, Any]) -> None:
         with self.ctx.read() as session:
