@@ -98,7 +98,8 @@ def test_the_policy_refuses_entries_it_does_not_allow(service: Service) -> None:
         service.watchlists.add_entry(shop.examiner, shop.watchlist, _entry(expires=later), data)
     assert [rule for rule, _ in refused.value.failures] == ["retention.watchlist_entries"]
     assert [e["details"]["failed"] for e in shop.events("watchlist.entry_refused")] == [  # type: ignore[index]
-        ["watchlists.reasons"], ["retention.watchlist_entries"]
+        ["watchlists.reasons"],
+        ["retention.watchlist_entries"],
     ]
     with pytest.raises(InvalidInput, match="incident reference is required"):
         service.watchlists.add_entry(shop.examiner, shop.watchlist, _entry(incident_reference=" "), data)
@@ -197,8 +198,12 @@ def test_a_long_list_at_a_low_threshold_is_refused_for_its_false_alerts(service:
     service.deployments.authorise(shop.manager, deployment.id, "AUTH-1")
     with pytest.raises(PolicyDenied) as refused:
         service.deployments.start(shop.examiner, deployment.id)
-    (rule, why), = refused.value.failures
-    assert rule == "watchlists.max_false_alerts_per_face" and "1 entry at threshold 0.945818" in why and "raise the threshold to 0.9498" in why
+    ((rule, why),) = refused.value.failures
+    assert (
+        rule == "watchlists.max_false_alerts_per_face"
+        and "1 entry at threshold 0.945818" in why
+        and "raise the threshold to 0.9498" in why
+    )
 
 
 def test_deployments_refuse_bad_descriptions_and_roles(service: Service) -> None:

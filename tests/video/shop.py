@@ -49,6 +49,7 @@ class Shop:
     auditor: Actor
     watchlist: int = 0
     entries: dict[str, EntryInfo] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)  # bearer token by username
 
     def entry(self, person: str, photo: Path, reason: str = "theft-with-violence", **changes: Any) -> EntryInfo:
         """Put ``person`` on the shop's watchlist and approve the entry (second person)."""
@@ -81,12 +82,15 @@ def open_shop(home: Path, pipeline: FacePipeline, policy: str = "retail-watchlis
     admin = service.accounts.authenticate(token.secret)
     service.policy.activate_policy(admin, policy)
 
+    secrets = {"admin": token.secret}
+
     def user(name: str, role: str) -> Actor:
         _info, activation = service.accounts.create_user(admin, name, role)
-        return service.accounts.authenticate(own_token(service, activation).secret)
+        secrets[name] = own_token(service, activation).secret
+        return service.accounts.authenticate(secrets[name])
 
     shop = Shop(service, clock, home, admin, user("sup", "supervisor"), user("manager", "supervisor"),
-                user("guard", "examiner"), user("auditor", "auditor"))  # fmt: skip
+                user("guard", "examiner"), user("auditor", "auditor"), secrets=secrets)  # fmt: skip
     if policy == "retail-watchlist":
         shop.watchlist = service.watchlists.create_watchlist(shop.supervisor, "main st", "incident reports").id
     return shop

@@ -84,7 +84,7 @@ def video_counts(
     decided = confirmed + dismissed
     return {
         "video_deployments": len(deployments),
-        "video_hours_active": round(hours, 2),
+        "video_hours_active": round(hours, 4),
         "faces_seen": faces,
         "alerts": counts["alert.raised"],
         "alerts_confirmed": confirmed,
