@@ -172,6 +172,7 @@ class AlertPublic(_Public):
     matches: list[dict[str, Any]] = Field(description="Every entry matched, best first: entry_id and score.")
     track_id: int = Field(description="The tracked face in the video.")
     video_time: float = Field(description="Seconds into the stream of the match.")
+    frame_time: float = Field(description="Seconds into the stream of the frame the crop comes from.")
     latency_s: float = Field(description="Seconds of video from the face's first detection to the match.")
     quality: float = Field(description="Quality score of the matched face (0 unusable, 1 ideal).")
     box: list[float] = Field(description="The face's box in the frame: left, top, right, bottom (pixels).")

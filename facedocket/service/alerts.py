@@ -73,6 +73,7 @@ class AlertInfo:
     matches: list[dict[str, Any]]
     track_id: int
     video_time: float
+    frame_time: float
     latency_s: float
     quality: float
     box: list[float]
@@ -114,8 +115,8 @@ def _info(a: Alert, d: Deployment, e: WatchlistEntry, references: dict[int, str]
         references.get(e.subject_id) if e.subject_id is not None else None, e.reason, e.incident_reference, e.expires,
         a.gallery_id, galleries.get(a.gallery_id, ""), a.score, a.threshold, a.model_id, a.entries,
         a.false_alert_probability, a.faces_per_hour, a.expected_false_alerts_per_hour, list(a.matches), a.track_id,
-        a.video_time, a.latency_s, a.quality, list(a.box), a.image_id is not None, a.repeats, a.created, a.last_seen,
-        a.decided_by, a.decided, a.reason, incidents.get(a.id),
+        a.video_time, a.frame_time, a.latency_s, a.quality, list(a.box), a.image_id is not None, a.repeats,
+        a.created, a.last_seen, a.decided_by, a.decided, a.reason, incidents.get(a.id),
     )  # fmt: skip
 
 
@@ -140,6 +141,7 @@ class Alerts(Area):
             if entry not in seen:
                 seen.add(entry)
                 matches.append({"entry_id": entry, "score": round(m.score, 6)})
+        quality = round(hit.best.face.quality.score, 4) if hit.best.face.quality else 0.0
         with self.ctx.write() as session:
             now = self.clock()
             image_id = images.store_crop(self.ctx, session, where.agency_id, hit.best.crop)
@@ -149,8 +151,8 @@ class Alerts(Area):
                 model_id=where.model_id, entries=where.entries, false_alert_probability=p,
                 faces_per_hour=round(where.faces_per_hour, 1), expected_false_alerts_per_hour=expected,
                 matches=matches, track_id=hit.track_id, video_time=round(hit.time, 3),
-                latency_s=round(hit.latency_s, 3), quality=round(hit.best.face.quality.score, 4)
-                if hit.best.face.quality else 0.0, box=[round(v, 1) for v in hit.best.face.box.as_list()],
+                frame_time=round(hit.best.time, 3), latency_s=round(hit.latency_s, 3), quality=quality,
+                box=[round(v, 1) for v in hit.best.face.box.as_list()],
                 image_id=image_id, status="pending", repeats=0, last_seen=now, created=now, reason="",
             )  # fmt: skip
             session.add(row)

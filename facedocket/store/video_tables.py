@@ -134,6 +134,7 @@ class Alert(Base):
     matches: Mapped[list[Any]] = mapped_column(JSON)
     track_id: Mapped[int] = mapped_column(Integer)
     video_time: Mapped[float] = mapped_column(Float)
+    frame_time: Mapped[float] = mapped_column(Float)
     latency_s: Mapped[float] = mapped_column(Float)
     quality: Mapped[float] = mapped_column(Float)
     box: Mapped[list[Any]] = mapped_column(JSON)

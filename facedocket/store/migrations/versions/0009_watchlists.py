@@ -117,6 +117,7 @@ def upgrade() -> None:
         sa.Column("matches", sa.JSON(), nullable=False),
         sa.Column("track_id", sa.Integer(), nullable=False),
         sa.Column("video_time", sa.Float(), nullable=False),
+        sa.Column("frame_time", sa.Float(), nullable=False),
         sa.Column("latency_s", sa.Float(), nullable=False),
         sa.Column("quality", sa.Float(), nullable=False),
         sa.Column("box", sa.JSON(), nullable=False),
