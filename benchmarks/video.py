@@ -58,6 +58,7 @@ from machine import describe  # noqa: E402
 FPS, WIDTH, HEIGHT = 25, 1280, 720
 MODEL = "dlib-resnet-v1"
 PER_FACE = 0.01  # retail-watchlist: watchlists.max_false_alerts_per_face
+SPARES = 40  # photos beyond the list's length, for those the enrolment refuses (no face, duplicates)
 
 
 def build(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -79,11 +80,11 @@ def build(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     sources, references = [cast.enrol_photo[p] for p in listed], list(listed)
     for person in fillers:
         for n, photo in enumerate(sorted((args.data / person).glob("*.jpg"))):
-            if len(sources) < args.watchlist:
+            if len(sources) < args.watchlist + SPARES:
                 sources.append(photo)
                 references.append(f"{person}#{n}")
     home = tmp / "service"
-    deployment = video_service.setup(home, sources, references)
+    deployment = video_service.setup(home, sources, references, args.watchlist)
     print(
         f"watchlist: {len(deployment['labels'])} entries, {len(listed)} of them people in the videos", file=sys.stderr
     )
@@ -138,10 +139,11 @@ def deployment_figures(job: dict[str, Any], run: dict[str, Any]) -> dict[str, An
     beside the false alerts per face the model card expects (1 - (1 - FMR)^entries)."""
     from facedocket.governance.watchlists import false_alert_probability, needed_threshold
 
-    entries = len(set(job["labels"]))
+    entries = len(job["labels"])  # one template per entry
     at_floor = evaluate_watch(job, run)
-    required = needed_threshold(MODEL, entries, PER_FACE)
-    assert required is not None, "the model card cannot vouch for this list at the profile's limit"
+    needed = needed_threshold(MODEL, entries, PER_FACE)
+    assert needed is not None, "the model card cannot vouch for this list at the profile's limit"
+    required = max(needed, run["threshold"])
     kept = [{**v, "hits": [h for h in v["hits"] if h["score"] >= required]} for v in run["videos"]]
     at_required = evaluate_watch(job, {**run, "videos": kept})
     unlisted = at_floor["people_in_view"] - at_floor["listed_in_view"]

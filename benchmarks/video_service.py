@@ -35,11 +35,12 @@ def bench_profile() -> str:
     return text.replace("\nmax_false_alerts_per_face = 0.01\n", "\n")
 
 
-def setup(home: Path, sources: list[Path], references: list[str]) -> dict[str, Any]:
-    """Enrol ``sources`` under ``references`` into a watchlist, put each subject on the list
-    (added by an examiner, approved by a supervisor), describe and authorise a deployment.
-    Writes the templates to ``home/watchlist.npz`` for the watcher-only run. Returns the job
-    part: home, the examiner's token, the deployment id, the labels of the templates."""
+def setup(home: Path, sources: list[Path], references: list[str], entries: int) -> dict[str, Any]:
+    """Enrol ``sources`` under ``references`` into a watchlist, put the first ``entries``
+    subjects enrolled on the list (added by an examiner, approved by a supervisor; the
+    sources hold spares for photos the enrolment refuses), describe and authorise a
+    deployment. Writes the listed templates to ``home/watchlist.npz`` for the watcher-only
+    run. Returns the job part: home, the examiner's token, the deployment id, the labels."""
     service = open_service(Settings(home=home))
     token = service.accounts.bootstrap("Bench Stores", "admin")
     admin = service.accounts.authenticate(token.secret)
@@ -54,8 +55,9 @@ def setup(home: Path, sources: list[Path], references: list[str]) -> dict[str, A
     started = time.perf_counter()
     items = [EnrolItem(ref, str(path)) for ref, path in zip(references, sources, strict=True)]
     report = service.enrolment.enroll(guard, watchlist, items)
-    enrolled = [o.subject for o in report.outcomes if o.outcome == "enrolled"]
-    print(f"enrolled {len(enrolled)} of {len(items)} photos in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    enrolled = [o.subject for o in report.outcomes if o.outcome == "enrolled"][:entries]
+    print(f"enrolled {report.counts['enrolled']} of {len(items)} photos in {time.perf_counter() - started:.0f} s; "
+          f"{len(enrolled)} listed", file=sys.stderr)  # fmt: skip
     for reference in enrolled:
         entry = service.watchlists.add_entry(
             guard, watchlist, EntryDraft(reference, "repeated-theft", "BENCH-1", "bench")
@@ -69,7 +71,7 @@ def setup(home: Path, sources: list[Path], references: list[str]) -> dict[str, A
         rows = session.execute(
             select(TemplateRow.vector, Subject.reference)
             .join(Subject, Subject.id == TemplateRow.subject_id)
-            .where(TemplateRow.gallery_id == watchlist)
+            .where(TemplateRow.gallery_id == watchlist, Subject.reference.in_(enrolled))
             .order_by(TemplateRow.id)
         ).all()
     labels = [label(r) for _v, r in rows]

@@ -163,6 +163,10 @@ ALERT_STATES = ("pending", "confirmed", "dismissed")
 """An alert waits (``pending``) until a person confirms it (an incident record is made) or
 dismisses it (a false alert); nothing is identified before that."""
 
+DEPLOYMENT_STATES = ("stopped", "running", "waiting")
+"""A deployment is ``running`` (matching), ``waiting`` (its worker waits for a time window to
+open) or ``stopped``."""
+
 SOURCE_KINDS = ("file", "rtsp", "http", "udp", "device")
 """What a deployment watches: a recorded file, an RTSP camera, an HTTP or UDP stream, a
 capture device. Every kind but ``file`` is live video."""

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from facedocket.api.schemas import GalleryPublic, UtcDatetime, _Public
-from facedocket.vocab import ALERT_STATES, ENTRY_STATES, SOURCE_KINDS, WATCHLIST_REASONS
+from facedocket.vocab import ALERT_STATES, DEPLOYMENT_STATES, ENTRY_STATES, SOURCE_KINDS, WATCHLIST_REASONS
 
 # --- watchlists ------------------------------------------------------------------------------
 
@@ -122,7 +122,7 @@ class DeploymentPublic(_Public):
     authorised: UtcDatetime | None = Field(description="When a supervisor authorised it.")
     authorised_by: int | None = Field(description="Who authorised it.")
     authorisation_reference: str = Field(description="The authorisation's reference.")
-    status: str = Field(description="stopped, running or waiting (for a time window).")
+    status: str = Field(description=f"One of {', '.join(DEPLOYMENT_STATES)} (waiting: for a time window).")
     window_open: bool = Field(description="Whether one of its windows is open now.")
     entries: int = Field(description="Active entries it would match now.")
     run_id: int | None = Field(description="Its open run, if any.")

@@ -31,15 +31,16 @@ def video_due(ctx: Context, session: Session, agency_id: int, profile: PolicyPro
     held = oversight_queries.held(session, "subject", agency_id)
     expired, kept, touched = expire_due(ctx, session, agency_id, now, held)
     found = {"watchlist_entries": rules.Due(expired, kept)}
-    kept_rows = profile.retention
+    periods = profile.retention
     for record, rows, days in (
-        ("unconfirmed_alerts", alert_queries.unconfirmed(session, agency_id), kept_rows.unconfirmed_alerts),
-        ("incident_records", alert_queries.incidents(session, agency_id), kept_rows.incident_records),
+        ("unconfirmed_alerts", alert_queries.unconfirmed(session, agency_id), periods.unconfirmed_alerts),
+        ("incident_records", alert_queries.incidents(session, agency_id), periods.incident_records),
     ):
         due = rules.due(rows, now, days, set())
         images.drop_alert_rows(session, due.deleted)
         found[record] = due
-    return found, touched
+    # a record type the agency has nothing of is left out of the report
+    return {k: v for k, v in found.items() if v.deleted or v.held}, touched
 
 
 __all__ = ["video_due"]

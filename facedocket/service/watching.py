@@ -70,6 +70,7 @@ class _State:
     alert_of_hit: dict[int, int] = field(default_factory=dict)
     last_for_entry: dict[int, tuple[int, float]] = field(default_factory=dict)
     next_check: datetime | None = None
+    refusal: str = ""
 
 
 class Watching(Area):
@@ -127,23 +128,26 @@ class Watching(Area):
             if on_event is not None:
                 on_event(event)
             if isinstance(event, Hit):
-                self._on_hit(state, event)
+                if not state.refusal:  # the tracks the watcher closes after a refusal raise nothing
+                    self._on_hit(state, event)
             elif isinstance(event, FacesCounted):
                 self._flush_counts(state)
             elif isinstance(event, (SourceDropped, SourceReconnected)):
                 self._on_source(state, event)
-            if stop.is_set():
-                return "stopped"
-            if state.next_check is not None and self.clock() >= state.next_check:
-                refused = self._recheck(state)
-                if refused:
-                    return refused
+        if state.refusal:
+            return state.refusal
         return "stopped" if stop.is_set() else "the source ended"
 
     def _frames(self, state: _State, items: Iterable[SourceItem], stop: threading.Event) -> Iterable[SourceItem]:
+        """The source's items until it ends, the stop is asked for, or the gate (checked again
+        at each window change and every RECHECK_S, between two frames) refuses."""
         for item in items:
             if stop.is_set():
                 return
+            if state.next_check is not None and self.clock() >= state.next_check:
+                state.refusal = self._recheck(state)
+                if state.refusal:
+                    return
             state.summary.frames += 1
             yield item
 
