@@ -145,8 +145,12 @@ def main() -> None:
         DOCS / "audit.md": with_generated(DOCS / "audit.md", {"audit actions": audit_actions_markdown()}),
         DOCS / "architecture.md": with_generated(
             DOCS / "architecture.md",
-            {"permissions": table_markdown(), "transitions": transitions_markdown(), "rules": rules_markdown(),
-             "video rules": video_rules_markdown()},  # fmt: skip
+            {
+                "permissions": table_markdown(),
+                "transitions": transitions_markdown(),
+                "rules": rules_markdown(),
+                "video rules": video_rules_markdown(),
+            },
         ),
     }
     if "--check" in sys.argv:
