@@ -46,6 +46,7 @@ from facedocket.cli import policy as _policy_commands  # noqa: E402,F401
 from facedocket.cli import report as _report_commands  # noqa: E402,F401
 from facedocket.cli import requests as _request_commands  # noqa: E402,F401
 from facedocket.cli import service as _service_commands  # noqa: E402,F401
+from facedocket.cli import video as _video_commands  # noqa: E402,F401
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -39,7 +39,8 @@ from facedocket.cli.service import (
 from facedocket.service.oversight import HoldInfo
 from facedocket.types import json_default
 
-RECORD_TYPES = ("probe_images", "candidate_lists", "templates", "subjects")
+RECORD_TYPES = ("probe_images", "candidate_lists", "templates", "subjects", "watchlist_entries",
+                "unconfirmed_alerts", "incident_records")  # fmt: skip
 """The record types a retention run reports, in the order it prints them."""
 
 
@@ -189,7 +190,9 @@ def _retention_text(report: dict[str, Any]) -> str:
 def retention_run(ctx: click.Context, dry_run: bool, token: str | None, as_json: bool) -> None:
     """Delete what has outlived its retention period (admins): probe photos, candidate
     lists, templates (from the database and the index files), subjects past the
-    last-interaction limit, and subjects of consent galleries whose consent ended.
+    last-interaction limit, subjects of consent galleries whose consent ended, expired
+    watchlist entries' templates, alerts nobody confirmed and old incident records (with
+    their face crops).
 
     Periods come from the active policy profile (a gallery may set its own template period
     with `facedocket gallery retention`). Whatever a legal hold covers is kept and counted.
