@@ -29,7 +29,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from facedocket.errors import Conflict, InvalidInput, NotFound, PolicyDenied
+from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound, PolicyDenied
 from facedocket.governance import windows as window_rules
 from facedocket.governance.permissions import Actor, require
 from facedocket.governance.rules import Failure, Verdict, floor_score
@@ -188,6 +188,8 @@ class Deployments(Area):
         reference = text(reference, "authorisation reference", required=True)
         with self.ctx.write() as session:
             row = self._own(session, actor, deployment_id, lock=True)
+            if row.created_by == actor.user_id:
+                raise Forbidden("nobody authorises a deployment they set up; another supervisor does")
             row.authorised, row.authorised_by, row.authorisation_reference = self.clock(), actor.user_id, reference
             self.ctx.audit(session, actor, "deployment.authorised", "deployment", row.id, {"reference": reference})
             return self._info(session, row)

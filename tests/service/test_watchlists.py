@@ -169,6 +169,8 @@ def test_the_gate_names_every_missing_safeguard(service: Service) -> None:
     with pytest.raises(Forbidden):
         service.deployments.authorise(shop.examiner, bare.id, "AUTH-1")
     ready = service.deployments.create_deployment(shop.supervisor, shop.draft(name="ready"))
+    with pytest.raises(Forbidden, match="set up"):  # four eyes: never the supervisor who set it up
+        service.deployments.authorise(shop.supervisor, ready.id, "AUTH-2026-11")
     service.deployments.authorise(shop.manager, ready.id, "AUTH-2026-11")
     run = service.deployments.start(shop.examiner, ready.id)
     assert run.source_kind == "rtsp" and run.threshold == pytest.approx(0.945818, abs=1e-6)
