@@ -68,7 +68,7 @@ class _Worker:
         self.status = WorkerStatus(deployment_id, "starting")
         self.stop_reason = ""
 
-    def update(self, **changes: Any) -> None:
+    def mark(self, **changes: Any) -> None:
         self.status = replace(self.status, **changes)
 
 
@@ -114,7 +114,7 @@ class VideoWorkers:
                     self._workers.pop(deployment_id, None)
                 raise
             self.deployments.set_status(deployment_id, "waiting")
-            worker.update(state="waiting")
+            worker.mark(state="waiting")
         except BaseException:
             with self._lock:
                 self._workers.pop(deployment_id, None)
@@ -199,12 +199,12 @@ class VideoWorkers:
                     error = f"{type(exc).__name__}: {exc}"[:500]
                     if self.max_restarts is not None and restarts > self.max_restarts:
                         self._record(worker, {"error": error, "restarts": restarts - 1, "gave_up": True})
-                        worker.update(state="stopped", last_error=error)
+                        worker.mark(state="stopped", last_error=error)
                         return
                     self._record(worker, {"error": error, "restarts": restarts, "retry_in_s": delay})
                     log.warning("deployment %s: worker died (%s); restarting in %s s", worker.deployment_id, error,
                                 delay)  # fmt: skip
-                    worker.update(state="restarting", restarts=restarts, last_error=error)
+                    worker.mark(state="restarting", restarts=restarts, last_error=error)
                     worker.stop.wait(delay)
                     delay = min(delay * 2, self.max_backoff_s)
                     continue
@@ -215,7 +215,7 @@ class VideoWorkers:
                     continue
                 return  # stopped, refused for good, or a file that ended
         finally:
-            worker.update(state="stopped")
+            worker.mark(state="stopped")
             self.deployments.set_status(worker.deployment_id, "stopped")
 
     def _run(self, worker: _Worker, started: RunInfo | None) -> RunSummary:
@@ -225,11 +225,11 @@ class VideoWorkers:
         def seen(event: Any) -> None:
             status = worker.status
             if isinstance(event, Hit):
-                worker.update(alerts=status.alerts + 1)
+                worker.mark(alerts=status.alerts + 1)
             elif isinstance(event, SourceDropped):
-                worker.update(source=f"dropped: {event.error}")
+                worker.mark(source=f"dropped: {event.error}")
             elif isinstance(event, SourceReconnected):
-                worker.update(source="connected")
+                worker.mark(source="connected")
 
         deployment = self.deployments.get_deployment(actor, worker.deployment_id)
         try:
@@ -238,20 +238,20 @@ class VideoWorkers:
             if started is not None:  # the run the gate began ends with the error
                 self.deployments.finish(started, f"error: {type(exc).__name__}: {exc}"[:200], actor)
             raise
-        worker.update(state="matching", source="connecting")
+        worker.mark(state="matching", source="connecting")
         summary = self.watching.watch(actor, deployment.id, reader=reader, stop=worker.stop, on_event=seen,
                                       run=started, stop_reason=lambda: worker.stop_reason)  # fmt: skip
-        worker.update(run_id=summary.run_id, frames=summary.frames)
+        worker.mark(run_id=summary.run_id, frames=summary.frames)
         return summary
 
     def _wait_for_window(self, worker: _Worker, failures: list[tuple[str, str]]) -> bool:
         """Wait until a window is open if the gate refused only because none is; False when
         the refusal is for good (or the stop came). The gate runs again once one opens."""
         if not failures or any(rule != WINDOW_RULE for rule, _ in failures):
-            worker.update(state="stopped", last_error="; ".join(f"{r}: {w}" for r, w in failures))
+            worker.mark(state="stopped", last_error="; ".join(f"{r}: {w}" for r, w in failures))
             return False
         self.deployments.set_status(worker.deployment_id, "waiting")
-        worker.update(state="waiting")
+        worker.mark(state="waiting")
         while not worker.stop.is_set():
             opening = self.deployments.next_opening(worker.deployment_id)
             if opening is None and self.deployments.window_open(worker.deployment_id):
