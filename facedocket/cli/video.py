@@ -11,8 +11,7 @@ from typing import Any
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import _echo_json, echo, write_private_bytes
-from facedocket.cli.oversight import MOMENT, _when
+from facedocket.cli.common import MOMENT, _echo_json, _when, echo, write_private_bytes
 from facedocket.cli.service import _actor, _plain, _service, _show, json_option, token_option
 from facedocket.service import AlertInfo, DeploymentDraft, DeploymentInfo, EntryDraft, EntryInfo
 from facedocket.vocab import ALERT_STATES, ENTRY_STATES, WATCHLIST_REASONS
