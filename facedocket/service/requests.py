@@ -7,6 +7,13 @@ examiners review the candidates (:mod:`.review`). The requesting agency sees the
 outcome and only the released candidates, never the unit's galleries; the unit sees a
 request only once it is submitted (a draft stays with its own agency).
 
+The probe photo is kept encrypted (:mod:`facedocket.service.files`). When it shows several
+faces, the requester chooses the one to search at filing (``probe_face``, 1-based in
+detection order; a probe of several faces without a choice is refused): the request keeps
+that face's box and an aligned crop of it, and every search under the request uses that
+face. The legal basis's document may be filed with the request; it is kept encrypted too
+and its SHA-256 recorded.
+
 Each step is a transition of :mod:`facedocket.governance.requests`, taken in one write
 transaction that locks the request row, re-checks permission, state and policy, and writes
 the change with its audit event. Submission runs
@@ -18,14 +25,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound, PolicyDenied
+from facedocket.errors import Conflict, Forbidden, InvalidInput, NoFaceFound, NotFound, PolicyDenied, SeveralFaces
 from facedocket.governance import requests as machine
 from facedocket.governance.permissions import Actor, require, roles_for
 from facedocket.governance.rules import Facts, Failure, check_submission
@@ -34,8 +41,10 @@ from facedocket.service.galleries import usable_gallery
 from facedocket.service.inputs import identifier, text
 from facedocket.service.policy import policy_of
 from facedocket.store.queries import accounts as account_queries
+from facedocket.store.queries import galleries as gallery_queries
 from facedocket.store.queries import requests as queries
-from facedocket.store.tables import Case, Request, StoredImage
+from facedocket.store.tables import Case, Request
+from facedocket.vision.images import encode_jpeg, media_type_of
 from facedocket.vocab import LEGAL_BASES, OFFENCE_CATEGORIES, PROBE_SOURCES
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -66,6 +75,28 @@ class RequestDraft:
     galleries: list[int] = field(default_factory=list)
     probe_source: str = "still-image"
     target_agency_id: int | None = None
+    probe_face: int | None = None
+    """The face of the probe to search (1-based, detection order); needed when it shows several."""
+
+
+@dataclass(frozen=True)
+class ProbeFace:
+    """One face found in a probe photo: its box and landmarks in ``ProbeFaces`` pixels."""
+
+    number: int
+    box: list[float]
+    landmarks: list[list[float]]
+    quality: float
+
+
+@dataclass(frozen=True)
+class ProbeFaces:
+    """The faces of a probe photo, for the requester to choose one (``width`` and ``height``
+    are the decoded pixels the boxes are in)."""
+
+    width: int
+    height: int
+    faces: list[ProbeFace]
 
 
 @dataclass(frozen=True)
@@ -102,6 +133,13 @@ class RequestInfo:
     policy_sha256: str = ""
     requester: str = ""
     decided_by_name: str = ""
+    agency_name: str = ""
+    target_agency_name: str = ""
+    gallery_names: list[str] = field(default_factory=list)
+    probe_face: int | None = None
+    probe_file_id: int | None = None
+    probe_crop_id: int | None = None
+    document_file_id: int | None = None
 
 
 def _case_info(case: Case) -> CaseInfo:
@@ -209,16 +247,31 @@ class Requests(Area):
 
     # --- filing and submission ----------------------------------------------------------------
 
-    def file_request(self, actor: Actor, draft: RequestDraft, probe: bytes, submit: bool = False) -> RequestInfo:
-        """File a written request with its probe photo (stored in the database). ``submit``
-        also submits it. The probe must be an image this system can read."""
+    def probe_faces(self, actor: Actor, probe: bytes) -> ProbeFaces:
+        """The faces of a probe photo, so the requester can choose one before filing (nothing
+        is kept)."""
+        require(actor, "request.file")
+        image = self.ctx.pipeline.load(probe)
+        found = self.ctx.pipeline.analyse(image)
+        faces = [ProbeFace(i, f.face.box.as_list(), [[round(x, 1), round(y, 1)] for x, y in f.face.landmarks],
+                           round(f.template.quality, 4)) for i, f in enumerate(found, start=1)]  # fmt: skip
+        return ProbeFaces(image.width, image.height, faces)
+
+    def file_request(self, actor: Actor, draft: RequestDraft, probe: bytes, submit: bool = False,
+                     document: bytes | None = None) -> RequestInfo:  # fmt: skip
+        """File a written request with its probe photo, and optionally the legal basis's
+        document file (both kept encrypted). ``submit`` also submits it. The probe must be an
+        image this system can read; when it shows several faces, ``draft.probe_face`` says
+        which one is to be searched."""
         require(actor, "request.file")
         draft = _checked(draft)
-        self.ctx.pipeline.load(probe)  # refuses what is not a safe, decodable image
+        if document is not None:
+            draft = _with_document(draft, document)
+        chosen = self._choose_face(probe, draft.probe_face)
         digest = hashlib.sha256(probe).hexdigest()
         try:
             with self.ctx.write() as session:
-                row = self._file(session, actor, draft, probe, digest)
+                row = self._file(session, actor, draft, probe, digest, chosen, document)
                 refused = self._submit(session, actor, row) if submit else []
                 if refused:
                     raise _Refused(refused)  # rolls the filing back
@@ -228,7 +281,29 @@ class Requests(Area):
                             {"failed": [r for r, _ in refusal.failures]})  # fmt: skip
             raise PolicyDenied(refusal.failures) from None
 
-    def _file(self, session: Session, actor: Actor, draft: RequestDraft, probe: bytes, digest: str) -> Request:
+    def _choose_face(self, probe: bytes, number: int | None) -> _Chosen:
+        """The face of the probe the request is for (see the module docstring)."""
+        image = self.ctx.pipeline.load(probe)  # refuses what is not a safe, decodable image
+        found = self.ctx.pipeline.analyse(image)
+        faces = [{"box": f.face.box.as_list(), "landmarks": [[round(x, 1), round(y, 1)] for x, y in f.face.landmarks],
+                  "quality": round(f.template.quality, 4)} for f in found]  # fmt: skip
+        meta: dict[str, Any] = {"width": image.width, "height": image.height, "faces": faces}
+        if number is None and len(found) > 1:
+            raise SeveralFaces(
+                f"the probe shows {len(found)} faces; choose the one to search (probe_face 1..{len(found)}, "
+                "--face N on the command line), or crop the photo"
+            )
+        if number is not None and not 1 <= number <= len(found):
+            raise NoFaceFound(f"the probe shows {len(found)} face(s); the face to search must be 1..{len(found)}")
+        if not found:
+            return _Chosen(None, None, None, meta)
+        index = (number or 1) - 1
+        chip = found[index].chip
+        crop = encode_jpeg(chip) if chip is not None else None
+        return _Chosen(index + 1, faces[index]["box"], crop, meta | {"chosen": index + 1})
+
+    def _file(self, session: Session, actor: Actor, draft: RequestDraft, probe: bytes, digest: str,
+              chosen: _Chosen, document: bytes | None) -> Request:  # fmt: skip
         case = queries.case(session, draft.case_id)
         if case is None or case.agency_id != actor.agency_id:
             raise NotFound(f"no case {draft.case_id} in your agency; create the case first")
@@ -241,21 +316,29 @@ class Requests(Area):
                 usable_gallery(session, actor, gallery_id)
         elif galleries:
             raise InvalidInput("a request to another agency names no galleries: its examiner chooses them")
-        image = StoredImage(agency_id=actor.agency_id, kind="probe", sha256=digest, data=probe, created=self.clock())
-        session.add(image)
-        session.flush()
         row = Request(
             agency_id=actor.agency_id, target_agency_id=target, case_id=case.id, requester_id=actor.user_id,
             legal_basis=draft.legal_basis, document_type=draft.document_type,
             document_reference=draft.document_reference, document_issuer=draft.document_issuer,
             document_date=draft.document_date, document_sha256=draft.document_sha256,
             justification=draft.justification, galleries=galleries, probe_source=draft.probe_source,
-            probe_sha256=digest, probe_image_id=image.id, status="draft", approval="pending", created=self.clock(),
+            probe_sha256=digest, probe_face=chosen.number, probe_box=chosen.box, status="draft", approval="pending",
+            created=self.clock(),
         )  # fmt: skip
         session.add(row)
         session.flush()
+        files = self.ctx.files
+        row.probe_image_id = files.seal(session, actor.agency_id, "probe", probe, request_id=row.id, meta=chosen.meta).id
+        if chosen.crop is not None:
+            crop = files.seal(session, actor.agency_id, "probe-crop", chosen.crop, request_id=row.id,
+                              media_type="image/jpeg", meta={"face": chosen.number})  # fmt: skip
+            row.probe_crop_id = crop.id
+        if document is not None:
+            row.document_file_id = files.seal(session, actor.agency_id, "document", document, request_id=row.id,
+                                              media_type=document_type_of(document)).id  # fmt: skip
         details = {"case": case.number, "legal_basis": row.legal_basis, "target_agency_id": target,
-                   "probe_sha256": digest}  # fmt: skip
+                   "probe_sha256": digest, "probe_face": chosen.number,
+                   "document_sha256": row.document_sha256 if document is not None else None}  # fmt: skip
         self.audit_both(session, actor, "request.filed", row, details)
         return row
 
@@ -372,7 +455,7 @@ class Requests(Area):
             if image is None:
                 raise NotFound(f"request {request_id} holds no probe (it was purged)")
             self.audit_both(session, actor, "probe.viewed", row, {"probe_sha256": image.sha256})
-            return image.data
+            return self.ctx.files.open(image)
 
     def close_request(self, actor: Actor, request_id: int) -> RequestInfo:
         """Close a reviewed, approved request (its requester or a supervisor)."""
@@ -391,6 +474,8 @@ class Requests(Area):
         receiving = actor.agency_id == row.target_agency_id
         searches = queries.search_ids(session, row.id) if receiving else []
         names = account_queries.usernames(session, {row.requester_id, *([row.decided_by] if row.decided_by else [])})
+        agencies = account_queries.agency_names(session, {row.agency_id, row.target_agency_id})
+        galleries = list(row.galleries or []) if receiving else []
         document = {"type": row.document_type, "reference": row.document_reference, "issuer": row.document_issuer,
                     "date": row.document_date, "sha256": row.document_sha256}  # fmt: skip
         return RequestInfo(
@@ -400,8 +485,45 @@ class Requests(Area):
             row.approval, row.emergency, row.deadline, row.decided_by, row.decided, row.decision_reason,
             row.outcome, row.policy_name, row.submitted, row.searched, row.closed, row.purged, row.created,
             searches, receiving, row.policy_sha256, names.get(row.requester_id, ""),
-            names.get(row.decided_by, "") if row.decided_by else "",
+            names.get(row.decided_by, "") if row.decided_by else "", agencies.get(row.agency_id, ""),
+            agencies.get(row.target_agency_id, ""), gallery_queries.names(session, galleries), row.probe_face,
+            row.probe_image_id, row.probe_crop_id, row.document_file_id,
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    """The probe's face a request is for: its number and box, an aligned crop of it, and what
+    is kept with the probe (its size and every face found)."""
+
+    number: int | None
+    box: list[float] | None
+    crop: bytes | None
+    meta: dict[str, Any]
+
+
+def document_type_of(data: bytes) -> str:
+    """The media type of a document file: PDF, an image, plain text, else octet-stream."""
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    kind = media_type_of(data)
+    if kind != "application/octet-stream":
+        return kind
+    try:
+        data[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    return "text/plain"
+
+
+def _with_document(draft: RequestDraft, document: bytes) -> RequestDraft:
+    """The draft with the SHA-256 of the filed document (a SHA-256 given too must match it)."""
+    if not document:
+        raise InvalidInput("the document file is empty")
+    digest = hashlib.sha256(document).hexdigest()
+    if draft.document_sha256 and draft.document_sha256 != digest:
+        raise InvalidInput("the document SHA-256 given does not match the document file; give one or the other")
+    return replace(draft, document_sha256=digest)
 
 
 class _Refused(Exception):
@@ -437,9 +559,11 @@ def _checked(draft: RequestDraft) -> RequestDraft:
     justification = text(draft.justification, "justification")
     if not justification:
         raise InvalidInput("a request needs a justification: why this search is needed")
+    if draft.probe_face is not None:
+        identifier(draft.probe_face, "probe face")
     return RequestDraft(
         draft.case_id, draft.legal_basis, justification, text(draft.document_type, "document type"),
         text(draft.document_reference, "document reference"), text(draft.document_issuer, "document issuer"),
         draft.document_date, draft.document_sha256.lower(), [int(g) for g in draft.galleries], draft.probe_source,
-        draft.target_agency_id,
+        draft.target_agency_id, draft.probe_face,
     )  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from facedocket.store.tables import Gallery, GalleryShare, Subject, TemplateRow
+from facedocket.store.tables import Gallery, GalleryShare, StoredImage, Subject, TemplateRow
 
 
 def gallery(session: Session, gallery_id: int) -> Gallery | None:
@@ -87,7 +87,9 @@ def subject_template_ids(session: Session, subject_id: int) -> list[int]:
 
 
 def delete_subject(session: Session, subject_id: int) -> None:
-    """Delete a subject and its templates (candidate rows keep their place, subject unset)."""
+    """Delete a subject, its templates and its enrolment photos (candidate rows keep their
+    place, subject unset)."""
+    session.execute(delete(StoredImage).where(StoredImage.subject_id == subject_id))
     session.execute(delete(TemplateRow).where(TemplateRow.subject_id == subject_id))
     session.execute(delete(Subject).where(Subject.id == subject_id))
 
@@ -102,3 +104,12 @@ def references(session: Session, subject_ids: set[int]) -> dict[int, str]:
         return {}
     rows = session.execute(select(Subject.id, Subject.reference).where(Subject.id.in_(sorted(subject_ids))))
     return {int(i): str(r) for i, r in rows}
+
+
+def names(session: Session, gallery_ids: list[int]) -> list[str]:
+    """The names of these galleries, in the order given (an unknown id as ``#id``)."""
+    if not gallery_ids:
+        return []
+    found = {int(i): str(n) for i, n in session.execute(select(Gallery.id, Gallery.name).where(
+        Gallery.id.in_(sorted({int(g) for g in gallery_ids}))))}  # fmt: skip
+    return [found.get(int(g), f"#{g}") for g in gallery_ids]
