@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         15 * 1024 * 1024, ge=1024, description="Largest upload the REST API accepts, in bytes."
     )
+    max_enrolment_upload_bytes: int = Field(
+        500 * 1024 * 1024,
+        ge=1024,
+        description="Largest upload the web UI's enrolment page accepts (a zip or a folder of photos), in bytes.",
+    )
     expiry_interval_s: float = Field(
         60.0,
         ge=0,

@@ -172,8 +172,11 @@ _ACTIONS = (
     ("auth.token_used", "a token was used (at most once per token per 10 minutes)"),
     ("auth.refused", "a missing, unknown, expired or revoked token was refused"),
     ("auth.signed_in", "a person signed in to the web UI with their password (temporary or not)"),
-    ("auth.sign_in_failed", "a sign-in was refused: wrong password, unknown user, deactivated, expired "
-     "temporary password or back-off after failed attempts (the username as typed, never the password)"),
+    (
+        "auth.sign_in_failed",
+        "a sign-in was refused: wrong password, unknown user, deactivated, expired "
+        "temporary password or back-off after failed attempts (the username as typed, never the password)",
+    ),
     ("auth.signed_out", "a person signed out of the web UI"),
     ("user.password_set", "an admin set a user's temporary first password (or reset it); their sessions end"),
     ("user.password_changed", "a user chose their own password (at first sign-in or later); other sessions end"),

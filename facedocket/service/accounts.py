@@ -66,10 +66,13 @@ class UserInfo:
     agency_id: int
     role: str
     active: bool
+    password: str = "none"
+    """Web sign-in: ``none`` (no password), ``temporary`` (a first password not used yet) or ``set``."""
 
 
 def _user_info(user: User) -> UserInfo:
-    return UserInfo(user.id, user.username, user.agency_id, user.role, user.active)
+    password = "none" if not user.password_hash else "temporary" if user.password_temporary else "set"
+    return UserInfo(user.id, user.username, user.agency_id, user.role, user.active, password)
 
 
 def _check_role(role: str) -> None:

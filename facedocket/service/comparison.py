@@ -103,13 +103,15 @@ class Comparisons(Area):
         reviewer = permits(actor, "candidate.review", actor.side(owner))
         views = []
         for c in search.candidates:
-            facts = [rules.ReviewFact(r.reviewer_id, r.stage, r.disposition) for r in reviews if r.candidate_id == c.id]
+            of_c = [r for r in reviews if r.candidate_id == c.id]
+            facts = [rules.ReviewFact(r.reviewer_id, r.stage, r.disposition) for r in of_c]
             state = rules.state_seen_by(facts, actor.user_id, actor.role, pair)
-            shown = [visible[r.id] for r in reviews if r.candidate_id == c.id and r.id in visible]
+            shown = [visible[r.id] for r in of_c if r.id in visible]
             mine = next((r for r in shown if r.reviewer_id == actor.user_id), None)
-            can_review = reviewer and mine is None and (state in ("pending", "disagreement") and
-                                                         (state != "disagreement" or actor.role == "supervisor"))  # fmt: skip
-            views.append(CandidateView(c, state, qualities.get(c.template_id or -1), by_template.get(
-                (c.template_id, "enrolment-source")), by_template.get((c.template_id, "enrolment-crop")), mine, shown,
-                can_review))  # fmt: skip
+            resolves = state == "disagreement" and actor.role == "supervisor"
+            can_review = reviewer and mine is None and (state == "pending" or resolves)
+            source = by_template.get((c.template_id, "enrolment-source"))
+            crop = by_template.get((c.template_id, "enrolment-crop"))
+            quality = qualities.get(c.template_id) if c.template_id is not None else None
+            views.append(CandidateView(c, state, quality, source, crop, mine, shown, can_review))
         return views

@@ -324,8 +324,9 @@ class Enrolment(Area):
         face = found.face
         meta = {"box": face.box.as_list(), "landmarks": [[round(x, 1), round(y, 1)] for x, y in face.landmarks],
                 "width": width, "height": height, "quality": round(row.quality, 4)}  # fmt: skip
-        links = {"gallery_id": row.gallery_id, "subject_id": row.subject_id, "template_id": row.id}
-        self.ctx.files.seal(session, actor.agency_id, "enrolment-source", data, meta=meta, **links)
+        links: dict[str, int | None] = {"gallery_id": row.gallery_id, "subject_id": row.subject_id,
+                                        "template_id": row.id}  # fmt: skip
+        self.ctx.files.seal(session, actor.agency_id, "enrolment-source", data, meta=meta, **links)  # type: ignore[arg-type]
         if found.chip is None:
             return 1
         crop = encode_jpeg(found.chip)

@@ -278,7 +278,9 @@ class Oversight(Area):
             if subject_id in queries.held(session, "subject"):
                 raise Conflict(f"subject {subject_id} is under a legal hold; release the hold before erasing")
             reference, gallery_id = subject.reference, gallery.id
-            photos = [{"kind": kind, "sha256": sha} for kind, sha in photo_queries.listed_of_subject(session, subject_id)]
+            photos = [
+                {"kind": kind, "sha256": sha} for kind, sha in photo_queries.listed_of_subject(session, subject_id)
+            ]
             removed, counts = queries.erase_subject_rows(session, subject_id)
             generation = bump(session, gallery_id)
             erasure = Erasure(agency_id=actor.agency_id, gallery_id=gallery_id, subject_id=subject_id,
@@ -314,7 +316,9 @@ class Oversight(Area):
             gallery = owned_gallery(session, actor, subject.gallery_id)
             templates = queries.subject_templates(session, subject_id)
             appearances = queries.appearances(session, subject_id)
-            photos = [_photo_dict(row, self.ctx.files.open(row)) for row in photo_queries.of_subject(session, subject_id)]
+            photos = [
+                _photo_dict(row, self.ctx.files.open(row)) for row in photo_queries.of_subject(session, subject_id)
+            ]
             active = policy_of(session, gallery.agency_id)
             note = enrolment_photos_note(active.profile if active else None, gallery.keep_photos, len(photos))
             record = {

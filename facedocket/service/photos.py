@@ -10,9 +10,9 @@ one, ever goes into the audit log: events name files by kind and SHA-256 only.
 
 :class:`FileStore` (``ctx.files``) is the store itself, for any area that keeps a file (the
 watchlist's alert crops are meant to use it too: :meth:`FileStore.seal` with kind
-``alert-crop``, in :mod:`facedocket.service.files`). :class:`Photos` (``service.photos``) reads them back under the permission
-table, recording every view, and yields a gallery's kept source photos for re-embedding
-(:meth:`Photos.kept_source_photos`).
+``alert-crop``, in :mod:`facedocket.service.files`). :class:`Photos` (``service.photos``)
+reads them back under the permission table, recording every view, and yields a gallery's
+kept source photos for re-embedding (:meth:`Photos.kept_source_photos`).
 
 Example::
 

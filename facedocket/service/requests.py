@@ -35,13 +35,14 @@ from sqlalchemy.orm import Session
 from facedocket.errors import Conflict, Forbidden, InvalidInput, NoFaceFound, NotFound, PolicyDenied, SeveralFaces
 from facedocket.governance import requests as machine
 from facedocket.governance.permissions import Actor, require, roles_for
-from facedocket.governance.rules import Facts, Failure, check_submission
+from facedocket.governance.rules import Facts, Failure, Verdict, check_submission, checklist
 from facedocket.service.context import Area, Who
 from facedocket.service.galleries import usable_gallery
 from facedocket.service.inputs import identifier, text
 from facedocket.service.policy import policy_of
 from facedocket.store.queries import accounts as account_queries
 from facedocket.store.queries import galleries as gallery_queries
+from facedocket.store.queries import photos as photo_queries
 from facedocket.store.queries import requests as queries
 from facedocket.store.tables import Case, Request
 from facedocket.vision.images import encode_jpeg, media_type_of
@@ -140,6 +141,20 @@ class RequestInfo:
     probe_file_id: int | None = None
     probe_crop_id: int | None = None
     document_file_id: int | None = None
+    probe_quality: float | None = None
+    """The quality of the chosen face, as measured at filing (None: no face, or not kept)."""
+    probe_meta: dict[str, Any] = field(default_factory=dict)
+    """The probe's decoded ``width`` and ``height``, every face found (``box``, ``landmarks``,
+    ``quality``) and the ``chosen`` one; empty once purged."""
+
+
+def _probe_quality(meta: dict[str, Any] | None) -> float | None:
+    """The chosen face's quality from the probe file's ``meta`` (None without one)."""
+    if not meta or not meta.get("chosen"):
+        return None
+    faces = meta.get("faces") or []
+    chosen = int(meta["chosen"]) - 1
+    return float(faces[chosen]["quality"]) if 0 <= chosen < len(faces) else None
 
 
 def _case_info(case: Case) -> CaseInfo:
@@ -300,7 +315,7 @@ class Requests(Area):
         index = (number or 1) - 1
         chip = found[index].chip
         crop = encode_jpeg(chip) if chip is not None else None
-        return _Chosen(index + 1, faces[index]["box"], crop, meta | {"chosen": index + 1})
+        return _Chosen(index + 1, found[index].face.box.as_list(), crop, meta | {"chosen": index + 1})
 
     def _file(self, session: Session, actor: Actor, draft: RequestDraft, probe: bytes, digest: str,
               chosen: _Chosen, document: bytes | None) -> Request:  # fmt: skip
@@ -328,7 +343,9 @@ class Requests(Area):
         session.add(row)
         session.flush()
         files = self.ctx.files
-        row.probe_image_id = files.seal(session, actor.agency_id, "probe", probe, request_id=row.id, meta=chosen.meta).id
+        row.probe_image_id = files.seal(
+            session, actor.agency_id, "probe", probe, request_id=row.id, meta=chosen.meta
+        ).id
         if chosen.crop is not None:
             crop = files.seal(session, actor.agency_id, "probe-crop", chosen.crop, request_id=row.id,
                               media_type="image/jpeg", meta={"face": chosen.number})  # fmt: skip
@@ -445,6 +462,20 @@ class Requests(Area):
             return [self._info(session, actor, r) for r in rows
                     if actor.role in _readers(actor, r)]  # fmt: skip
 
+    def checklist(self, actor: Actor, request_id: int) -> list[Verdict]:
+        """Every rule of the receiving agency's policy on this request, in plain words, passed
+        or failed with why (the supervisor's checklist): what the request says now, and the
+        chosen face's quality; the rules that need a search (threshold, candidates) are
+        pending."""
+        with self.ctx.read() as session:
+            row = visible_request(session, actor, request_id)
+            require(actor, "request.read", actor.side(row.agency_id))
+            active = policy_of(session, row.target_agency_id)
+            purposes = self._purposes(session, actor, row) if row.target_agency_id == actor.agency_id else {}
+            quality = _probe_quality(photo_queries.meta_of(session, row.probe_image_id))
+            facts = request_facts(row, purposes, purged=row.purged is not None, probe_quality=quality)
+            return checklist(active.profile if active else None, facts)
+
     def probe_image(self, actor: Actor, request_id: int) -> bytes:
         """The probe photo of a request; every view is recorded."""
         self.expire_overdue()
@@ -476,6 +507,7 @@ class Requests(Area):
         names = account_queries.usernames(session, {row.requester_id, *([row.decided_by] if row.decided_by else [])})
         agencies = account_queries.agency_names(session, {row.agency_id, row.target_agency_id})
         galleries = list(row.galleries or []) if receiving else []
+        meta = photo_queries.meta_of(session, row.probe_image_id)
         document = {"type": row.document_type, "reference": row.document_reference, "issuer": row.document_issuer,
                     "date": row.document_date, "sha256": row.document_sha256}  # fmt: skip
         return RequestInfo(
@@ -487,7 +519,7 @@ class Requests(Area):
             searches, receiving, row.policy_sha256, names.get(row.requester_id, ""),
             names.get(row.decided_by, "") if row.decided_by else "", agencies.get(row.agency_id, ""),
             agencies.get(row.target_agency_id, ""), gallery_queries.names(session, galleries), row.probe_face,
-            row.probe_image_id, row.probe_crop_id, row.document_file_id,
+            row.probe_image_id, row.probe_crop_id, row.document_file_id, _probe_quality(meta), meta or {},
         )  # fmt: skip
 
 

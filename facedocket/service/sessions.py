@@ -61,7 +61,7 @@ def backoff_seconds(failures: int, free: int, base: int) -> int:
     """
     if failures < free:
         return 0
-    return min(MAX_BACKOFF_S, base * 2 ** min(failures - free, 16))
+    return int(min(MAX_BACKOFF_S, base * 2 ** min(failures - free, 16)))
 
 
 def _hash(secret: str) -> str:
@@ -117,8 +117,8 @@ class Sessions(Area):
             user.password_hash, user.password_temporary, user.password_expires = hash_password(chosen), True, expires
             user.failed_sign_ins, user.sign_in_blocked_until = 0, None
             ended = queries.end_sessions(session, user.id, now, "password reset")
-            self.ctx.audit(session, actor, "user.password_set", "user", user.id,
-                           {"username": user.username, "expires": expires.isoformat(), "sessions_ended": ended})  # fmt: skip
+            details = {"username": user.username, "expires": expires.isoformat(), "sessions_ended": ended}
+            self.ctx.audit(session, actor, "user.password_set", "user", user.id, details)
             return chosen
 
     def sign_in(self, username: str, password: str, client: str = "") -> SignedIn:

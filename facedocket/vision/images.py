@@ -127,6 +127,15 @@ def encode_jpeg(pixels: RGBArray, quality: int = 90) -> bytes:
     return out.getvalue()
 
 
+def scaled(pixels: RGBArray, max_side: int) -> RGBArray:
+    """``pixels`` scaled down so the longer side is at most ``max_side`` (unchanged if it is)."""
+    height, width = pixels.shape[:2]
+    size = fitted_size((width, height), max_side)
+    if size == (width, height):
+        return pixels
+    return np.asarray(PILImage.fromarray(pixels, "RGB").resize(size, _RESAMPLE))
+
+
 def load_image(source: bytes | str | Path, limits: ImageLimits = DEFAULT_LIMITS) -> Image:
     """Decode an image from bytes or a path into an upright RGB :class:`Image`.
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from facedocket.errors import Conflict, NotFound
 from facedocket.oversight import evaluation
 from facedocket.store.tables import Candidate, StoredImage, Subject, TemplateRow
-from facedocket.vocab import PROBE_KINDS
 from facedocket.vision.models import TEMPLATE_MODEL_ID, threshold_at_fmr
+from facedocket.vocab import PROBE_KINDS
 
 from .conftest import ServiceFactory
 from .support import ENROLLED, TEST_POLICY, World, approved_request, items_for, make_world, photo, probe

@@ -225,7 +225,7 @@ def test_probe_with_two_faces_needs_the_face_chosen_at_filing(enrolled: World) -
     service, gallery_id = enrolled.service, enrolled.gallery.id
     with pytest.raises(SeveralFaces, match="choose the one"):
         approved_request(service, enrolled.operator, TWO_PEOPLE.read_bytes(), [gallery_id])
-    with pytest.raises(NoFaceFound, match="1..2"):
+    with pytest.raises(NoFaceFound, match=r"1\.\.2"):
         approved_request(service, enrolled.operator, TWO_PEOPLE.read_bytes(), [gallery_id], probe_face=3)
     faces = service.requests.probe_faces(enrolled.operator.requester, TWO_PEOPLE.read_bytes())
     assert [f.number for f in faces.faces] == [1, 2] and faces.width > 0

@@ -51,7 +51,7 @@ def descriptions(session: Session, subject_ids: Iterable[int]) -> dict[int, list
     ).all()
     found: dict[int, list[tuple[int, str]]] = {}
     for subject_id, file_id, kind in rows:
-        found.setdefault(int(subject_id), []).append((int(file_id), str(kind)))
+        found.setdefault(int(subject_id or 0), []).append((int(file_id), str(kind)))
     return found
 
 
