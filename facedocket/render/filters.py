@@ -62,19 +62,19 @@ def data_uri(data: bytes, media_type: str = "image/png") -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """A length of time for reading: days and hours, hours and minutes, minutes, or seconds.
+    """A length of time for reading: days and hours (from three days), hours and minutes,
+    minutes, or seconds.
 
-    >>> duration(2 * 86400 + 3 * 3600), duration(47 * 3600 + 720), duration(90), duration(None)
-    ('2 d 3 h', '47 h 12 min', '1 min 30 s', '—')
+    >>> duration(4 * 86400 + 3 * 3600), duration(47 * 3600 + 720), duration(90), duration(None)
+    ('4 d 3 h', '47 h 12 min', '1 min 30 s', '—')
     """
     if seconds is None:
         return DASH
     total = max(0, int(seconds))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
+    hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
+    if hours >= 72:
+        return f"{hours // 24} d {hours % 24} h"
     if hours:
         return f"{hours} h {minutes} min"
     if minutes:
