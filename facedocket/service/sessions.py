@@ -12,10 +12,12 @@ activation token's: an admin never holds a credential that stays valid.
 * A session is a random secret in a cookie; the database keeps its SHA-256. It ends at
   sign-out, after ``session_idle_minutes`` without a request, ``session_max_hours`` after
   sign-in, or when the user is deactivated or their password changes.
-* Failed sign-ins back off per username: after ``sign_in_free_attempts`` failures in a row,
-  each further failure waits ``sign_in_backoff_s`` doubled each time, up to 15 minutes; during
-  the wait even the right password is refused (:class:`~facedocket.errors.TooManyAttempts`).
-  An unknown username costs the same hashing time as a known one.
+* Failed sign-ins back off per username, whether anyone has that name or not (so the
+  back-off tells nobody which names exist): the failure that uses up
+  ``sign_in_free_attempts`` starts a wait of ``sign_in_backoff_s``, each further one doubles
+  it, up to 15 minutes; during the wait nothing is checked, even the right password is
+  refused (:class:`~facedocket.errors.TooManyAttempts`). A success clears the count. An
+  unknown username costs the same hashing time as a known one.
 
 Every sign-in, failed attempt and sign-out is in the audit log (``auth.signed_in``,
 ``auth.sign_in_failed`` with the username as typed and why, never the password;
@@ -68,6 +70,11 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _name_hash(username: str) -> str:
+    """What the back-off is kept under: the SHA-256 of the username in lower case."""
+    return _hash("sign-in:" + username.strip().lower())
+
+
 def temporary_password() -> str:
     """A random first password that passes the policy: four groups of five letters and digits."""
     alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -115,7 +122,7 @@ class Sessions(Area):
             now = self.clock()
             expires = now + timedelta(hours=self.ctx.settings.activation_ttl_hours)
             user.password_hash, user.password_temporary, user.password_expires = hash_password(chosen), True, expires
-            user.failed_sign_ins, user.sign_in_blocked_until = 0, None
+            queries.attempts(session, _name_hash(user.username), now).blocked_until = None
             ended = queries.end_sessions(session, user.id, now, "password reset")
             details = {"username": user.username, "expires": expires.isoformat(), "sessions_ended": ended}
             self.ctx.audit(session, actor, "user.password_set", "user", user.id, details)
@@ -132,20 +139,26 @@ class Sessions(Area):
         name = (username or "").strip()[:MAX_USERNAME]
         secret = (password or "")[:MAX_PASSWORD]
         with self.ctx.write() as session:
-            user = queries.user_by_username(session, name, lock=True) if name else None
             now = self.clock()
-            if user is not None and user.sign_in_blocked_until is not None and now < user.sign_in_blocked_until:
-                wait = max(1, int((user.sign_in_blocked_until - now).total_seconds() + 0.999))
-                self._failed(session, user, name, "backing off after failed attempts", count=False)
+            tried = queries.attempts(session, _name_hash(name), now)
+            user = queries.user_by_username(session, name, lock=True) if name else None
+            if tried.blocked_until is not None and now < tried.blocked_until:
+                wait = max(1, int((tried.blocked_until - now).total_seconds() + 0.999))
+                self._failed(session, user, name, "backing off after failed attempts", tried.failures)
                 refusal: Unauthorized | TooManyAttempts = TooManyAttempts(wait)
             else:
                 matched = verify_password(user.password_hash if user else None, secret)
                 why = self._refusal(user, matched, now)
                 if not why:
                     assert user is not None
+                    tried.failures, tried.blocked_until, tried.last = 0, None, now
                     return self._open(session, user, secret, client, now)
-                wait = self._failed(session, user, name, why)
-                refusal = TooManyAttempts(wait) if wait else Unauthorized(_shown(why))
+                settings = self.ctx.settings
+                tried.failures, tried.last = tried.failures + 1, now
+                wait = backoff_seconds(tried.failures, settings.sign_in_free_attempts, settings.sign_in_backoff_s)
+                tried.blocked_until = now + timedelta(seconds=wait) if wait else None
+                self._failed(session, user, name, why, tried.failures, wait)
+                refusal = Unauthorized(_shown(why))
         raise refusal
 
     def _refusal(self, user: User | None, matched: bool, now: datetime) -> str:
@@ -161,23 +174,15 @@ class Sessions(Area):
             return "temporary password expired"
         return ""
 
-    def _failed(self, session: Session, user: User | None, name: str, why: str, count: bool = True) -> int:
-        """Record a failed sign-in (and count it against the username); the wait it starts."""
-        wait = 0
-        if user is not None and count:
-            user.failed_sign_ins += 1
-            settings = self.ctx.settings
-            wait = backoff_seconds(user.failed_sign_ins, settings.sign_in_free_attempts, settings.sign_in_backoff_s)
-            user.sign_in_blocked_until = self.clock() + timedelta(seconds=wait) if wait else None
-        details = {"username": name, "why": why, "failures": user.failed_sign_ins if user else None,
-                   "backoff_s": wait or None}  # fmt: skip
+    def _failed(self, session: Session, user: User | None, name: str, why: str, failures: int, wait: int = 0) -> None:
+        """Record a failed sign-in: the username as typed, why, the failures in a row, the wait
+        it starts."""
+        details = {"username": name, "why": why, "failures": failures, "backoff_s": wait or None}
         self.ctx.audit(session, SYSTEM, "auth.sign_in_failed", "user", user.id if user else "unknown", details,
                        agency_id=user.agency_id if user else None)  # fmt: skip
-        return wait
 
     def _open(self, session: Session, user: User, password: str, client: str, now: datetime) -> SignedIn:
         temporary = user.password_temporary
-        user.failed_sign_ins, user.sign_in_blocked_until = 0, None
         if temporary:  # it works once: the session may only choose the user's own password
             user.password_hash, user.password_expires = None, None
         elif user.password_hash and password_needs_rehash(user.password_hash):

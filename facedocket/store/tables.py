@@ -70,8 +70,7 @@ class Agency(Base):
 class User(Base):
     """A person with one role in one agency. ``password_hash`` (argon2id) lets them sign in to
     the web UI; a ``password_temporary`` one (set by an admin) only signs in once, to choose
-    their own, and expires at ``password_expires``. Failed sign-ins back off until
-    ``sign_in_blocked_until``."""
+    their own, and expires at ``password_expires``."""
 
     __tablename__ = "user_account"
 
@@ -86,8 +85,6 @@ class User(Base):
     password_temporary: Mapped[bool] = mapped_column(Boolean, default=False)
     password_expires: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     password_changed: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
-    sign_in_blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     agency: Mapped[Agency] = relationship()
 
@@ -131,6 +128,18 @@ class WebSession(Base):
     ended_why: Mapped[str] = mapped_column(String(40), default="")
     must_change: Mapped[bool] = mapped_column(Boolean, default=False)
     client: Mapped[str] = mapped_column(String(200), default="")
+
+
+class SignInAttempts(Base):
+    """Failed sign-ins in a row under one username, known or not (its SHA-256, lower case), so
+    the back-off treats a name nobody has like any other and says nothing about who exists."""
+
+    __tablename__ = "sign_in_attempts"
+
+    name_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Gallery(Base):

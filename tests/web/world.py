@@ -107,9 +107,10 @@ def add_person(service: Service, admin, username: str, role: str, passwords: dic
 
 
 @contextmanager
-def running_world(home: Path, pipeline: FacePipeline, policy: str, prefix: str = "") -> Iterator[World]:
+def running_world(home: Path, pipeline: FacePipeline, policy: str, prefix: str = "",
+                  extra: dict[str, str] | None = None) -> Iterator[World]:  # fmt: skip
     """A server whose agency works under ``policy`` (a shipped profile's name), with people
-    named ``<prefix><role>`` and the gallery enrolled."""
+    named ``<prefix><role>`` (and ``extra``: username -> role) and the gallery enrolled."""
     settings = Settings(home=home, jitter=False)
     clock = MovableClock()
     service = open_service(settings, clock=clock, pipeline=pipeline)
@@ -117,9 +118,10 @@ def running_world(home: Path, pipeline: FacePipeline, policy: str, prefix: str =
     service.policy.activate_policy(admin, policy)
     passwords: dict[str, str] = {}
     roles = {}
-    for role in ROLES:
-        add_person(service, admin, f"{prefix}{role}", role, passwords)
-        roles[f"{prefix}{role}"] = role
+    named = {f"{prefix}{role}": role for role in ROLES} | (extra or {})
+    for username, role in named.items():
+        add_person(service, admin, username, role, passwords)
+        roles[username] = role
     gallery = service.galleries.create_gallery(admin, "booking", "county booking photos 2015-2024",
                                                "criminal investigations")  # fmt: skip
     report = service.enrolment.enroll(admin, gallery.id, enrol_items())

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from facedocket.store.tables import Agency, ApiToken, User, WebSession
+from facedocket.store.tables import Agency, ApiToken, SignInAttempts, User, WebSession
 
 
 def any_agency(session: Session) -> bool:
@@ -86,3 +86,12 @@ def end_sessions(session: Session, user_id: int, moment: datetime, why: str, kee
     if keep is not None:
         query = query.where(WebSession.id != keep)
     return int(session.execute(query.values(ended=moment, ended_why=why)).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def attempts(session: Session, name_sha256: str, moment: datetime) -> SignInAttempts:
+    """The failed-sign-in record of a username (made, empty, when there is none), locked."""
+    row = session.get(SignInAttempts, name_sha256, with_for_update=True)
+    if row is None:
+        row = SignInAttempts(name_sha256=name_sha256, failures=0, last=moment)
+        session.add(row)
+    return row

@@ -1,5 +1,5 @@
 """sign-in for people: password hashes (argon2id), temporary first passwords, failed sign-in
-back-off, and web sessions
+back-off per username (known or not), and web sessions
 
 Revision ID: 0008b_sessions
 Revises: 0008_photos
@@ -23,8 +23,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("password_temporary", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column("password_expires", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("password_changed", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("failed_sign_ins", sa.Integer(), nullable=False, server_default="0"))
-        batch_op.add_column(sa.Column("sign_in_blocked_until", sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        "sign_in_attempts",
+        sa.Column("name_sha256", sa.String(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("blocked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name_sha256"),
+    )
     op.create_table(
         "web_session",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -47,7 +53,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("web_session")
+    op.drop_table("sign_in_attempts")
     with op.batch_alter_table("user_account") as batch_op:
-        for column in ("sign_in_blocked_until", "failed_sign_ins", "password_changed", "password_expires",
-                       "password_temporary", "password_hash"):  # fmt: skip
+        for column in ("password_changed", "password_expires", "password_temporary", "password_hash"):
             batch_op.drop_column(column)
