@@ -95,7 +95,7 @@ def test_forms_without_their_csrf_token_are_refused(world: World, people: Callab
     supervisor.goto(f"{world.url}/admin/users")  # a page with forms; the supervisor may only read users
     forged = supervisor.evaluate(
         """async (url) => {
-            const body = new URLSearchParams({csrf: "forged", reason: "approved by a forged form", decision: "approve"});
+            const body = new URLSearchParams({csrf: "forged", reason: "forged", decision: "approve"});
             const answer = await fetch(url + "/requests/1/decide", {method: "POST", body});
             return [answer.status, await answer.text()];
         }""",
