@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from facedocket.errors import InvalidInput, NotFound
+from facedocket.governance.permissions import require
 from facedocket.oversight import transparency
 from facedocket.oversight.report import recorded_det_png, render_html
 from facedocket.service import WebUser
@@ -90,6 +91,7 @@ def evaluation_report(request: Request, run_id: int, user: User) -> Response:
 @router.get("/reports")
 def reports(request: Request, user: User, period: str = "", field_set: str = "full",
             agency_id: str = "") -> HTMLResponse:  # fmt: skip
+    require(user.actor, "report.generate")  # the permission table, before a form that would only be refused
     chosen = period or str(service_of(request).clock().year)
     return page(
         request,
