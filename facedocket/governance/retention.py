@@ -68,8 +68,8 @@ def _period(days: int | None) -> str:
 def enrolment_photos_note(profile: PolicyProfile | None, gallery_keeps: bool | None = None,
                           held: int | None = None) -> str:  # fmt: skip
     """What FaceDocket keeps of enrolment photos, in one sentence: the one truth that `policy
-    show` (``gallery_keeps`` None: the profile alone) and a subject access export (the
-    subject's gallery and how many photos it holds of the subject) both say.
+    show` (``gallery_keeps`` None: the profile alone), a gallery (``held`` None) and a subject
+    access export (the subject's gallery and how many photos it holds of the subject) say.
 
     Example::
 
@@ -87,6 +87,10 @@ def enrolment_photos_note(profile: PolicyProfile | None, gallery_keeps: bool | N
         )
     if not gallery_keeps:
         return f"This gallery does not keep enrolment photos: {NOT_KEPT_REST}."
+    if held is None:
+        return f"This gallery keeps enrolment photos ({PHOTOS_WHAT}) for examiners to compare candidates with, " + (
+            f"{_period(days)}."
+        )
     if held:
         return (
             f"This gallery keeps enrolment photos ({PHOTOS_WHAT}) for examiners to compare candidates with; "

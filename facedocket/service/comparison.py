@@ -18,6 +18,7 @@ from facedocket.governance import review as rules
 from facedocket.governance.permissions import Actor, permits, require
 from facedocket.service.context import Area, Context
 from facedocket.service.photos import PhotoInfo, photo_info
+from facedocket.service.request_info import describe
 from facedocket.service.requests import RequestInfo, Requests, visible_request
 from facedocket.service.review import ReviewArea, ReviewInfo, two_person
 from facedocket.service.search import CandidateInfo, Searches, SearchResult
@@ -76,7 +77,7 @@ class Comparisons(Area):
             if row.target_agency_id != actor.agency_id:
                 raise NotFound(f"no review of request {request_id} in your agency")
             require(actor, "review.read", actor.side(row.agency_id))
-            info = self.requests._info(session, actor, row)
+            info = describe(session, actor, [row])[0]
             searches = self.searches.of_request(session, actor, row.id)
             search = searches[-1] if searches else None
             probe = photo_queries.file(session, row.probe_image_id) if row.probe_image_id else None

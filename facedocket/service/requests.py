@@ -24,31 +24,39 @@ search for a reason known now is refused here, under the same rule name.
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from facedocket.errors import Conflict, Forbidden, InvalidInput, NoFaceFound, NotFound, PolicyDenied, SeveralFaces
+from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound, PolicyDenied
 from facedocket.governance import requests as machine
 from facedocket.governance.permissions import Actor, require, roles_for
 from facedocket.governance.rules import Facts, Failure, Verdict, check_submission, checklist
 from facedocket.service.context import Area, Who
+from facedocket.service.filing import (
+    Chosen,
+    ProbeFace,
+    ProbeFaces,
+    RequestDraft,
+    checked,
+    choose_face,
+    document_type_of,
+    with_document,
+)
 from facedocket.service.galleries import usable_gallery
 from facedocket.service.inputs import identifier, text
 from facedocket.service.policy import policy_of
+from facedocket.service.request_info import RequestInfo, describe, probe_quality
 from facedocket.store.queries import accounts as account_queries
-from facedocket.store.queries import galleries as gallery_queries
 from facedocket.store.queries import photos as photo_queries
 from facedocket.store.queries import requests as queries
 from facedocket.store.tables import Case, Request
-from facedocket.vision.images import encode_jpeg, media_type_of
-from facedocket.vocab import LEGAL_BASES, OFFENCE_CATEGORIES, PROBE_SOURCES
+from facedocket.vocab import OFFENCE_CATEGORIES
 
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+__all__ = ["CaseInfo", "ProbeFace", "ProbeFaces", "RequestDraft", "RequestInfo", "Requests", "visible_request"]
 
 
 @dataclass(frozen=True)
@@ -59,102 +67,6 @@ class CaseInfo:
     offence_category: str
     description: str
     created: datetime
-
-
-@dataclass(frozen=True)
-class RequestDraft:
-    """A written request as filed (see the module docstring)."""
-
-    case_id: int
-    legal_basis: str
-    justification: str
-    document_type: str = ""
-    document_reference: str = ""
-    document_issuer: str = ""
-    document_date: str = ""
-    document_sha256: str = ""
-    galleries: list[int] = field(default_factory=list)
-    probe_source: str = "still-image"
-    target_agency_id: int | None = None
-    probe_face: int | None = None
-    """The face of the probe to search (1-based, detection order); needed when it shows several."""
-
-
-@dataclass(frozen=True)
-class ProbeFace:
-    """One face found in a probe photo: its box and landmarks in ``ProbeFaces`` pixels."""
-
-    number: int
-    box: list[float]
-    landmarks: list[list[float]]
-    quality: float
-
-
-@dataclass(frozen=True)
-class ProbeFaces:
-    """The faces of a probe photo, for the requester to choose one (``width`` and ``height``
-    are the decoded pixels the boxes are in)."""
-
-    width: int
-    height: int
-    faces: list[ProbeFace]
-
-
-@dataclass(frozen=True)
-class RequestInfo:
-    id: int
-    agency_id: int
-    target_agency_id: int
-    case_id: int
-    case_number: str
-    offence_category: str
-    requester_id: int
-    legal_basis: str
-    document: dict[str, str]
-    justification: str
-    galleries: list[int]
-    probe_source: str
-    probe_sha256: str
-    status: str
-    approval: str
-    emergency: bool
-    deadline: datetime | None
-    decided_by: int | None
-    decided: datetime | None
-    decision_reason: str
-    outcome: str | None
-    policy_name: str
-    submitted: datetime | None
-    searched: datetime | None
-    closed: datetime | None
-    purged: datetime | None
-    created: datetime
-    searches: list[int]
-    can_see_results: bool
-    policy_sha256: str = ""
-    requester: str = ""
-    decided_by_name: str = ""
-    agency_name: str = ""
-    target_agency_name: str = ""
-    gallery_names: list[str] = field(default_factory=list)
-    probe_face: int | None = None
-    probe_file_id: int | None = None
-    probe_crop_id: int | None = None
-    document_file_id: int | None = None
-    probe_quality: float | None = None
-    """The quality of the chosen face, as measured at filing (None: no face, or not kept)."""
-    probe_meta: dict[str, Any] = field(default_factory=dict)
-    """The probe's decoded ``width`` and ``height``, every face found (``box``, ``landmarks``,
-    ``quality``) and the ``chosen`` one; empty once purged."""
-
-
-def _probe_quality(meta: dict[str, Any] | None) -> float | None:
-    """The chosen face's quality from the probe file's ``meta`` (None without one)."""
-    if not meta or not meta.get("chosen"):
-        return None
-    faces = meta.get("faces") or []
-    chosen = int(meta["chosen"]) - 1
-    return float(faces[chosen]["quality"]) if 0 <= chosen < len(faces) else None
 
 
 def _case_info(case: Case) -> CaseInfo:
@@ -279,10 +191,10 @@ class Requests(Area):
         image this system can read; when it shows several faces, ``draft.probe_face`` says
         which one is to be searched."""
         require(actor, "request.file")
-        draft = _checked(draft)
+        draft = checked(draft)
         if document is not None:
-            draft = _with_document(draft, document)
-        chosen = self._choose_face(probe, draft.probe_face)
+            draft = with_document(draft, document)
+        chosen = choose_face(self.ctx.pipeline, probe, draft.probe_face)
         digest = hashlib.sha256(probe).hexdigest()
         try:
             with self.ctx.write() as session:
@@ -290,35 +202,14 @@ class Requests(Area):
                 refused = self._submit(session, actor, row) if submit else []
                 if refused:
                     raise _Refused(refused)  # rolls the filing back
-                return self._info(session, actor, row)
+                return describe(session, actor, [row])[0]
         except _Refused as refusal:  # nothing was filed: record the refusal on the case
             self.ctx.record(actor, "request.refused", "case", draft.case_id,
                             {"failed": [r for r, _ in refusal.failures]})  # fmt: skip
             raise PolicyDenied(refusal.failures) from None
 
-    def _choose_face(self, probe: bytes, number: int | None) -> _Chosen:
-        """The face of the probe the request is for (see the module docstring)."""
-        image = self.ctx.pipeline.load(probe)  # refuses what is not a safe, decodable image
-        found = self.ctx.pipeline.analyse(image)
-        faces = [{"box": f.face.box.as_list(), "landmarks": [[round(x, 1), round(y, 1)] for x, y in f.face.landmarks],
-                  "quality": round(f.template.quality, 4)} for f in found]  # fmt: skip
-        meta: dict[str, Any] = {"width": image.width, "height": image.height, "faces": faces}
-        if number is None and len(found) > 1:
-            raise SeveralFaces(
-                f"the probe shows {len(found)} faces; choose the one to search (probe_face 1..{len(found)}, "
-                "--face N on the command line), or crop the photo"
-            )
-        if number is not None and not 1 <= number <= len(found):
-            raise NoFaceFound(f"the probe shows {len(found)} face(s); the face to search must be 1..{len(found)}")
-        if not found:
-            return _Chosen(None, None, None, meta)
-        index = (number or 1) - 1
-        chip = found[index].chip
-        crop = encode_jpeg(chip) if chip is not None else None
-        return _Chosen(index + 1, found[index].face.box.as_list(), crop, meta | {"chosen": index + 1})
-
     def _file(self, session: Session, actor: Actor, draft: RequestDraft, probe: bytes, digest: str,
-              chosen: _Chosen, document: bytes | None) -> Request:  # fmt: skip
+              chosen: Chosen, document: bytes | None) -> Request:  # fmt: skip
         case = queries.case(session, draft.case_id)
         if case is None or case.agency_id != actor.agency_id:
             raise NotFound(f"no case {draft.case_id} in your agency; create the case first")
@@ -371,7 +262,7 @@ class Requests(Area):
             if refused:
                 self.audit_both(session, actor, "request.refused", row, {"failed": [r for r, _ in refused]})
             else:
-                return self._info(session, actor, row)
+                return describe(session, actor, [row])[0]
         raise PolicyDenied(refused)
 
     def _submit(self, session: Session, actor: Actor, row: Request) -> list[Failure]:
@@ -425,7 +316,7 @@ class Requests(Area):
                     self.purge(session, actor, row, "denied after an emergency search")
                 self.audit_both(session, actor, "request.approved" if approve else "request.denied", row,
                                 {"reason": reason})  # fmt: skip
-                return self._info(session, actor, row)
+                return describe(session, actor, [row])[0]
         raise Conflict(f"request {request_id} expired: its approval deadline passed, and it was purged")
 
     def expire_overdue(self) -> list[int]:
@@ -451,7 +342,7 @@ class Requests(Area):
         with self.ctx.read() as session:
             row = visible_request(session, actor, request_id)
             require(actor, "request.read", actor.side(row.agency_id))
-            return self._info(session, actor, row)
+            return describe(session, actor, [row])[0]
 
     def list_requests(self, actor: Actor, status: str | None = None, limit: int = 100) -> list[RequestInfo]:
         """Requests the actor's agency filed or received (once submitted), newest first."""
@@ -459,8 +350,7 @@ class Requests(Area):
         self.expire_overdue()
         with self.ctx.read() as session:
             rows = queries.requests_of(session, actor.agency_id, status, max(1, min(limit, 1000)))
-            return [self._info(session, actor, r) for r in rows
-                    if actor.role in _readers(actor, r)]  # fmt: skip
+            return describe(session, actor, [r for r in rows if actor.role in _readers(actor, r)])
 
     def checklist(self, actor: Actor, request_id: int) -> list[Verdict]:
         """Every rule of the receiving agency's policy on this request, in plain words, passed
@@ -472,7 +362,7 @@ class Requests(Area):
             require(actor, "request.read", actor.side(row.agency_id))
             active = policy_of(session, row.target_agency_id)
             purposes = self._purposes(session, actor, row) if row.target_agency_id == actor.agency_id else {}
-            quality = _probe_quality(photo_queries.meta_of(session, row.probe_image_id))
+            quality = probe_quality(photo_queries.meta_of(session, row.probe_image_id))
             facts = request_facts(row, purposes, purged=row.purged is not None, probe_quality=quality)
             return checklist(active.profile if active else None, facts)
 
@@ -498,64 +388,7 @@ class Requests(Area):
             row.status = after.status
             row.closed = self.clock()
             self.audit_both(session, actor, "request.closed", row, {"outcome": row.outcome})
-            return self._info(session, actor, row)
-
-    def _info(self, session: Session, actor: Actor, row: Request) -> RequestInfo:
-        case = row.case
-        receiving = actor.agency_id == row.target_agency_id
-        searches = queries.search_ids(session, row.id) if receiving else []
-        names = account_queries.usernames(session, {row.requester_id, *([row.decided_by] if row.decided_by else [])})
-        agencies = account_queries.agency_names(session, {row.agency_id, row.target_agency_id})
-        galleries = list(row.galleries or []) if receiving else []
-        meta = photo_queries.meta_of(session, row.probe_image_id)
-        document = {"type": row.document_type, "reference": row.document_reference, "issuer": row.document_issuer,
-                    "date": row.document_date, "sha256": row.document_sha256}  # fmt: skip
-        return RequestInfo(
-            row.id, row.agency_id, row.target_agency_id, row.case_id, case.number, case.offence_category,
-            row.requester_id, row.legal_basis, document, row.justification,
-            list(row.galleries or []) if receiving else [], row.probe_source, row.probe_sha256, row.status,
-            row.approval, row.emergency, row.deadline, row.decided_by, row.decided, row.decision_reason,
-            row.outcome, row.policy_name, row.submitted, row.searched, row.closed, row.purged, row.created,
-            searches, receiving, row.policy_sha256, names.get(row.requester_id, ""),
-            names.get(row.decided_by, "") if row.decided_by else "", agencies.get(row.agency_id, ""),
-            agencies.get(row.target_agency_id, ""), gallery_queries.names(session, galleries), row.probe_face,
-            row.probe_image_id, row.probe_crop_id, row.document_file_id, _probe_quality(meta), meta or {},
-        )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class _Chosen:
-    """The probe's face a request is for: its number and box, an aligned crop of it, and what
-    is kept with the probe (its size and every face found)."""
-
-    number: int | None
-    box: list[float] | None
-    crop: bytes | None
-    meta: dict[str, Any]
-
-
-def document_type_of(data: bytes) -> str:
-    """The media type of a document file: PDF, an image, plain text, else octet-stream."""
-    if data.startswith(b"%PDF-"):
-        return "application/pdf"
-    kind = media_type_of(data)
-    if kind != "application/octet-stream":
-        return kind
-    try:
-        data[:4096].decode("utf-8")
-    except UnicodeDecodeError:
-        return "application/octet-stream"
-    return "text/plain"
-
-
-def _with_document(draft: RequestDraft, document: bytes) -> RequestDraft:
-    """The draft with the SHA-256 of the filed document (a SHA-256 given too must match it)."""
-    if not document:
-        raise InvalidInput("the document file is empty")
-    digest = hashlib.sha256(document).hexdigest()
-    if draft.document_sha256 and draft.document_sha256 != digest:
-        raise InvalidInput("the document SHA-256 given does not match the document file; give one or the other")
-    return replace(draft, document_sha256=digest)
+            return describe(session, actor, [row])[0]
 
 
 class _Refused(Exception):
@@ -568,34 +401,3 @@ class _Refused(Exception):
 
 def _readers(actor: Actor, row: Request) -> frozenset[str]:
     return roles_for("request.read", actor.side(row.agency_id))
-
-
-def _checked(draft: RequestDraft) -> RequestDraft:
-    """The draft with its texts checked and trimmed; InvalidInput for what cannot be filed."""
-    identifier(draft.case_id, "case id")
-    if draft.target_agency_id is not None:
-        identifier(draft.target_agency_id, "target agency id")
-    for gallery_id in draft.galleries:
-        identifier(gallery_id, "gallery id")
-    if draft.legal_basis not in LEGAL_BASES:
-        raise InvalidInput(f"legal basis must be one of: {', '.join(LEGAL_BASES)}")
-    if draft.probe_source not in PROBE_SOURCES:
-        raise InvalidInput(f"probe source must be one of: {', '.join(PROBE_SOURCES)}")
-    if draft.document_date:
-        try:
-            date.fromisoformat(draft.document_date)
-        except ValueError:
-            raise InvalidInput("document date must be YYYY-MM-DD") from None
-    if draft.document_sha256 and not SHA256.match(draft.document_sha256.lower()):
-        raise InvalidInput("document SHA-256 must be 64 hex digits")
-    justification = text(draft.justification, "justification")
-    if not justification:
-        raise InvalidInput("a request needs a justification: why this search is needed")
-    if draft.probe_face is not None:
-        identifier(draft.probe_face, "probe face")
-    return RequestDraft(
-        draft.case_id, draft.legal_basis, justification, text(draft.document_type, "document type"),
-        text(draft.document_reference, "document reference"), text(draft.document_issuer, "document issuer"),
-        draft.document_date, draft.document_sha256.lower(), [int(g) for g in draft.galleries], draft.probe_source,
-        draft.target_agency_id, draft.probe_face,
-    )  # fmt: skip

@@ -48,7 +48,8 @@ def searchable(r: RequestInfo) -> bool:
 def home(request: Request, user: User) -> HTMLResponse:
     service = service_of(request)
     requests = service.requests.list_requests(user.actor, limit=200) if permits(user.actor, "request.read") else []
-    return page(request, "home.html", title="Start", lists=work_lists(user, requests))
+    cases = service.requests.list_cases(user.actor) if permits(user.actor, "request.file") else []
+    return page(request, "home.html", title="Start", lists=work_lists(user, requests), cases=cases[-20:][::-1])
 
 
 @router.get("/me")

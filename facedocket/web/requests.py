@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from facedocket.errors import FaceDocketError, PolicyDenied
-from facedocket.governance.permissions import permits
+from facedocket.governance.permissions import permits, require
 from facedocket.governance.rules import RULES
 from facedocket.render.filters import data_uri
 from facedocket.service import ProbeFaces, RequestDraft, WebUser
@@ -72,6 +72,7 @@ def _filing_context(request: Request, user: WebUser, values: dict[str, Any], **m
 
 @router.get("/requests/new")
 def new_request(request: Request, user: User) -> HTMLResponse:
+    require(user.actor, "request.file")  # the permission table, before a form that would only be refused
     return page(request, "file.html", **_filing_context(request, user, {}))
 
 

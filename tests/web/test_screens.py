@@ -116,7 +116,11 @@ def test_admin_screens(world: World, people: Callable[[World], Browsing], screen
     screenshot(admin, "who-am-i")
 
 
-def test_each_role_sees_only_its_menu(world: World, people: Callable[[World], Browsing], screenshot: Shot) -> None:
+def test_each_role_sees_only_its_menu_and_every_screen_passes_axe(
+    world: World, people: Callable[[World], Browsing], screenshot: Shot
+) -> None:
+    """The menu is the permission table's; every screen a menu leads to passes axe-core (and is
+    photographed once); what a role may not do is refused, not merely hidden."""
     browsing = people(world)
     expected = {
         "requester": {"Requests", "File a request", "Policy"},
@@ -134,15 +138,25 @@ def test_each_role_sees_only_its_menu(world: World, people: Callable[[World], Br
         "auditor": {"Requests", "Audit log", "Evaluations", "Transparency reports", "Users", "Policy"},
         "admin": {"Requests", "Audit log", "Evaluations", "Transparency reports", "Users", "Galleries", "Policy"},
     }
+    seen: set[str] = set()
     for role, items in expected.items():
         page = browsing.as_(role)
-        links = set(page.get_by_role("navigation", name="Main").get_by_role("link").all_inner_texts())
-        assert links - {"Home", "Who am I"} == items, role
-        if role in ("supervisor", "examiner"):
+        menu = page.get_by_role("navigation", name="Main").get_by_role("link")
+        assert set(menu.all_inner_texts()) - {"Home", "Who am I"} == items, role
+        hrefs = [menu.nth(i).get_attribute("href") or "/" for i in range(menu.count())]
+        for href in hrefs:
+            name = f"{role}-{href.strip('/').replace('/', '-') or 'start'}"
+            if (href if href != "/" else name) in seen:  # each role's start page differs; the rest once
+                continue
+            seen.add(href if href != "/" else name)
+            answer = page.goto(world.url + href)
+            assert answer is not None and answer.ok, href
             assert_accessible(page)
-            screenshot(page, f"{role}-start")
+            screenshot(page, name)
     requester = browsing.as_("requester")
     for forbidden in ("/audit", "/admin/users", "/evaluations", "/reports?period=2026"):
         answer = requester.goto(world.url + forbidden)
         assert answer is not None and answer.status == 403, forbidden
         expect(requester.get_by_role("alert")).to_contain_text("requester is requester")
+    assert_accessible(requester)
+    screenshot(requester, "refused-page")

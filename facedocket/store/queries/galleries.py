@@ -60,22 +60,18 @@ def subject_by_reference(session: Session, gallery_id: int, reference: str) -> S
 
 
 def subjects_page(session: Session, gallery_id: int, offset: int, limit: int) -> list[tuple[Subject, int]]:
-    """(subject, template count) of a gallery, by id, one page."""
-    per_subject = (
-        select(TemplateRow.subject_id, func.count().label("n"))
-        .where(TemplateRow.gallery_id == gallery_id)
+    """(subject, template count) of a gallery, by id, one page (templates counted for the page's
+    subjects only, so a page costs the same in a gallery of any size)."""
+    page = list(session.scalars(
+        select(Subject).where(Subject.gallery_id == gallery_id).order_by(Subject.id).offset(offset).limit(limit)
+    ))  # fmt: skip
+    if not page:
+        return []
+    counts = dict(session.execute(
+        select(TemplateRow.subject_id, func.count()).where(TemplateRow.subject_id.in_([s.id for s in page]))
         .group_by(TemplateRow.subject_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Subject, per_subject.c.n)
-        .outerjoin(per_subject, per_subject.c.subject_id == Subject.id)
-        .where(Subject.gallery_id == gallery_id)
-        .order_by(Subject.id)
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    return [(s, int(n or 0)) for s, n in rows]
+    ).tuples().all())  # fmt: skip
+    return [(s, int(counts.get(s.id, 0))) for s in page]
 
 
 def subject_template_count(session: Session, subject_id: int) -> int:
@@ -113,3 +109,11 @@ def names(session: Session, gallery_ids: list[int]) -> list[str]:
     found = {int(i): str(n) for i, n in session.execute(select(Gallery.id, Gallery.name).where(
         Gallery.id.in_(sorted({int(g) for g in gallery_ids}))))}  # fmt: skip
     return [found.get(int(g), f"#{g}") for g in gallery_ids]
+
+
+def name_map(session: Session, gallery_ids: set[int]) -> dict[int, str]:
+    """gallery id -> name, for these galleries."""
+    if not gallery_ids:
+        return {}
+    return {int(i): str(n) for i, n in session.execute(select(Gallery.id, Gallery.name).where(
+        Gallery.id.in_(sorted(gallery_ids))))}  # fmt: skip

@@ -121,3 +121,11 @@ def meta_of(session: Session, file_id: int | None) -> dict[str, Any] | None:
         return None
     meta = session.scalar(select(StoredImage.meta).where(StoredImage.id == file_id))
     return dict(meta) if meta else None
+
+
+def metas(session: Session, file_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """file id -> ``meta`` (without the bytes), for many files at once."""
+    if not file_ids:
+        return {}
+    rows = session.execute(select(StoredImage.id, StoredImage.meta).where(StoredImage.id.in_(sorted(set(file_ids)))))
+    return {int(i): dict(m or {}) for i, m in rows}

@@ -57,6 +57,17 @@ def search_ids(session: Session, request_id: int) -> list[int]:
     ]
 
 
+def search_ids_of(session: Session, request_ids: list[int]) -> dict[int, list[int]]:
+    """request id -> its searches' ids, for many requests at once."""
+    if not request_ids:
+        return {}
+    found: dict[int, list[int]] = {}
+    query = select(Search.request_id, Search.id).where(Search.request_id.in_(request_ids)).order_by(Search.id)
+    for request_id, search_id in session.execute(query):
+        found.setdefault(int(request_id), []).append(int(search_id))
+    return found
+
+
 def candidate_ids(session: Session, request_id: int) -> list[int]:
     query = select(Candidate.id).join(Search, Search.id == Candidate.search_id).where(Search.request_id == request_id)
     return [int(i) for i in session.scalars(query.order_by(Candidate.id))]
