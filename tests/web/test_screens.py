@@ -133,7 +133,7 @@ def test_each_role_sees_only_its_menu_and_every_screen_passes_axe(
             "Galleries",
             "Users",
             "Policy",
-        },  # fmt: skip
+        },
         "examiner": {"Requests", "File a request", "Search and review", "Policy"},
         "auditor": {"Requests", "Audit log", "Evaluations", "Transparency reports", "Users", "Policy"},
         "admin": {"Requests", "Audit log", "Evaluations", "Transparency reports", "Users", "Galleries", "Policy"},
