@@ -98,9 +98,9 @@ def init(ctx: click.Context, agency: str, admin_username: str) -> None:
     admin = service.accounts.authenticate(issued.secret)
     temporary = service.signin.set_password(admin, admin.user_id)
     echo(f"created {settings.resolved_database_url()} with agency {agency!r} and admin {admin_username!r}")
-    echo(f"admin token (shown once, saved to {path}): {issued.secret}")
     echo(f"web UI: `facedocket serve`, then sign in at http://{settings.host}:{settings.port}/ as "
          f"{admin_username!r} with the temporary password {temporary} (it works once)")  # fmt: skip
+    echo(f"admin token (shown once, saved to {path}): {issued.secret}")
 
 
 @cli.command()
