@@ -67,11 +67,12 @@ def subjects_page(session: Session, gallery_id: int, offset: int, limit: int) ->
     ))  # fmt: skip
     if not page:
         return []
-    counts = dict(session.execute(
+    rows = session.execute(
         select(TemplateRow.subject_id, func.count()).where(TemplateRow.subject_id.in_([s.id for s in page]))
         .group_by(TemplateRow.subject_id)
-    ).tuples().all())  # fmt: skip
-    return [(s, int(counts.get(s.id, 0))) for s in page]
+    )  # fmt: skip
+    counts = {int(subject_id): int(n) for subject_id, n in rows}
+    return [(s, counts.get(s.id, 0)) for s in page]
 
 
 def subject_template_count(session: Session, subject_id: int) -> int:
