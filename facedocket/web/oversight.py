@@ -39,10 +39,10 @@ def _day(value: str, end: bool = False) -> datetime | None:
 
 @router.get("/audit")
 def audit_log(request: Request, user: User, actor: str = "", action: str = "", object_type: str = "",
-              object_id: str = "", since: str = "", until: str = "", limit: int = 200) -> HTMLResponse:  # fmt: skip
+              object_id: str = "", since: str = "", until: str = "", limit: int = 100) -> HTMLResponse:  # fmt: skip
     service = service_of(request)
     filters = {"actor": actor, "action": action, "object_type": object_type, "object_id": object_id,
-               "since": since, "until": until}  # fmt: skip
+               "since": since, "until": until, "limit": limit}  # fmt: skip
     events = service.audit.list_audit(
         user.actor, action or None, object_type or None, object_id or None, _day(since), max(1, min(limit, 1000)),
         actor or None, _day(until, end=True),
