@@ -33,7 +33,6 @@ from facedocket.errors import NotFound
 from facedocket.governance.permissions import Actor, require
 from facedocket.service.context import Area, Context
 from facedocket.service.galleries import owned_gallery, usable_gallery
-from facedocket.store.queries import galleries as gallery_queries
 from facedocket.store.queries import photos as queries
 from facedocket.store.tables import StoredImage
 from facedocket.vocab import ENROLMENT_PHOTO_KINDS, PROBE_KINDS
@@ -175,12 +174,3 @@ class Photos(Area):
                 return
             yield from photos
             after = photos[-1].file_id
-
-    def gallery_photo_count(self, actor: Actor, gallery_id: int) -> int:
-        """How many enrolment photos and crops a gallery the actor may use keeps."""
-        require(actor, "gallery.read")
-        with self.ctx.read() as session:
-            gallery = gallery_queries.gallery(session, gallery_id)
-            usable_gallery(session, actor, gallery_id)
-            assert gallery is not None
-            return queries.count_of_gallery(session, gallery_id)
