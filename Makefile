@@ -11,8 +11,10 @@ BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
 FACES ?= ../shared/faces
 # the decoder before issue 11, measured beside the current one by benchmarks/decode_cost.py
 DECODE_BEFORE ?= 9dba48e
+# the data directory `make serve` serves (`make demo` prints the one it kept)
+DATA ?= facedocket-data
 
-.PHONY: help install weights demo test lint format bench fuzz fuzz-decoder serve postgres-server chromium clean
+.PHONY: help install weights demo test lint format bench bench-web fuzz fuzz-decoder serve screenshots postgres-server chromium clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -73,6 +75,7 @@ bench: $(BENCH_STAMP) weights  ## Benchmarks (pipeline and template models vs fa
 	$(BENCH_VENV)/bin/facedocket embed $(FACES)/dev --out .cache/dev_templates.npz > /dev/null
 	$(BENCH_PY) benchmarks/index.py --sizes 10000,100000,1000000 --real .cache/dev_templates.npz --out benchmarks/results
 	$(BENCH_PY) benchmarks/video.py --data $(FACES)/dev --out benchmarks/results
+	$(BENCH_PY) benchmarks/web_pages.py --faces $(FACES) --out benchmarks/results
 
 fuzz: fuzz-decoder  ## Every fuzzer, longer than the samples `make test` runs; results in benchmarks/results/
 
@@ -81,8 +84,14 @@ fuzz-decoder: $(STAMP)  ## Fuzz the image decoder with 10,000 hostile images mad
 	$(PY) benchmarks/decode_cost.py --faces $(FACES) --before $(DECODE_BEFORE) --out benchmarks/results
 	$(PY) benchmarks/decode_cost.py --faces $(FACES) --before $(DECODE_BEFORE) --analyse --out benchmarks/results
 
-serve: $(STAMP) weights  ## Start the REST API on 127.0.0.1
-	$(VENV)/bin/facedocket serve
+serve: $(STAMP) weights  ## Start the web UI (/) and the REST API (/api/v1) on 127.0.0.1:8000; DATA=dir serves that data directory
+	$(VENV)/bin/facedocket --home $(DATA) serve
+
+screenshots: $(STAMP) weights chromium  ## Run the browser tests and save a screenshot of each screen in docs/screenshots/
+	FACEDOCKET_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/web -q
+
+bench-web: $(STAMP) weights  ## Each web page's server time with a gallery of 100,000 subjects; results in benchmarks/results/
+	$(PY) benchmarks/web_pages.py --faces $(FACES) --out benchmarks/results
 
 clean:  ## Remove the virtual environments and caches
 	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         15 * 1024 * 1024, ge=1024, description="Largest upload the REST API accepts, in bytes."
     )
+    max_enrolment_upload_bytes: int = Field(
+        500 * 1024 * 1024,
+        ge=1024,
+        description="Largest upload the web UI's enrolment page accepts (a zip or a folder of photos), in bytes.",
+    )
     expiry_interval_s: float = Field(
         60.0,
         ge=0,
@@ -82,8 +87,9 @@ class Settings(BaseSettings):
         72,
         ge=1,
         le=720,
-        description="Hours an activation token (printed by `user create`) stays valid. It only lets its user "
-        "make their own token, once: an admin who creates a user never holds a token that acts as them.",
+        description="Hours an activation token (printed by `user create`) or a temporary first password (set by "
+        "an admin) stays valid. Each works once: the token makes its user's own token, the password signs them "
+        "in to choose their own, so an admin never holds a credential that stays valid.",
     )
     retention_interval_s: float = Field(
         3600.0,
@@ -140,6 +146,22 @@ class Settings(BaseSettings):
         description="Server secret for session cookies and CSRF tokens (keys are derived from it per purpose), "
         f"at least {MIN_SECRET_LENGTH} characters; changing it signs everyone out. Generate one with "
         "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`.",
+    )
+    session_idle_minutes: int = Field(
+        30, ge=1, le=1440, description="A web UI session ends after this many minutes without a request."
+    )
+    session_max_hours: int = Field(
+        12, ge=1, le=168, description="A web UI session ends this many hours after sign-in, however busy."
+    )
+    sign_in_free_attempts: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Failed sign-ins in a row a username may have before sign-in backs off (each further "
+        "failure doubles the wait, from sign_in_backoff_s up to 15 minutes; a success resets it).",
+    )
+    sign_in_backoff_s: int = Field(
+        30, ge=1, le=900, description="Seconds sign-in waits after the failure that uses up the free attempts."
     )
     photo_key: SecretStr = Field(
         SecretStr(""),

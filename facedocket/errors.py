@@ -13,7 +13,8 @@ next and its ``status`` is the HTTP status the API answers with::
     │   ├── WeakPassword (422)      a password the minimum policy refuses (every problem named)
     │   ├── PayloadTooLarge (413)   an upload over the size limit
     │   └── InvalidVideo (400)      a video file or stream that cannot be opened or decoded
-    ├── Unauthorized (401)          missing, unknown or revoked token
+    ├── Unauthorized (401)          missing, unknown or revoked token; a wrong password
+    ├── TooManyAttempts (429)       sign-in refused for a while after failed attempts
     ├── Forbidden (403)             the role does not allow the action
     │   └── PolicyDenied (403)      the policy profile refuses a search (every failed rule named)
     ├── NotFound (404)              unknown id, or another agency's record
@@ -93,6 +94,16 @@ class Unauthorized(FaceDocketError):
     """No valid credentials: a missing, unknown or revoked token."""
 
     status = 401
+
+
+class TooManyAttempts(FaceDocketError):
+    """Sign-in refused for a while after failed attempts; ``retry_after`` seconds to wait."""
+
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many failed sign-ins; try again in {retry_after} s (or ask an admin to reset it)")
 
 
 class Forbidden(FaceDocketError):

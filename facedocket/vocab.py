@@ -120,6 +120,17 @@ ReportingPeriod = Literal["weekly", "monthly", "quarterly", "annual"]
 REPORTING_PERIODS: tuple[str, ...] = get_args(ReportingPeriod)
 """How often a profile's search counts go to the body that oversees them."""
 
+FILE_KINDS = ("probe", "probe-crop", "document", "enrolment-source", "enrolment-crop", "alert-crop")
+"""What the encrypted file store holds: a request's probe photo, the aligned crop of its chosen
+face and its legal basis's document; a subject's enrolment photo and its aligned face crop;
+(for watchlist alerts) the face crop of an alert."""
+
+ENROLMENT_PHOTO_KINDS = ("enrolment-source", "enrolment-crop")
+"""The files enrolment keeps of a subject (when its gallery keeps photos)."""
+
+PROBE_KINDS = ("probe", "probe-crop")
+"""The files of a request that a purge or the probe retention period deletes."""
+
 HOLD_TYPES = ("case", "subject")
 """What a legal hold can be placed on."""
 
@@ -201,6 +212,15 @@ _ACTIONS = (
     ("token.revoked", "a token was revoked by its owner or an admin"),
     ("auth.token_used", "a token was used (at most once per token per 10 minutes)"),
     ("auth.refused", "a missing, unknown, expired or revoked token was refused"),
+    ("auth.signed_in", "a person signed in to the web UI with their password (temporary or not)"),
+    (
+        "auth.sign_in_failed",
+        "a sign-in was refused: wrong password, unknown user, deactivated, expired "
+        "temporary password or back-off after failed attempts (the username as typed, never the password)",
+    ),
+    ("auth.signed_out", "a person signed out of the web UI"),
+    ("user.password_set", "an admin set a user's temporary first password (or reset it); their sessions end"),
+    ("user.password_changed", "a user chose their own password (at first sign-in or later); other sessions end"),
     # policy
     ("policy.activated", "an admin made a policy profile active (name, SHA-256 of its text, previous)"),
     # galleries, subjects, enrolment
@@ -210,12 +230,15 @@ _ACTIONS = (
     ("gallery.retention_set", "a gallery's own template retention period was set"),
     ("gallery.consent_required", "enrolment in a gallery now needs a live consent"),
     ("gallery.consent_not_required", "enrolment in a gallery no longer needs a consent"),
+    ("gallery.photos_kept", "a gallery keeps enrolment photos again (source photo and face crop, encrypted)"),
+    ("gallery.photos_not_kept", "a gallery stopped keeping enrolment photos; the ones it held were deleted (count)"),
     ("gallery.subjects_listed", "someone read a gallery's subject list (offset, count)"),
     ("index.rebuilt", "a gallery's vector index was rebuilt from the database"),
     ("enrolment.batch", "photos were enrolled: template id, subject id and photo SHA-256 of each"),
     ("enrolment.failed", "photos given for enrolment were not enrolled: counts per outcome"),
     ("subject.created", "a subject was created without templates (to record consent first)"),
     ("subject.viewed", "someone read a subject's record"),
+    ("photo.viewed", "someone looked at an enrolment photo or face crop of a subject (kind, SHA-256)"),
     ("subject.deleted", "a subject and its templates were deleted"),
     ("subject.erased", "a subject was erased everywhere (reference only as a keyed hash)"),
     ("subject.exported", "a subject's data was exported for an access request"),
@@ -233,7 +256,8 @@ _ACTIONS = (
     ("request.reviewed", "a request's review was concluded (outcome, released candidates)"),
     ("request.closed", "a request was closed"),
     ("request.exported", "a request's case file was exported (SHA-256 of the file)"),
-    ("probe.viewed", "someone downloaded a request's probe photo"),
+    ("probe.viewed", "someone downloaded a request's probe photo (or the crop of its face)"),
+    ("document.viewed", "someone downloaded a request's legal-basis document"),
     # searches and review
     ("search.denied", "the policy gate refused a search or verification (every failed rule)"),
     ("search.run", "a 1:N search ran (galleries, k, threshold, candidates, gallery size)"),

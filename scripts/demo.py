@@ -12,13 +12,15 @@ under the accountability rules of a real policy profile.
    false candidates expected at each score; the examiner reviews the candidates, concludes
    (``lead`` / ``no-lead``) and the requester closes the request; the case file is
    exported as HTML;
-5. the audit chain is verified.
+5. the audit chain is verified;
+6. the data directory is kept, and the demo ends by printing how to open it in the browser:
+   ``make serve DATA=<it>``, the URL, and each demo user with a temporary first password
+   (it works once: at first sign-in they choose their own).
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -90,7 +92,8 @@ def one_request(
         document_reference=f"{number}-CO", document_issuer="Suffolk Superior Court", document_date="2026-11-20",
         document_sha256=hashlib.sha256(order.read_bytes()).hexdigest(), galleries=[gallery_id],
     )  # fmt: skip
-    request = service.requests.file_request(requester, draft, photo.read_bytes(), submit=True)
+    request = service.requests.file_request(requester, draft, photo.read_bytes(), submit=True,
+                                            document=order.read_bytes())  # fmt: skip
     console.print(f"request {request.id} (case {number}, court order): filed and submitted by {requester.username}")
     service.requests.decide_request(
         supervisor, request.id, True, "court order on specific and articulable facts checked"
@@ -112,49 +115,61 @@ def one_request(
     console.print(f"case file: {path}\n")
 
 
+def browser_note(console: Console, service: Service, admin: Actor, home: Path) -> None:
+    """How to open what the demo did in the browser: each demo user gets a temporary first
+    password (it works once: at first sign-in they choose their own)."""
+    settings = service.settings
+    table = Table(title="Demo users for the web UI", caption="each first password works once: choose your own")
+    for column in ("username", "role", "first password"):
+        table.add_column(column)
+    for user in service.accounts.list_users(admin):
+        table.add_row(user.username, user.role, service.signin.set_password(admin, user.id))
+    console.print(table)
+    console.print(
+        f"Open it in the browser: [bold]make serve DATA={home}[/bold], then http://{settings.host}:{settings.port}/"
+    )
+    console.print("(the demo runs with the public development secrets: never put real data in it)")
+
+
 def main() -> None:
     console = Console()
     root, origin = sample_root()
     out = Path(tempfile.mkdtemp(prefix="facedocket-demo-"))
     home = out / "data"
-    try:
-        service = open_service(Settings(home=home))
-        console.print(f"[bold]FaceDocket demo[/bold]: data directory {home}, photos from {origin}")
-        admin = service.accounts.authenticate(service.accounts.bootstrap("State Police", "admin").secret)
-        profile = PROFILE if PROFILE in shipped_profiles() else shipped_profiles()[0]
-        active = service.policy.activate_policy(admin, profile)
-        console.print(f"policy profile: {active.name} ({active.title})")
-        staff = {}
-        for role in ROLES:
-            _, activation = service.accounts.create_user(admin, f"{role}1", role)
-            # the admin hands over the activation token; the user makes their own token with it
-            own = service.accounts.create_token(service.accounts.authenticate(activation.secret), name="demo")
-            staff[role] = service.accounts.authenticate(own.secret)
-        gallery = service.galleries.create_gallery(
-            admin, "booking-photos", f"sample photos ({origin})", "demonstration"
+    service = open_service(Settings(home=home))
+    console.print(f"[bold]FaceDocket demo[/bold]: data directory {home}, photos from {origin}")
+    admin = service.accounts.authenticate(service.accounts.bootstrap("State Police", "admin").secret)
+    profile = PROFILE if PROFILE in shipped_profiles() else shipped_profiles()[0]
+    active = service.policy.activate_policy(admin, profile)
+    console.print(f"policy profile: {active.name} ({active.title})")
+    staff = {}
+    for role in ROLES:
+        _, activation = service.accounts.create_user(admin, f"{role}1", role)
+        # the admin hands over the activation token; the user makes their own token with it
+        own = service.accounts.create_token(service.accounts.authenticate(activation.secret), name="demo")
+        staff[role] = service.accounts.authenticate(own.secret)
+    gallery = service.galleries.create_gallery(admin, "booking-photos", f"sample photos ({origin})", "demonstration")
+    items, held_back, mated, outsider_photo, outsider = plan(root)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("enrolling", total=len(items))
+        report = service.enrolment.enroll(
+            staff["examiner"], gallery.id, items, progress=lambda n: progress.advance(task, n)
         )
-        items, held_back, mated, outsider_photo, outsider = plan(root)
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("enrolling", total=len(items))
-            report = service.enrolment.enroll(
-                staff["examiner"], gallery.id, items, progress=lambda n: progress.advance(task, n)
-            )
-        counts = {k: v for k, v in report.as_dict()["counts"].items() if v}  # type: ignore[attr-defined]
-        console.print(f"enrolled {len(items)} photos in {report.seconds:.1f} s: {counts}\n")
-        order = out / "court-order.txt"
-        order.write_text("Suffolk Superior Court: order authorising a facial recognition search (demo)\n")
-        for number, photo, person, about in (
-            ("DEMO-2026-0001", held_back, mated, "held-back photo of an enrolled person"),
-            ("DEMO-2026-0002", outsider_photo, outsider, "not enrolled"),
-        ):
-            one_request(console, service, staff, gallery.id, number, photo, person, about, order, out)
-        check = service.audit.verify_audit(staff["auditor"])
-        state = "ok" if check.ok else f"BROKEN at seq {check.broken_at}: {check.reason}"
-        console.print(f"audit verify: {state}; {check.events} events, head seq {check.head_seq} hash {check.head_hash}")
-        service.close()
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-    console.print(f"case files kept in {out}")
+    counts = {k: v for k, v in report.as_dict()["counts"].items() if v}  # type: ignore[attr-defined]
+    console.print(f"enrolled {len(items)} photos in {report.seconds:.1f} s: {counts}\n")
+    order = out / "court-order.txt"
+    order.write_text("Suffolk Superior Court: order authorising a facial recognition search (demo)\n")
+    for number, photo, person, about in (
+        ("DEMO-2026-0001", held_back, mated, "held-back photo of an enrolled person"),
+        ("DEMO-2026-0002", outsider_photo, outsider, "not enrolled"),
+    ):
+        one_request(console, service, staff, gallery.id, number, photo, person, about, order, out)
+    check = service.audit.verify_audit(staff["auditor"])
+    state = "ok" if check.ok else f"BROKEN at seq {check.broken_at}: {check.reason}"
+    console.print(f"audit verify: {state}; {check.events} events, head seq {check.head_seq} hash {check.head_hash}")
+    console.print(f"case files kept in {out}\n")
+    browser_note(console, service, admin, home)
+    service.close()
 
 
 if __name__ == "__main__":

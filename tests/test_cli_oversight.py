@@ -128,7 +128,13 @@ def test_erasure_without_a_file_keeps_the_certificate_in_home(world: Any) -> Non
     saved = Path(result["certificate_file"])
     assert saved == world.home / "erasures" / f"erasure-{result['erasure_id']}.json"
     assert json.loads(saved.read_text())["subject_reference"] == "Walk_In"
-    assert result["erased"] == {"templates": 0, "candidate_entries": 0, "verifications_unlinked": 0, "consents": 0}
+    assert result["erased"] == {
+        "templates": 0,
+        "candidate_entries": 0,
+        "verifications_unlinked": 0,
+        "consents": 0,
+        "photos": 0,
+    }
 
 
 def test_hold_place_needs_exactly_one_target(world: Any) -> None:

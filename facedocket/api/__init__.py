@@ -1,4 +1,5 @@
-"""The REST API: a thin shell over :mod:`facedocket.service` (OpenAPI at /docs).
+"""The REST API: a thin shell over :mod:`facedocket.service` (OpenAPI at /docs), and the web
+UI mounted beside it at ``/`` (:mod:`facedocket.web`).
 
 Example::
 
@@ -25,6 +26,7 @@ from facedocket.api.routes import ROUTERS, TAGS
 from facedocket.api.uploads import UploadLimitMiddleware
 from facedocket.config import Settings
 from facedocket.service import Service, open_service
+from facedocket.web import ENROL_PATH, install_web
 from facedocket.web.assets import install_assets
 
 PREFIX = "/api/v1"
@@ -65,8 +67,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         service: an open service to serve; default ``open_service(settings)``.
 
     Returns:
-        The app, with OpenAPI at ``/openapi.json`` and ``/docs`` (Swagger UI served from the package,
-        with the other assets under ``/static``).
+        The app: the REST API under ``/api/v1``, OpenAPI at ``/openapi.json`` and ``/docs`` (Swagger UI
+        served from the package, with the other assets under ``/static``), and the web UI at ``/``.
     """
     if settings is None:
         settings = service.settings if service is not None else Settings()
@@ -104,9 +106,11 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.state.settings = settings
     app.state.service = service
     install_error_handlers(app)
-    app.add_middleware(UploadLimitMiddleware, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(UploadLimitMiddleware, max_upload_bytes=settings.max_upload_bytes,
+                       larger={ENROL_PATH: settings.max_enrolment_upload_bytes})  # fmt: skip
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
+    install_web(app)
     return app
 
 

@@ -8,6 +8,7 @@ answered with::
 
 ``error`` says what went wrong and what to do next; ``errors`` holds details (validation
 errors, the enrolment outcome) and may be empty. A 401 also carries ``WWW-Authenticate: Bearer``.
+Outside the API (the web UI's pages) the same errors are answered with the UI's error page.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facedocket.errors import FaceDocketError
@@ -58,11 +59,26 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
-async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+API_PATHS = ("/api/", "/openapi.json", "/docs", "/static/")
+
+
+def _page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response | None:
+    """The web UI's error page for a path outside the API (None when the API answers)."""
+    page = getattr(request.app.state, "error_page", None)
+    if page is None or request.url.path.startswith(API_PATHS):
+        return None
+    if status in (301, 302, 303, 307) and headers and "location" in {k.lower() for k in headers}:
+        location = next(v for k, v in headers.items() if k.lower() == "location")
+        return RedirectResponse(location, status_code=status)
+    response: Response = page(request, status, _one_line(message), headers)
+    return response
+
+
+async def _service_error(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status", 500)
     message = str(exc) or HTTPStatus(status).phrase
     details = exc.details if isinstance(exc, FaceDocketError) else []
-    return error_response(status, message, [dict(d) for d in details])
+    return _page(request, status, message) or error_response(status, message, [dict(d) for d in details])
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
@@ -70,17 +86,17 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.message, exc.errors)
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     details = [_validation_detail(e) for e in exc.errors()]
     if not details:
-        return error_response(422, "the request is not valid")
+        return _page(request, 422, "the request is not valid") or error_response(422, "the request is not valid")
     first = details[0]
     where = ".".join(str(part) for part in first["loc"] if part not in ("body", "query", "path", "header"))
     message = f"{where or 'request'}: {first['msg']}"
     if len(details) > 1:
         message += f" (and {len(details) - 1} more; see errors)"
-    return error_response(422, message, details)
+    return _page(request, 422, message) or error_response(422, message, details)
 
 
 def _validation_detail(error: Any) -> dict[str, Any]:
@@ -89,10 +105,14 @@ def _validation_detail(error: Any) -> dict[str, Any]:
     return {"loc": loc, "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     headers = dict(exc.headers or {})
+    web = _page(request, status, "no such page" if status == 404 else str(exc.detail or HTTPStatus(status).phrase),
+                headers)  # fmt: skip
+    if web is not None:
+        return web
     if status == 404 and exc.detail == HTTPStatus.NOT_FOUND.phrase:
         message = f"no route {request.url.path}; the API is described at /docs"
     elif status == 405:
@@ -103,9 +123,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(status, message, headers=headers)
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
     # The server logs the traceback (Starlette re-raises after this response); the body never carries it.
-    return error_response(500, "internal error; the server log has the details")
+    message = "internal error; the server log has the details"
+    return _page(request, 500, message) or error_response(500, message)
 
 
 def _one_line(message: str) -> str:

@@ -102,6 +102,33 @@ class UserPublic(_Public):
     agency_id: int = Field(description="The user's agency.")
     role: str = Field(description="requester, examiner, supervisor, auditor or admin.")
     active: bool = Field(description="False once deactivated: the user's tokens stop working.")
+    password: str = Field(description="Web sign-in: none, temporary (a first password not used yet) or set.")
+
+
+class PasswordCreate(BaseModel):
+    password: str | None = Field(
+        None, description="The temporary first password (it must pass the password policy); default a random one."
+    )
+
+
+class PasswordPublic(BaseModel):
+    user_id: int = Field(description="The user.")
+    password: str = Field(
+        description="The temporary password, shown this once: it signs in to the web UI once, within "
+        "activation_ttl_hours, to choose the user's own password."
+    )
+
+
+class VerdictPublic(BaseModel):
+    rule: str = Field(description="The profile key that sets the rule.")
+    words: str = Field(description="What the rule asks, in plain words.")
+    state: str = Field(description="passed, failed, or pending (checked when a search runs).")
+    why: str = Field(description="Why it failed; empty otherwise.")
+
+
+class ChecklistPublic(BaseModel):
+    data: list[VerdictPublic] = Field(description="Every rule of the receiving agency's policy, in order.")
+    count: int = Field(description="How many.")
 
 
 class UsersPublic(BaseModel):
@@ -134,6 +161,17 @@ class GalleryCreate(BaseModel):
     source: str = Field(description="Where the photos come from, e.g. 'RMV licence photos 2020-2024'.")
     purpose: str = Field(description="What the gallery may be searched for.")
     index_kind: str = Field("auto", description="auto (default), exact or hnsw.")
+    keep_photos: bool | None = Field(
+        None,
+        description="Keep each subject's enrolment photo and face crop (encrypted) for examiners to compare "
+        "candidates with; default: what the policy profile allows (it may forbid it).",
+    )
+
+
+class PhotoSetting(BaseModel):
+    keep: bool = Field(
+        description="Keep enrolment photos from now on (true), or stop and delete the ones kept (false)."
+    )
 
 
 class GalleryPublic(_Public):
@@ -148,6 +186,11 @@ class GalleryPublic(_Public):
     templates: int = Field(description="Enrolled templates in the gallery.")
     shared_with: list[int] = Field(description="Agencies that may search it (shown to the owner only).")
     owned: bool = Field(description="False for a gallery another agency shares with yours.")
+    keep_photos: bool = Field(description="The gallery's setting: keep enrolment photos.")
+    photos_kept: bool = Field(
+        description="Whether enrolment keeps photos now (the setting, unless the policy forbids it)."
+    )
+    photos_note: str = Field(description="What is kept of enrolment photos here, in one sentence.")
 
 
 class GalleriesPublic(BaseModel):
@@ -172,6 +215,24 @@ class SubjectPublic(_Public):
     birth_year: int | None = Field(description="Recorded birth year, for evaluation only; null when not recorded.")
     attributes: dict[str, Any] = Field(description="Every recorded attribute (for evaluation and reporting only).")
     templates: int = Field(description="The subject's enrolled templates.")
+    photos: list[tuple[int, str]] = Field(
+        description="(file id, kind) of the enrolment photos kept of the subject (GET /files/{id}); empty for "
+        "readers who may not see them, and for subjects enrolled before photos were kept."
+    )
+
+
+class PhotoPublic(_Public):
+    id: int = Field(description="The file's id (GET /files/{id} for its bytes).")
+    kind: str = Field(description="enrolment-source (the photo as enrolled) or enrolment-crop (the aligned face).")
+    sha256: str = Field(description="SHA-256 of the photo's bytes.")
+    media_type: str = Field(description="The photo's media type.")
+    meta: dict[str, Any] = Field(description="The face's box and landmarks, and the decoded width and height.")
+    template_id: int | None = Field(description="The template made from it.")
+
+
+class PhotosPublic(BaseModel):
+    data: list[PhotoPublic] = Field(description="The subject's kept enrolment photos and crops, oldest first.")
+    count: int = Field(description="How many.")
 
 
 class SubjectsPublic(BaseModel):
@@ -321,6 +382,15 @@ class RequestPublic(_Public):
     searches: list[int] = Field(description="Searches made under it (shown to the receiving agency only).")
     can_see_results: bool = Field(
         description="True for the receiving agency; the requesting agency sees released candidates only."
+    )
+    requester: str = Field(description="The username of the requester.")
+    decided_by_name: str = Field(description="The username of the supervisor who decided it; empty before.")
+    agency_name: str = Field(description="The filing agency's name.")
+    target_agency_name: str = Field(description="The receiving agency's name.")
+    probe_face: int | None = Field(description="The face of the probe chosen at filing (1-based), which searches use.")
+    probe_quality: float | None = Field(description="The chosen face's quality, measured at filing.")
+    document_file_id: int | None = Field(
+        description="The legal basis's document as filed (GET /files/{id}); null when none."
     )
 
 

@@ -8,6 +8,8 @@ multipart boundaries); each file on its own may not.
 
 from __future__ import annotations
 
+import re
+
 from fastapi import UploadFile
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -28,20 +30,26 @@ class BodyTooLarge(HTTPException):
 
 
 class UploadLimitMiddleware:
-    """Refuse request bodies over ``max_upload_bytes`` (plus :data:`FORM_OVERHEAD`) with 413."""
+    """Refuse request bodies over ``max_upload_bytes`` (plus :data:`FORM_OVERHEAD`) with 413;
+    paths matching a pattern of ``larger`` (the web UI's enrolment upload) have that limit."""
 
-    def __init__(self, app: ASGIApp, max_upload_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_upload_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_upload_bytes = max_upload_bytes
         self.max_body = max_upload_bytes + FORM_OVERHEAD
+        self.larger = [(re.compile(pattern), limit) for pattern, limit in (larger or {}).items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = next((n for pattern, n in self.larger if pattern.match(scope.get("path", ""))), self.max_upload_bytes)
+        await self._limited(scope, receive, send, limit, limit + FORM_OVERHEAD)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int, max_body: int) -> None:
         length = Headers(scope=scope).get("content-length", "")
-        if length.isdigit() and int(length) > self.max_body:
-            await error_response(413, _too_large(self.max_upload_bytes))(scope, receive, send)
+        if length.isdigit() and int(length) > max_body:
+            await error_response(413, _too_large(limit))(scope, receive, send)
             return
         received = 0
 
@@ -50,8 +58,8 @@ class UploadLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise BodyTooLarge(self.max_upload_bytes)
+                if received > max_body:
+                    raise BodyTooLarge(limit)
             return message
 
         started = False
@@ -66,7 +74,7 @@ class UploadLimitMiddleware:
         except BodyTooLarge:
             if started:
                 raise
-            await error_response(413, _too_large(self.max_upload_bytes))(scope, receive, send)
+            await error_response(413, _too_large(limit))(scope, receive, send)
 
 
 def read_upload(upload: UploadFile, limit: int, field: str) -> bytes:

@@ -96,6 +96,26 @@ def user_activation(ctx: click.Context, user_id: int, token: str | None, as_json
     _show({"token": issued}, as_json, _activation_text(issued))
 
 
+@user.command("password")
+@click.argument("user_id", type=int)
+@click.option("--password", default=None,
+              help="The temporary password (it must pass the password policy); default a random one.")  # fmt: skip
+@token_option
+@json_option
+@click.pass_context
+def user_password(ctx: click.Context, user_id: int, password: str | None, token: str | None, as_json: bool) -> None:
+    """Set USER_ID's temporary first password for the web UI, or reset a forgotten one
+    (admins); prints it once.
+
+    It works once, within FACEDOCKET_ACTIVATION_TTL_HOURS: signing in with it at /signin only
+    lets the user choose their own password, so no admin knows one that stays valid. The
+    user's web sessions end.
+    """
+    temporary = _service(ctx).signin.set_password(_actor(ctx, token), user_id, password)
+    _show({"user_id": user_id, "password": temporary}, as_json,
+          f"temporary password for user {user_id} (works once, at /signin): {temporary}")  # fmt: skip
+
+
 @user.command("list")
 @token_option
 @json_option
@@ -106,7 +126,10 @@ def user_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
     _show(
         users,
         as_json,
-        "\n".join(f"{u.id}\t{u.username}\t{u.role}\t{'active' if u.active else 'inactive'}" for u in users),
+        "\n".join(
+            f"{u.id}\t{u.username}\t{u.role}\t{'active' if u.active else 'inactive'}\tweb password {u.password}"
+            for u in users
+        ),
     )
 
 
@@ -115,7 +138,7 @@ def user_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
 @token_option
 @click.pass_context
 def user_deactivate(ctx: click.Context, user_id: int, token: str | None) -> None:
-    """Deactivate a user: every token of theirs is revoked."""
+    """Deactivate a user: every token of theirs is revoked and every web session ends."""
     info = _service(ctx).accounts.set_user_active(_actor(ctx, token), user_id, False)
     echo(f"user {info.id} {info.username} deactivated")
 

@@ -195,7 +195,10 @@ def _status_line(info: RequestInfo, verb: str) -> str:
 @click.option("--document-issuer", default="", help="Who issued it (e.g. the court).")
 @click.option("--document-date", default="", help="Its date, YYYY-MM-DD.")
 @click.option("--document-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A copy of the document: its SHA-256 is recorded; the file itself is not stored.")  # fmt: skip
+              help="A copy of the document: kept with the request, encrypted, and its SHA-256 recorded.")  # fmt: skip
+@click.option("--face", "probe_face", type=int,
+              help="The face to search when the probe shows several (1-based, detection order; `facedocket "
+                   "detect PROBE` lists them). Every search under the request uses it.")  # fmt: skip
 @click.option("--gallery", "galleries", multiple=True,
               help="Gallery name or id to search (repeatable); not for requests to another agency.")  # fmt: skip
 @click.option("--probe-source", type=click.Choice(PROBE_SOURCES), default="still-image", show_default=True,
@@ -208,23 +211,24 @@ def _status_line(info: RequestInfo, verb: str) -> str:
 def request_file(
     ctx: click.Context, probe: Path, case_id: int, legal_basis: str, justification: str, document_type: str,
     document_reference: str, document_issuer: str, document_date: str, document_file: Path | None,
-    galleries: tuple[str, ...], probe_source: str, to_agency: int | None, submit: bool, token: str | None,
-    as_json: bool,
+    probe_face: int | None, galleries: tuple[str, ...], probe_source: str, to_agency: int | None, submit: bool,
+    token: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """File a written request to search the face in PROBE (requesters, examiners, supervisors).
 
-    The probe photo is stored with the request. Submitting checks the receiving agency's
-    policy (legal basis, required fields); a refusal names every failed rule.
+    The probe photo is kept with the request, encrypted; a probe showing several faces needs
+    --face. Submitting checks the receiving agency's policy (legal basis, required fields); a
+    refusal names every failed rule.
     """
     service, actor = _service(ctx), _actor(ctx, token)
-    sha256 = hashlib.sha256(document_file.read_bytes()).hexdigest() if document_file else ""
+    document = document_file.read_bytes() if document_file else None
     gallery_ids = [service.galleries.gallery_by_name(actor, g).id for g in galleries]
     draft = RequestDraft(
         case_id, legal_basis, justification, document_type=document_type, document_reference=document_reference,
-        document_issuer=document_issuer, document_date=document_date, document_sha256=sha256, galleries=gallery_ids,
-        probe_source=probe_source, target_agency_id=to_agency,
+        document_issuer=document_issuer, document_date=document_date, galleries=gallery_ids,
+        probe_source=probe_source, target_agency_id=to_agency, probe_face=probe_face,
     )  # fmt: skip
-    info = service.requests.file_request(actor, draft, probe.read_bytes(), submit=submit)
+    info = service.requests.file_request(actor, draft, probe.read_bytes(), submit=submit, document=document)
     text = _status_line(info, "filed")
     if not submit:
         text += f"; submit it with `facedocket request submit {info.id}`"

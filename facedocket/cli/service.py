@@ -86,14 +86,20 @@ def init(ctx: click.Context, agency: str, admin_username: str) -> None:
     """Create the data directory, the database, the first agency and its admin.
 
     The admin's token is printed once and saved to HOME/token (readable by you only), so
-    the other commands work on this machine without --token.
+    the other commands work on this machine without --token. A temporary password for the
+    web UI (`facedocket serve`, then /signin) is printed once too: it works once, to choose
+    the admin's own password.
     """
     settings = settings_of(ctx)
     service = _service(ctx)
     issued = service.accounts.bootstrap(agency, admin_username)
     path = settings.home / TOKEN_FILE
     write_private(path, issued.secret + "\n")
+    admin = service.accounts.authenticate(issued.secret)
+    temporary = service.signin.set_password(admin, admin.user_id)
     echo(f"created {settings.resolved_database_url()} with agency {agency!r} and admin {admin_username!r}")
+    echo(f"web UI: `facedocket serve`, then sign in at http://{settings.host}:{settings.port}/ as "
+         f"{admin_username!r} with the temporary password {temporary} (it works once)")  # fmt: skip
     echo(f"admin token (shown once, saved to {path}): {issued.secret}")
 
 
@@ -102,7 +108,12 @@ def init(ctx: click.Context, agency: str, admin_username: str) -> None:
 @click.option("--port", type=int, help="Port (default 8000).")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Start the REST API (OpenAPI at /docs)."""
+    """Start the web UI (at /) and the REST API (under /api/v1; OpenAPI at /docs).
+
+    People sign in to the web UI with a password (`facedocket user password USER_ID` sets a
+    temporary one); programs use API tokens. Over TLS (a reverse proxy) the session cookie is
+    sent Secure.
+    """
     import uvicorn
 
     from facedocket.api import create_app
@@ -126,6 +137,9 @@ def gallery() -> None:
 @click.option("--purpose", required=True, help="What the gallery may be searched for.")
 @click.option("--index", "index_kind", type=click.Choice(["auto", "exact", "hnsw"]), default="auto",
               show_default=True, help="Vector index kind (auto: exact below 50,000 templates).")  # fmt: skip
+@click.option("--photos/--no-photos", "keep_photos", default=None,
+              help="Keep each subject's enrolment photo and face crop (encrypted) for examiners to compare "
+                   "candidates with; default: what the policy profile allows.")  # fmt: skip
 @token_option
 @json_option
 @click.pass_context
@@ -135,12 +149,31 @@ def gallery_create(
     source: str,
     purpose: str,
     index_kind: str,
+    keep_photos: bool | None,
     token: str | None,
     as_json: bool,
 ) -> None:
     """Create gallery NAME in your agency."""
-    info = _service(ctx).galleries.create_gallery(_actor(ctx, token), name, source, purpose, index_kind)
-    _show(info, as_json, f"gallery {info.id} {info.name!r} created")
+    info = _service(ctx).galleries.create_gallery(_actor(ctx, token), name, source, purpose, index_kind,
+                                                  keep_photos=keep_photos)  # fmt: skip
+    _show(info, as_json, f"gallery {info.id} {info.name!r} created; {info.photos_note}")
+
+
+@gallery.command("photos")
+@click.argument("gallery_ref")
+@click.option("--keep/--stop", required=True,
+              help="Keep enrolment photos from now on, or stop and delete the ones the gallery holds.")  # fmt: skip
+@token_option
+@click.pass_context
+def gallery_photos(ctx: click.Context, gallery_ref: str, keep: bool, token: str | None) -> None:
+    """Whether gallery GALLERY_REF (name or id) keeps enrolment photos (admins, supervisors).
+
+    Stopping deletes the photos and crops it holds; keeping them under a policy profile that
+    forbids it (retention.keep_enrolment_photos) is refused.
+    """
+    service, actor = _service(ctx), _actor(ctx, token)
+    info = service.galleries.set_keep_photos(actor, service.galleries.gallery_by_name(actor, gallery_ref).id, keep)
+    echo(info.photos_note)
 
 
 @gallery.command("list")

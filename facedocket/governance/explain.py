@@ -13,7 +13,7 @@ from pathlib import Path
 
 from facedocket.errors import ConfigurationError
 from facedocket.governance.policy import ANY, PolicyProfile, load_profile
-from facedocket.governance.retention import ENROLMENT_PHOTOS_NOTE
+from facedocket.governance.retention import enrolment_photos_note
 from facedocket.vision.models import TEMPLATE_MODEL_ID, model_card, model_cards, threshold_at_fmr
 
 LEGAL_BASIS_WORDS = {
@@ -303,7 +303,7 @@ def _retention(profile: PolicyProfile) -> list[str]:
         if record in VIDEO_RECORDS and not alerts:
             continue
         if record == "enrolment_images":
-            say(ENROLMENT_PHOTOS_NOTE)
+            say(enrolment_photos_note(profile))
         elif days is None:
             say(f"{noun} are kept until someone erases them.")
         elif days == 0 and record == "watchlist_entries":

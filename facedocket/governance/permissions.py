@@ -35,6 +35,8 @@ class Actor:
     """Acting with an activation token: it only lets the user make their own token."""
     token_id: int | None = field(default=None, compare=False)
     """The token acted with (not part of who the actor is)."""
+    must_change: bool = field(default=False, compare=False)
+    """Signed in with a temporary first password: nothing is allowed until they choose their own."""
 
     def side(self, agency_id: int) -> str:
         """OWN when ``agency_id`` is the actor's agency, else OTHER."""
@@ -75,15 +77,26 @@ _TABLE = (
     _p("user.set_active", "deactivate or reactivate a user", {"admin"}),
     _p("token.create", "make oneself a token", _ALL),
     _p("token.revoke", "revoke another user's token", {"admin"}),
+    _p("user.password", "set a user's temporary first password, or reset it", {"admin"}),
     _p("policy.activate", "activate a policy profile", {"admin"}, {"admin"}, operator=True),
     _p("policy.read", "read the active policy profile", _ALL, {"admin", "auditor"}, operator=True),
     # galleries, subjects, enrolment
     _p("gallery.create", "create a gallery", {"admin", "supervisor"}),
     _p("gallery.read", "list and read galleries", _ALL, _ALL),
-    _p("gallery.manage", "share a gallery, set its retention or consent rule", {"admin", "supervisor"}),
+    _p(
+        "gallery.manage",
+        "share a gallery, set its retention, consent rule or whether it keeps photos",
+        {"admin", "supervisor"},
+    ),
     _p(
         "subject.read",
         "list and read subjects (with their recorded attributes)",
+        {"admin", "supervisor", "examiner", "auditor"},
+        {"examiner", "supervisor"},
+    ),
+    _p(
+        "photo.read",
+        "look at a subject's enrolment photo and face crop (a candidate under review, a gallery's subjects)",
         {"admin", "supervisor", "examiner", "auditor"},
         {"examiner", "supervisor"},
     ),
@@ -159,7 +172,7 @@ ACTIVATION_ACTIONS = frozenset({"token.create", "agency.read"})
 def permits(actor: Actor, action: str, side: str = OWN) -> bool:
     """Whether ``actor`` may take ``action`` on an object of ``side`` (OWN or OTHER)."""
     permission = PERMISSIONS[action]
-    if actor.activation and action not in ACTIVATION_ACTIONS:
+    if actor.must_change or (actor.activation and action not in ACTIVATION_ACTIONS):
         return False
     if side == OTHER and permission.operator and not actor.operator:
         return False
@@ -171,6 +184,8 @@ def require(actor: Actor, action: str, side: str = OWN) -> None:
     if permits(actor, action, side):
         return
     permission = PERMISSIONS[action]
+    if actor.must_change:
+        raise Forbidden("you signed in with a temporary password: choose your own password first")
     if actor.activation and action not in ACTIVATION_ACTIONS:
         raise Forbidden(
             "this is an activation token: it only makes your own token; run `facedocket token create` "

@@ -138,7 +138,8 @@ class ReviewRules(_Strict):
 
 class RetentionRules(_Strict):
     """Days each record type is kept; ``None`` keeps it until erased. ``audit_events`` is a
-    minimum (the audit log is append-only and never purged)."""
+    minimum (the audit log is append-only and never purged). ``keep_enrolment_photos`` says
+    whether enrolment photos may be kept at all."""
 
     probe_images: int | None = Field(
         None, ge=0, le=MAX_RETENTION_DAYS, description="Days a probe photo is kept; 0 deletes it at once."
@@ -147,7 +148,15 @@ class RetentionRules(_Strict):
         None, ge=0, le=MAX_RETENTION_DAYS, description="Days a search's candidate list is kept."
     )
     enrolment_images: int | None = Field(
-        None, ge=0, le=MAX_RETENTION_DAYS, description="Days an enrolled photo is kept."
+        None,
+        ge=0,
+        le=MAX_RETENTION_DAYS,
+        description="Days an enrolment photo (a subject's source photo and its aligned face crop) is kept.",
+    )
+    keep_enrolment_photos: bool = Field(
+        True,
+        description="Galleries may keep each subject's enrolment photo and aligned face crop (encrypted) for "
+        "examiners to compare candidates with; false forbids it: only templates and the photos' SHA-256 are kept.",
     )
     templates: int | None = Field(None, ge=0, le=MAX_RETENTION_DAYS, description="Days an enrolled template is kept.")
     watchlist_entries: int | None = Field(

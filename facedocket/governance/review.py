@@ -3,8 +3,9 @@
 * :func:`candidate_state`: the decision a candidate's reviews add up to. Under a two-person
   rule a second, different reviewer decides blind; a disagreement waits for a supervisor's
   resolution.
-* :func:`visible_reviews`: the blind rule. Nobody who reviews sees another reviewer's decision
-  on a candidate until the decision is final; auditors see every review.
+* :func:`visible_reviews`, :func:`state_seen_by`: the blind rule. Nobody who reviews sees
+  another reviewer's decision on a candidate, nor that one was made, until the decision is
+  final; auditors see every review.
 * :func:`sees_unreleased`: the one release rule. Only the face-search unit of the agency a
   request is addressed to (its examiners, supervisors and auditors) sees candidates before
   they are released; everyone else (the requester, even inside the same agency, and any role
@@ -99,6 +100,18 @@ def visible_reviews(
             if viewer_role == "auditor" or unsealed or r.reviewer_id == viewer_id:
                 shown.add((candidate_id, r.reviewer_id))
     return shown
+
+
+def state_seen_by(reviews: Sequence[ReviewFact], viewer_id: int, viewer_role: str, two_person: bool) -> str:
+    """A candidate's state as one viewer may see it (blind): the decision once its reviews are
+    complete (a disposition, or ``disagreement``); before that ``awaiting-second`` to the
+    reviewer who decided, and ``pending`` to everyone else, whether or not someone else has
+    decided (auditors see the true state)."""
+    if viewer_role == "auditor" or complete(reviews, two_person):
+        return candidate_state(reviews, two_person)
+    if any(r.reviewer_id == viewer_id for r in reviews):
+        return "awaiting-second"
+    return "pending"
 
 
 def sees_unreleased(role: str, receiving: bool) -> bool:

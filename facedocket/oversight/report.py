@@ -91,6 +91,40 @@ def det_png(
     return buffer.getvalue()
 
 
+def recorded_det_png(result: Mapping[str, Any], title: str = "DET, as kept on record") -> bytes | None:
+    """A DET plot of an evaluation kept on record, from its ``fmr_table`` (the raw scores are
+    not kept): one point per tabulated false-match rate, joined; the marked point is FMR 1e-3.
+    None when the result has no table."""
+    table = (result.get("verification") or {}).get("fmr_table") or []
+    points = sorted((float(row["fmr"]), float(row["fnmr"])) for row in table if float(row["fmr"]) > 0)
+    if not points:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.5, 5.0), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    fmr = [f for f, _ in points]
+    fnmr = [max(n, 1e-4) for _, n in points]
+    ax.plot(fmr, fnmr, marker="o", color="#0b3f91", label=f"{result.get('model', '?')} ({len(points)} points)")
+    marked = [(f, n) for f, n in zip(fmr, fnmr, strict=True) if abs(f - 1e-3) < 1e-12]
+    if marked:
+        ax.plot([marked[0][0]], [marked[0][1]], marker="s", markersize=10, color="#8f0d1f", label="FMR 1e-3")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("FMR (false match rate)")
+    ax.set_ylabel("FNMR (false non-match rate)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.text(0.01, 0.01, "points: the thresholds kept with the evaluation; FNMR 0 drawn at 1e-4", fontsize=7)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
 def render_html(result: Mapping[str, Any], figures: Mapping[str, bytes] | None = None) -> str:
     """The report as one HTML string. ``figures``: ``"all"`` and column names -> PNG bytes."""
     return render("evaluation.html", result=result, figures=figures or {})

@@ -1,5 +1,5 @@
 """Documents from Jinja2 templates: the case file, the transparency report and the evaluation
-report, and (later) the web UI's pages, all extending ``templates/base.html``.
+report, and the web UI's pages (``templates/web/``), all extending ``templates/base.html``.
 
 The environment escapes every ``{{ value }}`` (autoescape on), refuses a name the context does
 not hold (StrictUndefined) and shows ``None`` as nothing. Documents are self-contained: the
@@ -10,10 +10,12 @@ fetched when one is opened.
 >>> "<title>&lt;b&gt;hi&lt;/b&gt;</title>" in page
 True
 
-``base.html`` has the blocks ``title``, ``style`` (the shared inline stylesheet; extend it with
-``{{ super() }}``), ``head``, ``header``, ``nav``, ``main`` and ``footer``. The filters
-(:mod:`facedocket.render.filters`) are ``when``, ``pct``, ``ci``, ``ratio``, ``thousands``,
-``data_uri`` and ``spaced``.
+``base.html`` has the blocks ``title``, ``stylesheet`` (around ``style``, the shared inline
+stylesheet; extend it with ``{{ super() }}``; web pages replace the whole block with a link to
+the package's stylesheet, so their Content-Security-Policy needs no inline style), ``head``,
+``body_attrs``, ``header``, ``nav``, ``main_attrs``, ``main`` and ``footer``. The filters
+(:mod:`facedocket.render.filters`) are ``when``, ``duration``, ``pct``, ``ci``, ``ratio``,
+``thousands``, ``data_uri`` and ``spaced``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The Jinja filters every document shares: dates, percentages, confidence intervals, ratios,
-counts and ``data:`` URIs. Plain functions, usable from Python too.
+"""The Jinja filters every document shares: dates, durations, percentages, confidence
+intervals, ratios, counts and ``data:`` URIs. Plain functions, usable from Python too.
 
 >>> pct(0.0123), ci((0.01, None)), ratio(1.5), thousands(12345)
 ('1.23 %', '1.00 % – unbounded', '1.50×', '12,345')
@@ -61,6 +61,27 @@ def data_uri(data: bytes, media_type: str = "image/png") -> str:
     return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+def duration(seconds: float | None) -> str:
+    """A length of time for reading: days and hours (from three days), hours and minutes,
+    minutes, or seconds.
+
+    >>> duration(4 * 86400 + 3 * 3600), duration(47 * 3600 + 720), duration(90), duration(None)
+    ('4 d 3 h', '47 h 12 min', '1 min 30 s', '—')
+    """
+    if seconds is None:
+        return DASH
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours >= 72:
+        return f"{hours // 24} d {hours % 24} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{secs} s"
+
+
 def spaced(name: str) -> str:
     """A field name for reading: underscores as spaces."""
     return name.replace("_", " ")
@@ -74,7 +95,8 @@ FILTERS: dict[str, Callable[..., str]] = {
     "thousands": thousands,
     "data_uri": data_uri,
     "spaced": spaced,
+    "duration": duration,
 }
 """Every filter, by the name templates use."""
 
-__all__ = ["DASH", "FILTERS", "ci", "data_uri", "pct", "ratio", "spaced", "thousands", "when"]
+__all__ = ["DASH", "FILTERS", "ci", "data_uri", "duration", "pct", "ratio", "spaced", "thousands", "when"]

@@ -3,7 +3,9 @@
 Both shells (the CLI and the REST API) call these areas and nothing deeper, so a rule such
 as "no search without a written request" lives once. :class:`Service` is a small facade:
 one area object per part of the work, all sharing one :class:`~.context.Context`
-(settings, database sessions, clock, audit writer, indexes, face pipeline).
+(settings, database sessions, clock, audit writer, indexes, encrypted file store, face
+pipeline). People sign in to the web UI through ``service.signin``; programs use tokens
+(``service.accounts``).
 
 Example::
 
@@ -24,6 +26,7 @@ from facedocket.matching.index import KINDS as INDEX_KINDS
 from facedocket.service.accounts import Accounts, AgencyInfo, IssuedToken, UserInfo
 from facedocket.service.alerts import ALERT_LABEL, AlertInfo, Alerts
 from facedocket.service.audit import AuditLog, EventInfo
+from facedocket.service.comparison import CandidateView, Comparisons, Workspace
 from facedocket.service.context import Clock, Context, system_clock
 from facedocket.service.deployments import DeploymentDraft, DeploymentInfo, Deployments
 from facedocket.service.enrolment import EnrolItem, Enrolment, EnrolmentReport, Outcome, read_source
@@ -31,11 +34,13 @@ from facedocket.service.evaluation import EvaluationRecord, EvaluationResult, Ev
 from facedocket.service.galleries import Galleries, GalleryInfo, SubjectInfo
 from facedocket.service.indexes import IndexManager
 from facedocket.service.oversight import Document, HoldInfo, Oversight, RetentionReport
+from facedocket.service.photos import FileContent, KeptPhoto, PhotoInfo, Photos
 from facedocket.service.policy import ActivePolicy, Policies
 from facedocket.service.reports import Reports
-from facedocket.service.requests import CaseInfo, RequestDraft, RequestInfo, Requests
+from facedocket.service.requests import CaseInfo, ProbeFaces, RequestDraft, RequestInfo, Requests
 from facedocket.service.review import ReviewArea, ReviewInfo
 from facedocket.service.search import EMPTY_LABEL, LEAD_LABEL, CandidateInfo, Searches, SearchResult
+from facedocket.service.sessions import Sessions, SignedIn, WebUser
 from facedocket.service.video_workers import VideoWorkers, WorkerStatus
 from facedocket.service.watching import RunSummary, Watching
 from facedocket.service.watchlists import EntryDraft, EntryInfo, WatchlistInfo, Watchlists
@@ -65,6 +70,9 @@ class Service:
         self.alerts = Alerts(ctx)
         self.watching = Watching(ctx, self.deployments, self.alerts)
         self.video_workers = VideoWorkers(ctx, self.deployments, self.watching)
+        self.photos = Photos(ctx, self.requests)
+        self.comparison = Comparisons(ctx, self.requests, self.searches, self.review)
+        self.signin = Sessions(ctx)
 
     @property
     def settings(self) -> Settings:
@@ -127,6 +135,7 @@ __all__ = [
     "AgencyInfo",
     "AlertInfo",
     "CandidateInfo",
+    "CandidateView",
     "CaseInfo",
     "DeploymentDraft",
     "DeploymentInfo",
@@ -140,10 +149,14 @@ __all__ = [
     "EvaluationSpec",
     "EventInfo",
     "FacePipeline",
+    "FileContent",
     "GalleryInfo",
     "HoldInfo",
     "IssuedToken",
+    "KeptPhoto",
     "Outcome",
+    "PhotoInfo",
+    "ProbeFaces",
     "RequestDraft",
     "RequestInfo",
     "RetentionReport",
@@ -151,10 +164,13 @@ __all__ = [
     "RunSummary",
     "SearchResult",
     "Service",
+    "SignedIn",
     "SubjectInfo",
     "UserInfo",
     "WatchlistInfo",
+    "WebUser",
     "WorkerStatus",
+    "Workspace",
     "open_service",
     "read_source",
 ]

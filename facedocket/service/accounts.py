@@ -66,10 +66,13 @@ class UserInfo:
     agency_id: int
     role: str
     active: bool
+    password: str = "none"
+    """Web sign-in: ``none`` (no password), ``temporary`` (a first password not used yet) or ``set``."""
 
 
 def _user_info(user: User) -> UserInfo:
-    return UserInfo(user.id, user.username, user.agency_id, user.role, user.active)
+    password = "none" if not user.password_hash else "temporary" if user.password_temporary else "set"
+    return UserInfo(user.id, user.username, user.agency_id, user.role, user.active, password)
 
 
 def _check_role(role: str) -> None:
@@ -169,8 +172,9 @@ class Accounts(Area):
         return user
 
     def set_user_active(self, actor: Actor, user_id: int, active: bool) -> UserInfo:
-        """Deactivate a user (every token of theirs is revoked) or reactivate them (their old
-        tokens stay revoked: hand them a new activation token with :meth:`issue_activation`)."""
+        """Deactivate a user (every token of theirs is revoked and every web session ends) or
+        reactivate them (their old tokens stay revoked: hand them a new activation token with
+        :meth:`issue_activation`)."""
         require(actor, "user.set_active")
         with self.ctx.write() as session:
             user = self._agency_user(session, actor, user_id)
@@ -178,8 +182,9 @@ class Accounts(Area):
                 raise Conflict("you cannot deactivate yourself; ask another admin")
             user.active = active
             revoked = 0 if active else queries.revoke_tokens(session, user.id, self.clock())
+            ended = 0 if active else queries.end_sessions(session, user.id, self.clock(), "user deactivated")
             self.ctx.audit(session, actor, "user.activated" if active else "user.deactivated", "user", user.id,
-                           {"username": user.username, "tokens_revoked": revoked})  # fmt: skip
+                           {"username": user.username, "tokens_revoked": revoked, "sessions_ended": ended})  # fmt: skip
             return _user_info(user)
 
     def issue_activation(self, actor: Actor, user_id: int) -> IssuedToken:

@@ -58,6 +58,13 @@ class AuditLog(Area):
         """The agency whose events the actor reads (None: every agency's, for the operator)."""
         return None if actor.operator else actor.agency_id
 
+    def head(self, actor: Actor) -> tuple[int, str]:
+        """(sequence, hash) of the newest event of the whole chain: the value to note down and
+        compare with a later export or verification."""
+        require(actor, "audit.read")
+        with self.ctx.read() as session:
+            return queries.head(session)
+
     def verify_audit(self, actor: Actor) -> chain.Verification:
         """Walk the whole chain and compare its end with the head; auditors and admins only.
         The check itself is recorded."""

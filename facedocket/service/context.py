@@ -1,5 +1,5 @@
 """What every area of the service shares: settings, the database, the clock, the audit
-writer, the indexes and (built on first use) the face pipeline.
+writer, the indexes, the encrypted file store and (built on first use) the face pipeline.
 
 Transactions come in two kinds. :meth:`Context.read` is a session for reading.
 :meth:`Context.write` is one write transaction that commits or rolls back as a whole; on
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from facedocket.config import Settings
 from facedocket.governance import audit as chain
 from facedocket.governance.permissions import Actor
+from facedocket.service.files import FileStore
 from facedocket.service.indexes import IndexManager
 from facedocket.store import db
 from facedocket.store.queries import audit as audit_queries
@@ -107,6 +108,7 @@ class Context:
         self.sessions = db.session_factory(engine)
         self.sqlite = engine.dialect.name == "sqlite"
         self.indexes = IndexManager(settings.home / "index", self.sessions)
+        self.files = FileStore(settings, clock)
         self._pipeline: FacePipeline | None = pipeline
         self._pipeline_lock = threading.Lock()
         self.hooks = Hooks()

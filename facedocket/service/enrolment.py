@@ -11,6 +11,11 @@ the gallery: a re-run skips it), ``duplicate`` (the same bytes twice in this run
 ``no-face``, ``several-faces`` (when the multi-face policy is ``reject``),
 ``below-quality`` or ``invalid-image``. Each batch is one transaction: a crash loses at
 most the batch in flight, and a re-run picks up where it stopped.
+
+When the gallery keeps photos (its setting, unless the policy profile forbids it), each
+enrolled photo is kept with its template, encrypted (:mod:`facedocket.service.files`): the
+source photo as given, and the aligned face crop the template was made from (JPEG), with
+the face's box and landmarks. The audit event names them by SHA-256 only.
 """
 
 from __future__ import annotations
@@ -29,16 +34,18 @@ from sqlalchemy.orm import Session
 
 from facedocket.errors import InvalidImage, InvalidInput
 from facedocket.governance.permissions import Actor, require
+from facedocket.governance.retention import photos_kept
 from facedocket.oversight.evaluation import list_identities
 from facedocket.service.context import Area
 from facedocket.service.galleries import owned_gallery
 from facedocket.service.indexes import bump
 from facedocket.service.inputs import text
+from facedocket.service.policy import policy_of
 from facedocket.store.queries import enrolment as queries
 from facedocket.store.queries import galleries as gallery_queries
 from facedocket.store.queries import oversight as oversight_queries
 from facedocket.store.tables import Subject, TemplateRow
-from facedocket.vision.images import ImageLimits, read_bytes, sha256_hex
+from facedocket.vision.images import ImageLimits, encode_jpeg, read_bytes, sha256_hex
 from facedocket.vision.pipeline import FoundFace, ImageResult
 from facedocket.vocab import ENROLMENT_OUTCOMES as OUTCOMES
 
@@ -201,6 +208,8 @@ class Enrolment(Area):
     ) -> list[Outcome]:
         with self.ctx.read() as session:
             gallery = gallery_queries.gallery(session, gallery_id)
+            active = policy_of(session, gallery.agency_id) if gallery is not None else None
+            keep = gallery is not None and photos_kept(active.profile if active else None, gallery.keep_photos)
             consented = (
                 oversight_queries.consented_references(session, gallery_id, {i.reference for i in batch}, self.clock())
                 if gallery is not None and gallery.requires_consent
@@ -230,13 +239,16 @@ class Enrolment(Area):
         sources = [(batch[i].source, loaded[i][0] or b"") for i in todo]
         results = list(self.ctx.pipeline.run_many(sources, batch_size=max(1, len(sources))))
         chosen: list[tuple[int, FoundFace]] = []
+        sizes: dict[int, tuple[int, int]] = {}
         for i, result in zip(todo, results, strict=True):
             outcome, face = self._judge(batch[i], result)
             outcomes[i] = outcome
             if face is not None:
                 chosen.append((i, face))
+                sizes[i] = result.size
         if chosen:
-            stored = self._store(actor, gallery_id, batch, chosen)
+            photos = {i: (loaded[i][0] or b"", sizes[i]) for i, _ in chosen} if keep else {}
+            stored = self._store(actor, gallery_id, batch, chosen, photos)
             for (i, _face), (template_id, subject_id) in zip(chosen, stored, strict=True):
                 item = batch[i]
                 outcomes[i] = Outcome(
@@ -265,10 +277,15 @@ class Enrolment(Area):
         return outcome("enrolled"), best
 
     def _store(
-        self, actor: Actor, gallery_id: int, batch: list[EnrolItem], chosen: list[tuple[int, FoundFace]]
+        self,
+        actor: Actor,
+        gallery_id: int,
+        batch: list[EnrolItem],
+        chosen: list[tuple[int, FoundFace]],
+        photos: dict[int, tuple[bytes, tuple[int, int]]],
     ) -> list[tuple[int, int]]:
-        """Write the chosen faces' subjects and templates in one transaction; returns
-        (template id, subject id) per face."""
+        """Write the chosen faces' subjects and templates (and, per ``photos``, the source photo
+        and face crop of each) in one transaction; returns (template id, subject id) per face."""
         with self.ctx.write() as session:
             subjects = self._subjects_for(session, gallery_id, [batch[i] for i, _ in chosen])
             rows = [
@@ -286,6 +303,8 @@ class Enrolment(Area):
             ]
             session.add_all(rows)
             session.flush()
+            kept = sum(self._keep_photos(session, actor, row, face, photos[i])
+                       for (i, face), row in zip(chosen, rows, strict=True) if i in photos)  # fmt: skip
             generation = bump(session, gallery_id)
             ids = np.array([r.id for r in rows], dtype=np.int64)
             vectors = np.stack([face.template.vector for _, face in chosen]).astype(np.float32)
@@ -293,9 +312,28 @@ class Enrolment(Area):
             enrolled = [
                 {"template_id": r.id, "subject_id": r.subject_id, "image_sha256": r.source_sha256} for r in rows
             ]
-            self.ctx.audit(session, actor, "enrolment.batch", "gallery", gallery_id, {"enrolled": enrolled})
+            self.ctx.audit(session, actor, "enrolment.batch", "gallery", gallery_id,
+                           {"enrolled": enrolled, "photos_kept": kept})  # fmt: skip
         self.ctx.indexes.applied(gallery_id, generation, added=(ids, vectors))
         return stored
+
+    def _keep_photos(self, session: Session, actor: Actor, row: TemplateRow, found: FoundFace,
+                     photo: tuple[bytes, tuple[int, int]]) -> int:  # fmt: skip
+        """Keep a template's source photo and face crop, encrypted; returns how many files."""
+        data, (width, height) = photo
+        face = found.face
+        meta = {"box": face.box.as_list(), "landmarks": [[round(x, 1), round(y, 1)] for x, y in face.landmarks],
+                "width": width, "height": height, "quality": round(row.quality, 4)}  # fmt: skip
+        links: dict[str, int | None] = {"gallery_id": row.gallery_id, "subject_id": row.subject_id,
+                                        "template_id": row.id}  # fmt: skip
+        self.ctx.files.seal(session, actor.agency_id, "enrolment-source", data, meta=meta, **links)  # type: ignore[arg-type]
+        if found.chip is None:
+            return 1
+        crop = encode_jpeg(found.chip)
+        size = {"width": int(found.chip.shape[1]), "height": int(found.chip.shape[0])}
+        self.ctx.files.seal(session, actor.agency_id, "enrolment-crop", crop, media_type="image/jpeg", meta=size,
+                            **links)  # fmt: skip
+        return 2
 
     def _record_failures(self, actor: Actor, gallery_id: int, outcomes: list[Outcome]) -> None:
         failed = [o for o in outcomes if o.outcome not in ("enrolled", "already-enrolled")]

@@ -3,6 +3,11 @@
 A gallery belongs to one agency; another agency may search it only once it is shared with
 it, and never changes it. Subject records (with their recorded sex and birth year) are read
 only by the roles the permission table allows, and every read of them is recorded.
+
+A gallery keeps each subject's enrolment photo and aligned face crop (encrypted, for
+examiners to compare candidates with) unless its ``keep_photos`` setting is off or the
+agency's policy profile forbids it (``retention.keep_enrolment_photos``); turning the setting
+off deletes the photos it holds.
 """
 
 from __future__ import annotations
@@ -14,16 +19,26 @@ import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound
-from facedocket.governance.permissions import Actor, require
-from facedocket.governance.retention import check_period
+from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound, PolicyDenied
+from facedocket.governance.permissions import Actor, permits, require
+from facedocket.governance.policy import PolicyProfile
+from facedocket.governance.retention import (
+    PHOTO_RULE,
+    check_period,
+    enrolment_photos_note,
+    photo_refusal,
+    photos_allowed,
+    photos_kept,
+)
 from facedocket.matching.index import KINDS
 from facedocket.service.context import Area
 from facedocket.service.indexes import bump
 from facedocket.service.inputs import text
+from facedocket.service.policy import policy_of
 from facedocket.store.queries import accounts as account_queries
 from facedocket.store.queries import galleries as queries
 from facedocket.store.queries import oversight as oversight_queries
+from facedocket.store.queries import photos as photo_queries
 from facedocket.store.tables import Gallery, GalleryShare, Subject
 from facedocket.vision.models import TEMPLATE_MODEL_ID
 
@@ -43,6 +58,12 @@ class GalleryInfo:
     templates: int
     shared_with: tuple[int, ...]
     owned: bool
+    keep_photos: bool = True
+    """The gallery's setting: keep enrolment photos."""
+    photos_kept: bool = True
+    """Whether enrolment keeps photos now: the setting, unless the policy profile forbids it."""
+    photos_note: str = ""
+    """What is kept of enrolment photos here, in one sentence (the one truth)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +75,18 @@ class SubjectInfo:
     birth_year: int | None
     attributes: dict[str, Any]
     templates: int
+    photos: tuple[tuple[int, str], ...] = ()
+    """(file id, kind) of the enrolment photos kept of the subject, for readers allowed to see them."""
+
+
+def _profile(session: Session, agency_id: int) -> PolicyProfile | None:
+    active = policy_of(session, agency_id)
+    return active.profile if active else None
+
+
+def _in_gallery(session: Session, subject_id: int, gallery_id: int) -> bool:
+    subject = queries.subject(session, subject_id)
+    return subject is not None and subject.gallery_id == gallery_id
 
 
 def usable_gallery(session: Session, actor: Actor, gallery_id: int) -> Gallery:
@@ -87,18 +120,20 @@ def visible_subject(session: Session, actor: Actor, subject_id: int) -> Subject:
     return subject
 
 
-def _subject_info(subject: Subject, templates: int) -> SubjectInfo:
+def _subject_info(subject: Subject, templates: int, photos: list[tuple[int, str]] | None = None) -> SubjectInfo:
     return SubjectInfo(subject.id, subject.gallery_id, subject.reference, subject.sex, subject.birth_year,
-                       dict(subject.attributes or {}), templates)  # fmt: skip
+                       dict(subject.attributes or {}), templates, tuple(photos or ()))  # fmt: skip
 
 
 class Galleries(Area):
     """Galleries, shares and subjects (see the module docstring)."""
 
     def create_gallery(self, actor: Actor, name: str, source: str, purpose: str,
-                       index_kind: str = "auto") -> GalleryInfo:  # fmt: skip
+                       index_kind: str = "auto", keep_photos: bool | None = None) -> GalleryInfo:  # fmt: skip
         """A new, empty gallery owned by the actor's agency. Source and purpose are required:
-        they say where the photos come from and what they may be searched for."""
+        they say where the photos come from and what they may be searched for. ``keep_photos``
+        (default: whatever the policy profile allows) keeps enrolment photos for review; True
+        under a profile that forbids it is refused, naming the rule."""
         require(actor, "gallery.create")
         if index_kind not in ("auto", *KINDS):
             raise InvalidInput(f"index kind must be auto, {' or '.join(KINDS)}")
@@ -108,22 +143,53 @@ class Galleries(Area):
             if not value:
                 raise InvalidInput(f"a gallery needs a {key}; pass --{key}")
         with self.ctx.write() as session:
+            profile = _profile(session, actor.agency_id)
+            keep = photos_allowed(profile) if keep_photos is None else keep_photos
+            refused = photo_refusal(profile) if keep else None
+            if refused:
+                raise PolicyDenied([(PHOTO_RULE, refused)])
             gallery = Gallery(agency_id=actor.agency_id, model_id=TEMPLATE_MODEL_ID, index_kind=index_kind,
-                              created=self.clock(), **values)  # fmt: skip
+                              keep_photos=keep, created=self.clock(), **values)  # fmt: skip
             session.add(gallery)
             try:
                 session.flush()
             except IntegrityError:
                 raise Conflict(f"your agency already has a gallery named {values['name']!r}") from None
-            self.ctx.audit(session, actor, "gallery.created", "gallery", gallery.id, values)
+            self.ctx.audit(session, actor, "gallery.created", "gallery", gallery.id, {**values, "keep_photos": keep})
             return self._info(session, actor, gallery)
 
     def _info(self, session: Session, actor: Actor, gallery: Gallery) -> GalleryInfo:
         subjects, templates = queries.counts(session, gallery.id)
         owned = gallery.agency_id == actor.agency_id
         shares = queries.shares(session, gallery.id) if owned else ()
+        profile = _profile(session, gallery.agency_id)
         return GalleryInfo(gallery.id, gallery.name, gallery.source, gallery.purpose, gallery.agency_id,
-                           gallery.model_id, gallery.index_kind, subjects, templates, shares, owned)  # fmt: skip
+                           gallery.model_id, gallery.index_kind, subjects, templates, shares, owned,
+                           gallery.keep_photos, photos_kept(profile, gallery.keep_photos),
+                           enrolment_photos_note(profile, gallery.keep_photos and photos_allowed(profile)))  # fmt: skip
+
+    def set_keep_photos(self, actor: Actor, gallery_id: int, keep: bool) -> GalleryInfo:
+        """Keep enrolment photos in a gallery from now on, or stop: stopping deletes the photos
+        and crops it holds (a legal hold on a subject refuses it). Keeping them under a policy
+        profile that forbids it is refused, naming the rule."""
+        require(actor, "gallery.manage")
+        with self.ctx.write() as session:
+            gallery = owned_gallery(session, actor, gallery_id)
+            refused = photo_refusal(_profile(session, actor.agency_id)) if keep else None
+            if refused:
+                raise PolicyDenied([(PHOTO_RULE, refused)])
+            deleted = 0
+            if not keep:
+                held = oversight_queries.held(session, "subject", actor.agency_id)
+                holding = sorted(s for s in held if _in_gallery(session, s, gallery_id))
+                if holding and photo_queries.count_of_gallery(session, gallery_id):
+                    raise Conflict(f"subjects {', '.join(map(str, holding))} of this gallery are under a legal hold; "
+                                   "release the holds before deleting the gallery's photos")  # fmt: skip
+                deleted = photo_queries.delete_of_gallery(session, gallery_id)
+            gallery.keep_photos = keep
+            action = "gallery.photos_kept" if keep else "gallery.photos_not_kept"
+            self.ctx.audit(session, actor, action, "gallery", gallery_id, {"photos_deleted": deleted})
+            return self._info(session, actor, gallery)
 
     def list_galleries(self, actor: Actor) -> list[GalleryInfo]:
         """Galleries the actor's agency owns or may search."""
@@ -174,9 +240,11 @@ class Galleries(Area):
             if not 0 <= offset <= 2**62:
                 raise InvalidInput("offset must be 0 or more")
             page = queries.subjects_page(session, gallery_id, offset, max(1, min(limit, MAX_PAGE)))
+            photos = (photo_queries.descriptions(session, [s.id for s, _ in page])
+                      if permits(actor, "photo.read", actor.side(gallery.agency_id)) else {})  # fmt: skip
             self.ctx.audit(session, actor, "gallery.subjects_listed", "gallery", gallery_id,
                            {"offset": offset, "count": len(page)})  # fmt: skip
-            return [_subject_info(s, n) for s, n in page]
+            return [_subject_info(s, n, photos.get(s.id)) for s, n in page]
 
     def get_subject(self, actor: Actor, subject_id: int) -> SubjectInfo:
         """One subject's record; the read is recorded."""

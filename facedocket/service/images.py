@@ -1,7 +1,7 @@
 """The one place where the video side keeps and reads images: alert face crops, JPEG
-encoded and encrypted at rest with ``settings.photo_cipher()`` (AES-256-GCM), in
-``stored_image`` rows of their own kind. Everything that stores, reads or deletes an alert's
-crop comes through here, so a change to how images are stored touches this module only.
+encoded and kept in the encrypted file store (:mod:`facedocket.service.files`, AES-256-GCM
+under ``photo_key``) as files of kind ``alert-crop``. Everything that stores, reads or
+deletes an alert's crop comes through here.
 
 Example::
 
@@ -11,7 +11,6 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import io
 
 import numpy as np
@@ -21,19 +20,12 @@ from sqlalchemy.orm import Session
 from facedocket.errors import NotFound
 from facedocket.service.context import Context
 from facedocket.store.queries import alerts as queries
-from facedocket.store.tables import StoredImage
 from facedocket.types import RGBArray
 
 ALERT_CROP = "alert-crop"
 """The ``stored_image.kind`` of an alert's face crop."""
 
 JPEG_QUALITY = 90
-
-
-def _associated(kind: str, agency_id: int, sha256: str) -> str:
-    """What a ciphertext is bound to: moved to another row (another agency, another image)
-    it fails to decrypt."""
-    return f"{kind}:{agency_id}:{sha256}"
 
 
 def encode_jpeg(pixels: RGBArray) -> bytes:
@@ -44,12 +36,7 @@ def encode_jpeg(pixels: RGBArray) -> bytes:
 
 def store_crop(ctx: Context, session: Session, agency_id: int, crop: RGBArray) -> int:
     """Keep ``crop`` (RGB) as an encrypted JPEG in the caller's transaction; its image id."""
-    jpeg = encode_jpeg(crop)
-    digest = hashlib.sha256(jpeg).hexdigest()
-    blob = ctx.settings.photo_cipher().encrypt(jpeg, _associated(ALERT_CROP, agency_id, digest))
-    row = StoredImage(agency_id=agency_id, kind=ALERT_CROP, sha256=digest, data=blob, created=ctx.clock())
-    session.add(row)
-    session.flush()
+    row = ctx.files.seal(session, agency_id, ALERT_CROP, encode_jpeg(crop), media_type="image/jpeg")
     return int(row.id)
 
 
@@ -58,7 +45,7 @@ def read_crop(ctx: Context, session: Session, agency_id: int, image_id: int | No
     row = queries.image(session, image_id)
     if row is None or row.kind != ALERT_CROP or row.agency_id != agency_id:
         raise NotFound("this alert's face crop is no longer kept (purged with the alert's retention)")
-    return ctx.settings.photo_cipher().decrypt(row.data, _associated(row.kind, row.agency_id, row.sha256))
+    return ctx.files.open(row)
 
 
 def drop_alert_rows(session: Session, alert_ids: list[int]) -> int:

@@ -12,13 +12,20 @@ agency's failure is recorded (``retention.failed``) and never stops another's ru
 log is append-only: its period is a minimum and nothing purges it. A dry run lists what
 would go and changes nothing.
 
-Erasure removes a subject's templates, index entries, consent records and every candidate
-row that names the subject; the audit log records that an erasure happened (the subject's
-reference only as a hash), and the caller gets a certificate.
+Enrolment photos (a subject's source photo and face crop, kept encrypted when the gallery
+keeps photos) follow the profile's ``enrolment_images`` period, or go at the next run when
+the profile forbids keeping them (``retention.keep_enrolment_photos``); a legal hold on the
+subject keeps them.
+
+Erasure removes a subject's templates, index entries, enrolment photos, consent records and
+every candidate row that names the subject; the audit log records that an erasure happened
+(the subject's reference only as a hash), and the caller gets a certificate listing each
+photo deleted (kind and SHA-256). An access export carries the photos themselves (base64).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -33,7 +40,7 @@ from facedocket.governance import audit as chain
 from facedocket.governance import retention as rules
 from facedocket.governance.permissions import Actor, require
 from facedocket.governance.policy import PolicyProfile
-from facedocket.governance.retention import ENROLMENT_PHOTOS_NOTE
+from facedocket.governance.retention import enrolment_photos_note, photo_days
 from facedocket.service.context import SYSTEM, Area
 from facedocket.service.galleries import owned_gallery, visible_subject
 from facedocket.service.indexes import bump
@@ -43,8 +50,9 @@ from facedocket.service.video_retention import video_due
 from facedocket.store.queries import accounts as account_queries
 from facedocket.store.queries import galleries as gallery_queries
 from facedocket.store.queries import oversight as queries
+from facedocket.store.queries import photos as photo_queries
 from facedocket.store.queries import requests as request_queries
-from facedocket.store.tables import Consent, Erasure, LegalHold
+from facedocket.store.tables import Consent, Erasure, LegalHold, StoredImage
 from facedocket.vocab import HOLD_TYPES
 
 log = logging.getLogger("facedocket.retention")
@@ -247,6 +255,9 @@ class Oversight(Area):
             queries.drop_templates(session, due.deleted)
             if due.deleted:
                 part.touched.setdefault(gallery.id, []).extend(due.deleted)
+            photos = rules.due(photo_queries.enrolment_rows(session, gallery.id), now, photo_days(profile), held)
+            part.add("enrolment_images", photos)
+            photo_queries.delete_files(session, photos.deleted)
             subjects = rules.due(queries.subject_interactions(session, gallery.id), now,
                                  profile.retention.last_interaction_days, held)  # fmt: skip
             gone = set(subjects.deleted)
@@ -275,6 +286,9 @@ class Oversight(Area):
             if subject_id in queries.held(session, "subject"):
                 raise Conflict(f"subject {subject_id} is under a legal hold; release the hold before erasing")
             reference, gallery_id = subject.reference, gallery.id
+            photos = [
+                {"kind": kind, "sha256": sha} for kind, sha in photo_queries.listed_of_subject(session, subject_id)
+            ]
             removed, counts = queries.erase_subject_rows(session, subject_id)
             generation = bump(session, gallery_id)
             erasure = Erasure(agency_id=actor.agency_id, gallery_id=gallery_id, subject_id=subject_id,
@@ -289,12 +303,12 @@ class Oversight(Area):
             certificate = {
                 "certificate": "erasure", "erasure_id": erasure.id, "agency_id": actor.agency_id,
                 "gallery_id": gallery_id, "subject_id": subject_id, "subject_reference": reference,
-                "reference_sha256": erasure.reference_sha256, "erased": counts, "reason": erasure.reason,
-                "erased_by": actor.username, "time": chain.format_time(erasure.created),
+                "reference_sha256": erasure.reference_sha256, "erased": counts, "photos": photos,
+                "reason": erasure.reason, "erased_by": actor.username, "time": chain.format_time(erasure.created),
                 "audit_event": {"seq": event.seq, "hash": event.hash},
-                "statement": "The subject's templates, index entries, consent records and every candidate "
-                "entry naming the subject were deleted. The audit log keeps that the erasure happened, "
-                "with the reference only as a SHA-256.",
+                "statement": "The subject's templates, index entries, enrolment photos and face crops (listed "
+                "by SHA-256), consent records and every candidate entry naming the subject were deleted. The "
+                "audit log keeps that the erasure happened, with the reference only as a SHA-256.",
             }  # fmt: skip
         self.ctx.indexes.applied(gallery_id, generation, removed=np.array(removed, dtype=np.int64))
         self.ctx.indexes.scrub(gallery_id)
@@ -302,13 +316,19 @@ class Oversight(Area):
 
     def export_subject(self, actor: Actor, subject_id: int) -> Document:
         """Everything held about a subject (an access request): the record, its templates
-        (with their vectors), consents, candidate appearances and holds. Recorded."""
+        (with their vectors), its enrolment photos (base64), consents, candidate appearances
+        and holds. Recorded."""
         require(actor, "subject.export")
         with self.ctx.write() as session:
             subject = visible_subject(session, actor, subject_id)
             gallery = owned_gallery(session, actor, subject.gallery_id)
             templates = queries.subject_templates(session, subject_id)
             appearances = queries.appearances(session, subject_id)
+            photos = [
+                _photo_dict(row, self.ctx.files.open(row)) for row in photo_queries.of_subject(session, subject_id)
+            ]
+            active = policy_of(session, gallery.agency_id)
+            note = enrolment_photos_note(active.profile if active else None, gallery.keep_photos, len(photos))
             record = {
                 "subject": {"id": subject.id, "reference": subject.reference, "gallery": gallery.name,
                             "gallery_source": gallery.source, "gallery_purpose": gallery.purpose, "sex": subject.sex,
@@ -327,11 +347,13 @@ class Oversight(Area):
                 "legal_holds": [{"id": h.id, "reason": h.reason, "placed": h.placed.isoformat(),
                                  "released": h.released.isoformat() if h.released else None}
                                 for h in queries.subject_holds(session, subject_id)],
-                "images_held": 0,
-                "note": ENROLMENT_PHOTOS_NOTE,
+                "images_held": len(photos),
+                "photos": photos,
+                "note": note,
             }  # fmt: skip
             self.ctx.audit(session, actor, "subject.exported", "subject", subject_id,
-                           {"templates": len(templates), "appearances": len(appearances)})  # fmt: skip
+                           {"templates": len(templates), "appearances": len(appearances),
+                            "photos": len(photos)})  # fmt: skip
             return Document(record)
 
     # --- consent ------------------------------------------------------------------------
@@ -367,6 +389,11 @@ class Oversight(Area):
             count = queries.withdraw(session, subject_id, self.clock())
             self.ctx.audit(session, actor, "consent.withdrawn", "subject", subject_id, {"count": count})
             return count
+
+
+def _photo_dict(row: StoredImage, data: bytes) -> dict[str, Any]:
+    return {"kind": row.kind, "sha256": row.sha256, "media_type": row.media_type, "template_id": row.template_id,
+            "created": row.created.isoformat(), "data_base64": base64.b64encode(data).decode("ascii")}  # fmt: skip
 
 
 def _consent_dict(c: Consent) -> dict[str, Any]:

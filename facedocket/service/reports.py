@@ -29,6 +29,7 @@ from facedocket.oversight.transparency.video import faces_by_hour, video_counts
 from facedocket.service.audit import event_dict
 from facedocket.service.context import Area, Context
 from facedocket.service.export import render_case_file
+from facedocket.service.request_info import describe
 from facedocket.service.requests import Requests, visible_request
 from facedocket.service.review import ReviewArea
 from facedocket.service.search import Searches
@@ -51,7 +52,7 @@ class Reports(Area):
         with self.ctx.write() as session:
             row = visible_request(session, actor, request_id)
             require(actor, "request.export", actor.side(row.agency_id))
-            info = self.requests.info(session, actor, row)
+            info = describe(session, actor, [row])[0]
             searches = self.searches.of_request(session, actor, row.id)
             receiving = actor.agency_id == row.target_agency_id
             unit = sees_unreleased(actor.role, receiving)

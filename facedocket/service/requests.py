@@ -7,6 +7,13 @@ examiners review the candidates (:mod:`.review`). The requesting agency sees the
 outcome and only the released candidates, never the unit's galleries; the unit sees a
 request only once it is submitted (a draft stays with its own agency).
 
+The probe photo is kept encrypted (:mod:`facedocket.service.files`). When it shows several
+faces, the requester chooses the one to search at filing (``probe_face``, 1-based in
+detection order; a probe of several faces without a choice is refused): the request keeps
+that face's box and an aligned crop of it, and every search under the request uses that
+face. The legal basis's document may be filed with the request; it is kept encrypted too
+and its SHA-256 recorded.
+
 Each step is a transition of :mod:`facedocket.governance.requests`, taken in one write
 transaction that locks the request row, re-checks permission, state and policy, and writes
 the change with its audit event. Submission runs
@@ -17,9 +24,8 @@ search for a reason known now is refused here, under the same rule name.
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -28,17 +34,29 @@ from sqlalchemy.orm import Session
 from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound, PolicyDenied
 from facedocket.governance import requests as machine
 from facedocket.governance.permissions import Actor, require, roles_for
-from facedocket.governance.rules import Facts, Failure, check_submission
+from facedocket.governance.rules import Facts, Failure, Verdict, check_submission, checklist
 from facedocket.service.context import Area, Who
+from facedocket.service.filing import (
+    Chosen,
+    ProbeFace,
+    ProbeFaces,
+    RequestDraft,
+    checked,
+    choose_face,
+    document_type_of,
+    with_document,
+)
 from facedocket.service.galleries import usable_gallery
 from facedocket.service.inputs import identifier, text
 from facedocket.service.policy import policy_of
+from facedocket.service.request_info import RequestInfo, describe, probe_quality
 from facedocket.store.queries import accounts as account_queries
+from facedocket.store.queries import photos as photo_queries
 from facedocket.store.queries import requests as queries
-from facedocket.store.tables import Case, Request, StoredImage
-from facedocket.vocab import LEGAL_BASES, OFFENCE_CATEGORIES, PROBE_SOURCES
+from facedocket.store.tables import Case, Request
+from facedocket.vocab import OFFENCE_CATEGORIES
 
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+__all__ = ["CaseInfo", "ProbeFace", "ProbeFaces", "RequestDraft", "RequestInfo", "Requests", "visible_request"]
 
 
 @dataclass(frozen=True)
@@ -49,59 +67,6 @@ class CaseInfo:
     offence_category: str
     description: str
     created: datetime
-
-
-@dataclass(frozen=True)
-class RequestDraft:
-    """A written request as filed (see the module docstring)."""
-
-    case_id: int
-    legal_basis: str
-    justification: str
-    document_type: str = ""
-    document_reference: str = ""
-    document_issuer: str = ""
-    document_date: str = ""
-    document_sha256: str = ""
-    galleries: list[int] = field(default_factory=list)
-    probe_source: str = "still-image"
-    target_agency_id: int | None = None
-
-
-@dataclass(frozen=True)
-class RequestInfo:
-    id: int
-    agency_id: int
-    target_agency_id: int
-    case_id: int
-    case_number: str
-    offence_category: str
-    requester_id: int
-    legal_basis: str
-    document: dict[str, str]
-    justification: str
-    galleries: list[int]
-    probe_source: str
-    probe_sha256: str
-    status: str
-    approval: str
-    emergency: bool
-    deadline: datetime | None
-    decided_by: int | None
-    decided: datetime | None
-    decision_reason: str
-    outcome: str | None
-    policy_name: str
-    submitted: datetime | None
-    searched: datetime | None
-    closed: datetime | None
-    purged: datetime | None
-    created: datetime
-    searches: list[int]
-    can_see_results: bool
-    policy_sha256: str = ""
-    requester: str = ""
-    decided_by_name: str = ""
 
 
 def _case_info(case: Case) -> CaseInfo:
@@ -209,26 +174,42 @@ class Requests(Area):
 
     # --- filing and submission ----------------------------------------------------------------
 
-    def file_request(self, actor: Actor, draft: RequestDraft, probe: bytes, submit: bool = False) -> RequestInfo:
-        """File a written request with its probe photo (stored in the database). ``submit``
-        also submits it. The probe must be an image this system can read."""
+    def probe_faces(self, actor: Actor, probe: bytes) -> ProbeFaces:
+        """The faces of a probe photo, so the requester can choose one before filing (nothing
+        is kept)."""
         require(actor, "request.file")
-        draft = _checked(draft)
-        self.ctx.pipeline.load(probe)  # refuses what is not a safe, decodable image
+        image = self.ctx.pipeline.load(probe)
+        found = self.ctx.pipeline.analyse(image)
+        faces = [ProbeFace(i, f.face.box.as_list(), [[round(x, 1), round(y, 1)] for x, y in f.face.landmarks],
+                           round(f.template.quality, 4)) for i, f in enumerate(found, start=1)]  # fmt: skip
+        return ProbeFaces(image.width, image.height, faces)
+
+    def file_request(self, actor: Actor, draft: RequestDraft, probe: bytes, submit: bool = False,
+                     document: bytes | None = None) -> RequestInfo:  # fmt: skip
+        """File a written request with its probe photo, and optionally the legal basis's
+        document file (both kept encrypted). ``submit`` also submits it. The probe must be an
+        image this system can read; when it shows several faces, ``draft.probe_face`` says
+        which one is to be searched."""
+        require(actor, "request.file")
+        draft = checked(draft)
+        if document is not None:
+            draft = with_document(draft, document)
+        chosen = choose_face(self.ctx.pipeline, probe, draft.probe_face)
         digest = hashlib.sha256(probe).hexdigest()
         try:
             with self.ctx.write() as session:
-                row = self._file(session, actor, draft, probe, digest)
+                row = self._file(session, actor, draft, probe, digest, chosen, document)
                 refused = self._submit(session, actor, row) if submit else []
                 if refused:
                     raise _Refused(refused)  # rolls the filing back
-                return self.info(session, actor, row)
+                return describe(session, actor, [row])[0]
         except _Refused as refusal:  # nothing was filed: record the refusal on the case
             self.ctx.record(actor, "request.refused", "case", draft.case_id,
                             {"failed": [r for r, _ in refusal.failures]})  # fmt: skip
             raise PolicyDenied(refusal.failures) from None
 
-    def _file(self, session: Session, actor: Actor, draft: RequestDraft, probe: bytes, digest: str) -> Request:
+    def _file(self, session: Session, actor: Actor, draft: RequestDraft, probe: bytes, digest: str,
+              chosen: Chosen, document: bytes | None) -> Request:  # fmt: skip
         case = queries.case(session, draft.case_id)
         if case is None or case.agency_id != actor.agency_id:
             raise NotFound(f"no case {draft.case_id} in your agency; create the case first")
@@ -241,21 +222,31 @@ class Requests(Area):
                 usable_gallery(session, actor, gallery_id)
         elif galleries:
             raise InvalidInput("a request to another agency names no galleries: its examiner chooses them")
-        image = StoredImage(agency_id=actor.agency_id, kind="probe", sha256=digest, data=probe, created=self.clock())
-        session.add(image)
-        session.flush()
         row = Request(
             agency_id=actor.agency_id, target_agency_id=target, case_id=case.id, requester_id=actor.user_id,
             legal_basis=draft.legal_basis, document_type=draft.document_type,
             document_reference=draft.document_reference, document_issuer=draft.document_issuer,
             document_date=draft.document_date, document_sha256=draft.document_sha256,
             justification=draft.justification, galleries=galleries, probe_source=draft.probe_source,
-            probe_sha256=digest, probe_image_id=image.id, status="draft", approval="pending", created=self.clock(),
+            probe_sha256=digest, probe_face=chosen.number, probe_box=chosen.box, status="draft", approval="pending",
+            created=self.clock(),
         )  # fmt: skip
         session.add(row)
         session.flush()
+        files = self.ctx.files
+        row.probe_image_id = files.seal(
+            session, actor.agency_id, "probe", probe, request_id=row.id, meta=chosen.meta
+        ).id
+        if chosen.crop is not None:
+            crop = files.seal(session, actor.agency_id, "probe-crop", chosen.crop, request_id=row.id,
+                              media_type="image/jpeg", meta={"face": chosen.number})  # fmt: skip
+            row.probe_crop_id = crop.id
+        if document is not None:
+            row.document_file_id = files.seal(session, actor.agency_id, "document", document, request_id=row.id,
+                                              media_type=document_type_of(document)).id  # fmt: skip
         details = {"case": case.number, "legal_basis": row.legal_basis, "target_agency_id": target,
-                   "probe_sha256": digest}  # fmt: skip
+                   "probe_sha256": digest, "probe_face": chosen.number,
+                   "document_sha256": row.document_sha256 if document is not None else None}  # fmt: skip
         self.audit_both(session, actor, "request.filed", row, details)
         return row
 
@@ -271,7 +262,7 @@ class Requests(Area):
             if refused:
                 self.audit_both(session, actor, "request.refused", row, {"failed": [r for r, _ in refused]})
             else:
-                return self.info(session, actor, row)
+                return describe(session, actor, [row])[0]
         raise PolicyDenied(refused)
 
     def _submit(self, session: Session, actor: Actor, row: Request) -> list[Failure]:
@@ -325,7 +316,7 @@ class Requests(Area):
                     self.purge(session, actor, row, "denied after an emergency search")
                 self.audit_both(session, actor, "request.approved" if approve else "request.denied", row,
                                 {"reason": reason})  # fmt: skip
-                return self.info(session, actor, row)
+                return describe(session, actor, [row])[0]
         raise Conflict(f"request {request_id} expired: its approval deadline passed, and it was purged")
 
     def expire_overdue(self) -> list[int]:
@@ -351,7 +342,7 @@ class Requests(Area):
         with self.ctx.read() as session:
             row = visible_request(session, actor, request_id)
             require(actor, "request.read", actor.side(row.agency_id))
-            return self.info(session, actor, row)
+            return describe(session, actor, [row])[0]
 
     def list_requests(self, actor: Actor, status: str | None = None, limit: int = 100) -> list[RequestInfo]:
         """Requests the actor's agency filed or received (once submitted), newest first."""
@@ -359,8 +350,21 @@ class Requests(Area):
         self.expire_overdue()
         with self.ctx.read() as session:
             rows = queries.requests_of(session, actor.agency_id, status, max(1, min(limit, 1000)))
-            return [self.info(session, actor, r) for r in rows
-                    if actor.role in _readers(actor, r)]  # fmt: skip
+            return describe(session, actor, [r for r in rows if actor.role in _readers(actor, r)])
+
+    def checklist(self, actor: Actor, request_id: int) -> list[Verdict]:
+        """Every rule of the receiving agency's policy on this request, in plain words, passed
+        or failed with why (the supervisor's checklist): what the request says now, and the
+        chosen face's quality; the rules that need a search (threshold, candidates) are
+        pending."""
+        with self.ctx.read() as session:
+            row = visible_request(session, actor, request_id)
+            require(actor, "request.read", actor.side(row.agency_id))
+            active = policy_of(session, row.target_agency_id)
+            purposes = self._purposes(session, actor, row) if row.target_agency_id == actor.agency_id else {}
+            quality = probe_quality(photo_queries.meta_of(session, row.probe_image_id))
+            facts = request_facts(row, purposes, purged=row.purged is not None, probe_quality=quality)
+            return checklist(active.profile if active else None, facts)
 
     def probe_image(self, actor: Actor, request_id: int) -> bytes:
         """The probe photo of a request; every view is recorded."""
@@ -372,7 +376,7 @@ class Requests(Area):
             if image is None:
                 raise NotFound(f"request {request_id} holds no probe (it was purged)")
             self.audit_both(session, actor, "probe.viewed", row, {"probe_sha256": image.sha256})
-            return image.data
+            return self.ctx.files.open(image)
 
     def close_request(self, actor: Actor, request_id: int) -> RequestInfo:
         """Close a reviewed, approved request (its requester or a supervisor)."""
@@ -384,25 +388,7 @@ class Requests(Area):
             row.status = after.status
             row.closed = self.clock()
             self.audit_both(session, actor, "request.closed", row, {"outcome": row.outcome})
-            return self.info(session, actor, row)
-
-    def info(self, session: Session, actor: Actor, row: Request) -> RequestInfo:
-        """The request as the actor may see it (inside the caller's session)."""
-        case = row.case
-        receiving = actor.agency_id == row.target_agency_id
-        searches = queries.search_ids(session, row.id) if receiving else []
-        names = account_queries.usernames(session, {row.requester_id, *([row.decided_by] if row.decided_by else [])})
-        document = {"type": row.document_type, "reference": row.document_reference, "issuer": row.document_issuer,
-                    "date": row.document_date, "sha256": row.document_sha256}  # fmt: skip
-        return RequestInfo(
-            row.id, row.agency_id, row.target_agency_id, row.case_id, case.number, case.offence_category,
-            row.requester_id, row.legal_basis, document, row.justification,
-            list(row.galleries or []) if receiving else [], row.probe_source, row.probe_sha256, row.status,
-            row.approval, row.emergency, row.deadline, row.decided_by, row.decided, row.decision_reason,
-            row.outcome, row.policy_name, row.submitted, row.searched, row.closed, row.purged, row.created,
-            searches, receiving, row.policy_sha256, names.get(row.requester_id, ""),
-            names.get(row.decided_by, "") if row.decided_by else "",
-        )  # fmt: skip
+            return describe(session, actor, [row])[0]
 
 
 class _Refused(Exception):
@@ -415,32 +401,3 @@ class _Refused(Exception):
 
 def _readers(actor: Actor, row: Request) -> frozenset[str]:
     return roles_for("request.read", actor.side(row.agency_id))
-
-
-def _checked(draft: RequestDraft) -> RequestDraft:
-    """The draft with its texts checked and trimmed; InvalidInput for what cannot be filed."""
-    identifier(draft.case_id, "case id")
-    if draft.target_agency_id is not None:
-        identifier(draft.target_agency_id, "target agency id")
-    for gallery_id in draft.galleries:
-        identifier(gallery_id, "gallery id")
-    if draft.legal_basis not in LEGAL_BASES:
-        raise InvalidInput(f"legal basis must be one of: {', '.join(LEGAL_BASES)}")
-    if draft.probe_source not in PROBE_SOURCES:
-        raise InvalidInput(f"probe source must be one of: {', '.join(PROBE_SOURCES)}")
-    if draft.document_date:
-        try:
-            date.fromisoformat(draft.document_date)
-        except ValueError:
-            raise InvalidInput("document date must be YYYY-MM-DD") from None
-    if draft.document_sha256 and not SHA256.match(draft.document_sha256.lower()):
-        raise InvalidInput("document SHA-256 must be 64 hex digits")
-    justification = text(draft.justification, "justification")
-    if not justification:
-        raise InvalidInput("a request needs a justification: why this search is needed")
-    return RequestDraft(
-        draft.case_id, draft.legal_basis, justification, text(draft.document_type, "document type"),
-        text(draft.document_reference, "document reference"), text(draft.document_issuer, "document issuer"),
-        draft.document_date, draft.document_sha256.lower(), [int(g) for g in draft.galleries], draft.probe_source,
-        draft.target_agency_id,
-    )  # fmt: skip

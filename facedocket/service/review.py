@@ -24,6 +24,7 @@ from facedocket.governance.permissions import Actor, require
 from facedocket.service.context import Area, Context
 from facedocket.service.inputs import text
 from facedocket.service.policy import policy_of
+from facedocket.service.request_info import describe
 from facedocket.service.requests import RequestInfo, Requests, state_of, visible_request
 from facedocket.store.queries import accounts as account_queries
 from facedocket.store.queries import requests as request_queries
@@ -140,7 +141,7 @@ class ReviewArea(Area):
             row.status = machine.step(state_of(row), "conclude", self.clock(), request_id=row.id).status
             self.requests.audit_both(session, actor, "request.reviewed", row,
                                      {"outcome": row.outcome, "released": chosen})  # fmt: skip
-            return self.requests.info(session, actor, row)
+            return describe(session, actor, [row])[0]
 
     def list_reviews(self, actor: Actor, request_id: int) -> list[ReviewInfo]:
         """Reviews of the request the actor may see (blind: see the module docstring)."""

@@ -27,7 +27,7 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy.orm import Session
 
-from facedocket.errors import ConfigurationError, InvalidInput, ModelMismatch, NotFound, PolicyDenied
+from facedocket.errors import ConfigurationError, InvalidInput, ModelMismatch, NoFaceFound, NotFound, PolicyDenied
 from facedocket.governance import requests as machine
 from facedocket.governance import review as review_rules
 from facedocket.governance.permissions import Actor, require
@@ -125,6 +125,9 @@ class _Planned:
     threshold: float | None
     calibrated: float | None
     """The agency's newest calibrated threshold for these galleries' model, if any."""
+    probe_face: int | None = None
+    """The face of the probe chosen at filing (None: a probe filed before faces were chosen)."""
+    probe_box: list[float] | None = None
 
 
 class Searches(Area):
@@ -218,11 +221,12 @@ class Searches(Area):
                 raise InvalidInput("name at least one gallery to search (the request names none)")
             galleries = [usable_gallery(session, actor, int(g)) for g in chosen]
             image = request_queries.image(session, row.probe_image_id)
+            probe = self.ctx.files.open(image) if image is not None else None
             facts = request_facts(row, {g.name: g.purpose for g in galleries}, kind=kind, status=row.status,
                                   approval=row.approval, purged=row.purged is not None)  # fmt: skip
             calibrated = _calibrated(session, actor, galleries)
-            return _Planned(row.id, facts, image.data if image else None, galleries, active, checked_k, threshold,
-                            calibrated)  # fmt: skip
+            return _Planned(row.id, facts, probe, galleries, active, checked_k, threshold, calibrated, row.probe_face,
+                            list(row.probe_box) if row.probe_box else None)  # fmt: skip
 
     def _template_and_facts(self, actor: Actor, plan: _Planned, face: int | None) -> tuple[Template, Facts]:
         """The probe's template (outside any transaction) and the complete facts; a refusal by
@@ -230,7 +234,7 @@ class Searches(Area):
         if plan.probe is None:
             self._refuse(actor, plan.request_id, [("request.purged", "the request holds no probe: it was purged")])
         assert plan.probe is not None
-        template = self.ctx.pipeline.template(self.ctx.pipeline.load(plan.probe), face)
+        template = self._probe_template(plan, face)
         for gallery in plan.galleries:
             if gallery.model_id != template.model_id:
                 raise ModelMismatch(f"gallery {gallery.name!r} holds {gallery.model_id} templates; the probe is "
@@ -247,6 +251,23 @@ class Searches(Area):
         if refused:
             self._refuse(actor, plan.request_id, refused)
         return template, facts
+
+    def _probe_template(self, plan: _Planned, face: int | None) -> Template:
+        """The template of the face the request is for: the one chosen at filing (found again
+        by its box), or for a request filed before faces were chosen, ``face`` as given."""
+        image = self.ctx.pipeline.load(plan.probe or b"")
+        if plan.probe_box is None:
+            return self.ctx.pipeline.template(image, face)
+        if face is not None and face != plan.probe_face:
+            raise InvalidInput(
+                f"request {plan.request_id} is for face {plan.probe_face} of its probe, chosen when it was filed; "
+                "a search under it uses that face (file a new request for another)"
+            )
+        found = self.ctx.pipeline.analyse(image)
+        overlaps = [_iou(f.face.box.as_list(), plan.probe_box) for f in found]
+        if not overlaps or max(overlaps) < 0.5:
+            raise NoFaceFound(f"the face chosen when request {plan.request_id} was filed is not found in its probe")
+        return found[overlaps.index(max(overlaps))].template
 
     def _locked_gate(
         self, session: Session, actor: Actor, plan: _Planned, facts: Facts
@@ -381,6 +402,15 @@ class Searches(Area):
             request.purged is not None, LEAD_LABEL, len(rows) - len(shown),
             request.status in ("reviewed", "closed"), row.policy_name, row.policy_sha256,
         )  # fmt: skip
+
+
+def _iou(a: list[float], b: list[float]) -> float:
+    """Intersection over union of two boxes (left, top, right, bottom)."""
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def _calibrated(session: Session, actor: Actor, galleries: list[Gallery]) -> float | None:

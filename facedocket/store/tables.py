@@ -68,6 +68,10 @@ class Agency(Base):
 
 
 class User(Base):
+    """A person with one role in one agency. ``password_hash`` (argon2id) lets them sign in to
+    the web UI; a ``password_temporary`` one (set by an admin) only signs in once, to choose
+    their own, and expires at ``password_expires``."""
+
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,6 +81,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    password_temporary: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_expires: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    password_changed: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     agency: Mapped[Agency] = relationship()
 
@@ -102,6 +110,38 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class WebSession(Base):
+    """A signed-in browser: only the SHA-256 of the cookie's secret is stored. It ends at
+    sign-out, after ``idle`` without use, at ``expires``, or when the user is deactivated or
+    their password is reset. ``must_change``: signed in with a temporary password, it may
+    only choose a new one."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_why: Mapped[str] = mapped_column(String(40), default="")
+    must_change: Mapped[bool] = mapped_column(Boolean, default=False)
+    client: Mapped[str] = mapped_column(String(200), default="")
+
+
+class SignInAttempts(Base):
+    """Failed sign-ins in a row under one username, known or not (its SHA-256, lower case), so
+    the back-off treats a name nobody has like any other and says nothing about who exists."""
+
+    __tablename__ = "sign_in_attempts"
+
+    name_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Gallery(Base):
     """A named set of enrolled templates with a declared source and purpose."""
 
@@ -119,6 +159,7 @@ class Gallery(Base):
     epoch: Mapped[str] = mapped_column(String(32), default="")
     requires_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     retention_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    keep_photos: Mapped[bool] = mapped_column(Boolean, default=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -185,8 +226,13 @@ class Case(Base):
 
 
 class StoredImage(Base):
-    """Image bytes kept in the database (probe photos), so that writes stay transactional and a
-    purge or erasure reaches them."""
+    """A file kept in the database (probe photos and their face crops, request documents,
+    enrolment photos and their aligned crops), so that writes stay transactional and a purge,
+    a retention run or an erasure reaches it. ``data`` is AES-256-GCM ciphertext when
+    ``encrypted`` (every file written since migration 0008; older probe rows are plain).
+    ``sha256`` is of the plain bytes. What it belongs to: ``request_id`` (probe, crop,
+    document) or ``gallery_id``/``subject_id``/``template_id`` (enrolment photos); ``meta``
+    holds the face's box and landmarks in decoded pixels and the decoded size."""
 
     __tablename__ = "stored_image"
 
@@ -196,6 +242,13 @@ class StoredImage(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    media_type: Mapped[str] = mapped_column(String(100), default="image/jpeg")
+    request_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    gallery_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    subject_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    template_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Request(Base):
@@ -226,6 +279,10 @@ class Request(Base):
     probe_image_id: Mapped[int | None] = mapped_column(
         ForeignKey("stored_image.id", ondelete="SET NULL"), nullable=True
     )
+    probe_face: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    probe_box: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    probe_crop_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    document_file_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="draft")
     approval: Mapped[str] = mapped_column(String(20), default="pending")
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)

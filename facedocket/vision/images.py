@@ -94,6 +94,48 @@ def read_bytes(path: str | Path, limits: ImageLimits = DEFAULT_LIMITS) -> bytes:
     return p.read_bytes()
 
 
+MEDIA_TYPES = {
+    b"\xff\xd8\xff": "image/jpeg",
+    b"\x89PNG": "image/png",
+    b"GIF8": "image/gif",
+    b"BM": "image/bmp",
+    b"II*\x00": "image/tiff",
+    b"MM\x00*": "image/tiff",
+}
+BROWSER_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+"""Media types every browser shows; others are shown through :func:`encode_jpeg`."""
+
+
+def media_type_of(data: bytes) -> str:
+    """The media type of image bytes by their signature (``application/octet-stream`` if unknown).
+
+    >>> media_type_of(b"\xff\xd8\xff\xe0...")
+    'image/jpeg'
+    """
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    for magic, media_type in MEDIA_TYPES.items():
+        if data.startswith(magic):
+            return media_type
+    return "application/octet-stream"
+
+
+def encode_jpeg(pixels: RGBArray, quality: int = 90) -> bytes:
+    """8-bit RGB pixels as JPEG bytes (a face crop to keep, an image a browser cannot show)."""
+    out = io.BytesIO()
+    PILImage.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), "RGB").save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def scaled(pixels: RGBArray, max_side: int) -> RGBArray:
+    """``pixels`` scaled down so the longer side is at most ``max_side`` (unchanged if it is)."""
+    height, width = pixels.shape[:2]
+    size = fitted_size((width, height), max_side)
+    if size == (width, height):
+        return pixels
+    return np.asarray(PILImage.fromarray(pixels, "RGB").resize(size, _RESAMPLE))
+
+
 def load_image(source: bytes | str | Path, limits: ImageLimits = DEFAULT_LIMITS) -> Image:
     """Decode an image from bytes or a path into an upright RGB :class:`Image`.
 

@@ -86,10 +86,11 @@ def pipeline_options(settings: Settings) -> PipelineOptions:
 
 @dataclass(frozen=True)
 class FoundFace:
-    """A face with its quality and template."""
+    """A face with its quality, template and the aligned chip the template was made from."""
 
     face: Face
     template: Template
+    chip: RGBArray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class ImageResult:
     faces: tuple[FoundFace, ...]
     error: str = ""
     invalid: bool = False  # the image itself could not be used (see ``error``)
+    size: tuple[int, int] = (0, 0)  # decoded (width, height): the pixels boxes and landmarks are in
 
     @property
     def best(self) -> FoundFace | None:
@@ -208,7 +210,7 @@ class FacePipeline:
                 source_sha256=sha256,
                 face=rated,
             )
-            found.append(FoundFace(rated, template))
+            found.append(FoundFace(rated, template, chip))
         return found
 
     def template(self, image: Image, face_index: int | None = None) -> Template:
@@ -238,7 +240,7 @@ class FacePipeline:
         """Results for many images in order, decoding and detecting on a thread pool and
         computing templates in batches. A source is a path, or ``(name, bytes)``."""
         with ThreadPoolExecutor(max_workers=max(1, self.options.threads)) as pool:
-            batch: list[tuple[str, str, list[Face], list[RGBArray], str]] = []
+            batch: list[_Prepared] = []
             for item in pool.map(self._prepare, sources):
                 batch.append(item)
                 if len(batch) >= batch_size:
@@ -246,28 +248,36 @@ class FacePipeline:
                     batch = []
             yield from self._finish(batch, progress)
 
-    def _prepare(self, source: Source) -> tuple[str, str, list[Face], list[RGBArray], str]:
+    def _prepare(self, source: Source) -> _Prepared:
         name = source[0] if isinstance(source, tuple) else str(source)
         try:
             image = decode(source[1], self.options.limits, name) if isinstance(source, tuple) else self.load(source)
             faces, chips = self._faces_and_chips(image.pixels)
-            return name, image.sha256, faces, chips, ""
+            return _Prepared(name, image.sha256, faces, chips, "", (image.width, image.height))
         except FaceDocketError as e:
-            return name, "", [], [], str(e)
+            return _Prepared(name, "", [], [], str(e), (0, 0))
 
-    def _finish(
-        self,
-        batch: list[tuple[str, str, list[Face], list[RGBArray], str]],
-        progress: Callable[[int], None] | None,
-    ) -> Iterator[ImageResult]:
-        all_chips = [chip for item in batch for chip in item[3]]
+    def _finish(self, batch: list[_Prepared], progress: Callable[[int], None] | None) -> Iterator[ImageResult]:
+        all_chips = [chip for item in batch for chip in item.chips]
         vectors, symmetry = self._embed(all_chips)
         start = 0
-        for source, sha, faces, chips, error in batch:
-            end = start + len(faces)
-            found = self._found(sha, faces, chips, vectors[start:end], symmetry[start:end])
+        for item in batch:
+            end = start + len(item.faces)
+            found = self._found(item.sha256, item.faces, item.chips, vectors[start:end], symmetry[start:end])
             start = end
             if progress:
                 progress(1)
-            reason = error or ("" if found else "no face found")
-            yield ImageResult(source, sha, tuple(found), reason, invalid=bool(error))
+            reason = item.error or ("" if found else "no face found")
+            yield ImageResult(item.source, item.sha256, tuple(found), reason, invalid=bool(item.error), size=item.size)
+
+
+@dataclass
+class _Prepared:
+    """One image decoded and detected, waiting for its templates."""
+
+    source: str
+    sha256: str
+    faces: list[Face]
+    chips: list[RGBArray]
+    error: str
+    size: tuple[int, int]

@@ -108,10 +108,17 @@ def test_404_unknown_id(world: SimpleNamespace, method: str, path: str) -> None:
     assert_error(world.api.call(method, path, token), 404, "9999")
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/nothing-here", "/api/v2/health"])
+@pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/api/v2/health"])
 def test_404_unknown_route(world: SimpleNamespace, path: str) -> None:
     response = world.api.client.get(path, headers={"Authorization": f"Bearer {world.api.operator}"})
     assert_error(response, 404, path)
+
+
+def test_outside_the_api_the_web_ui_answers_with_its_page(world: SimpleNamespace) -> None:
+    """Paths outside /api/v1 are the web UI's: an unknown one is its 404 page, not JSON."""
+    response = world.api.client.get("/nothing-here")
+    assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
+    assert "no such page" in response.text and "Traceback" not in response.text
 
 
 def test_405_wrong_method(world: SimpleNamespace) -> None:

@@ -92,7 +92,8 @@ def test_a_hold_refuses_erasure_until_released_and_erasure_answers_a_certificate
     certificate = api.ok("POST", f"/subjects/{brody}/erase", world.supervisor, json=reason)
     assert certificate["certificate"] == "erasure" and certificate["subject_reference"] == "Adrien_Brody"
     assert certificate["erased"] == {"templates": 1, "candidate_entries": 0, "verifications_unlinked": 0,
-                                     "consents": 0}  # fmt: skip
+                                     "consents": 0, "photos": 2}  # fmt: skip
+    assert [p["kind"] for p in certificate["photos"]] == ["enrolment-source", "enrolment-crop"]
     assert certificate["erased_by"] == "sp-supervisor"
     (event,) = api.events(world.auditor, action="subject.erased")
     assert certificate["audit_event"] == {"seq": event["seq"], "hash": event["hash"]}
@@ -109,7 +110,9 @@ def test_the_access_export_holds_everything_and_is_not_cached(world: SimpleNames
     record = response.json()
     assert record["subject"]["reference"] == "Abdullah_Gul" and record["subject"]["gallery"] == "booking"
     assert len(record["templates"]) == 2 and all(len(t["vector"]) == 128 for t in record["templates"])
-    assert record["images_held"] == 0 and record["legal_holds"] == [] and record["consents"] == []
+    assert record["images_held"] == 4 and record["legal_holds"] == [] and record["consents"] == []
+    assert {p["kind"] for p in record["photos"]} == {"enrolment-source", "enrolment-crop"}
+    assert "4 are kept of this subject" in record["note"]
     exported = world.api.events(world.auditor, action="subject.exported")
     assert str(gul) in [e["object_id"] for e in exported]
 

@@ -86,7 +86,7 @@ def test_doctests(module: Any) -> None:
 def test_every_template_ships_with_the_package() -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     patterns = pyproject["tool"]["setuptools"]["package-data"]["facedocket"]
-    files = [p.relative_to(REPO / "facedocket").as_posix() for p in TEMPLATES.iterdir()]
+    files = [p.relative_to(REPO / "facedocket").as_posix() for p in TEMPLATES.rglob("*") if p.is_file()]
     assert len(files) >= 5
     assert all(any(fnmatch.fnmatch(f, pattern) for pattern in patterns) for f in files), files
     assert pyproject["project"]["dependencies"].count("jinja2>=3.1") == 1

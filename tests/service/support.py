@@ -135,6 +135,7 @@ def approved_request(
     target: Agency | None = None,
     legal_basis: str = "warrant",
     offence: str = "robbery",
+    probe_face: int | None = None,
 ) -> int:
     """File, submit and approve a request with ``probe_bytes``; returns its id. ``target``
     is the agency addressed (default: the filing agency itself)."""
@@ -144,7 +145,7 @@ def approved_request(
     draft = RequestDraft(
         case.id, legal_basis, "suspect filmed by the bank's CCTV", document_type="search warrant",
         document_reference="SW-2026-118", document_issuer="Suffolk Superior Court", document_date="2026-11-20",
-        galleries=list(galleries or []), target_agency_id=target.id if target else None,
+        galleries=list(galleries or []), target_agency_id=target.id if target else None, probe_face=probe_face,
     )  # fmt: skip
     request = service.requests.file_request(agency.requester, draft, probe_bytes, submit=True)
     decider = (target or agency).supervisor

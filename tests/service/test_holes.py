@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from policy_texts import PERMISSIVE
 from sqlalchemy import func, select, update
 
 from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound, PolicyDenied, Unauthorized
@@ -914,17 +915,27 @@ def _enrolment_photo_sentence(profile: PolicyProfile) -> str:
 
 def test_policy_show_and_subject_export_agree_on_enrolment_photos(world: World) -> None:
     """Hole: ``policy show`` (facedocket/policy/explain.py) said enrolment photos are kept
-    while ``subject export`` said they are not. Fixed: one truth, from one place: the
-    sentence about enrolment photos that explains the active profile, and every shipped
-    profile, says they are kept exactly when the subject export says they are."""
+    while ``subject export`` said they are not. Fixed: one truth, from one place
+    (``governance.retention.enrolment_photos_note``): the sentence about enrolment photos that
+    explains a profile says they are kept exactly when an export under it holds photos, for a
+    profile that allows them (the gallery keeps them, by default) and one that forbids them
+    (the retention run removes the ones a gallery held)."""
     service, op = world.service, world.operator
     assert enrol(service, op.admin, world.gallery.id, items_for({PERSON: [1]})).get("enrolled") == 1
     (listed,) = subjects(service, op.admin, world.gallery.id)
-    record = export_subject(service, op.admin, listed.id)
-    kept_says_export = record["images_held"] > 0 or "not kept" not in record["note"]
-    profiles = [active_profile(service, op.admin)] + [load_profile(name) for name in shipped_profiles()]
-    for profile in profiles:
+    forbidding = PERMISSIVE.replace('name = "test-permissive"', 'name = "test-no-photos"') + (
+        "[retention]\nkeep_enrolment_photos = false\n"
+    )
+    for text in (PERMISSIVE, forbidding):
+        service.policy.activate_policy_text(op.admin, text)
+        service.oversight.retention_run(op.admin)
+        record = export_subject(service, op.admin, listed.id)
+        kept_says_export = record["images_held"] > 0 or "not kept" not in record["note"]
+        profile = active_profile(service, op.admin)
         assert profile is not None
         sentence = _enrolment_photo_sentence(profile)
         kept_says_policy = not re.search(r"\bnot kept\b", sentence)
         assert kept_says_policy == kept_says_export, f"{profile.name}: {sentence!r} / export: {record['note']!r}"
+        assert kept_says_export == (text == PERMISSIVE)
+    for name in shipped_profiles():  # every shipped profile says something about them, in one sentence
+        assert _enrolment_photo_sentence(load_profile(name))

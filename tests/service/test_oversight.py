@@ -14,6 +14,7 @@ from facedocket.errors import Conflict, NotFound
 from facedocket.oversight import evaluation
 from facedocket.store.tables import Candidate, StoredImage, Subject, TemplateRow
 from facedocket.vision.models import TEMPLATE_MODEL_ID, threshold_at_fmr
+from facedocket.vocab import PROBE_KINDS
 
 from .conftest import ServiceFactory
 from .support import ENROLLED, TEST_POLICY, World, approved_request, items_for, make_world, photo, probe
@@ -75,7 +76,7 @@ def test_retention_expires_exactly_what_is_due_and_skips_held(service_factory: S
     run = service.oversight.retention_run(op.admin)
     assert run.deleted["probe_images"] == [kept]
     with service.sessions() as session:
-        assert session.scalars(select(StoredImage.id)).all() == []
+        assert session.scalars(select(StoredImage.id).where(StoredImage.kind.in_(PROBE_KINDS))).all() == []
         assert session.scalars(select(Candidate.id)).all() == []
     actions = [e["action"] for e in [e.as_dict() for e in service.audit.list_audit(op.admin, limit=500)]]
     assert {"retention.purged", "retention.held", "hold.placed", "hold.released"} <= set(actions)

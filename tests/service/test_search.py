@@ -219,19 +219,27 @@ def test_probe_without_a_face(enrolled: World) -> None:
     assert no_search_recorded(enrolled)
 
 
-def test_probe_with_two_faces_needs_a_face_number(enrolled: World) -> None:
+def test_probe_with_two_faces_needs_the_face_chosen_at_filing(enrolled: World) -> None:
+    """A probe with two faces is refused without a choice; the face chosen at filing is the
+    one every search under the request uses, and a search cannot switch to the other."""
     service, gallery_id = enrolled.service, enrolled.gallery.id
-    request_id = approved_request(service, enrolled.operator, TWO_PEOPLE.read_bytes(), [gallery_id])
-    with pytest.raises(SeveralFaces):
-        service.searches.search(enrolled.examiner, request_id)
-    assert no_search_recorded(enrolled)
-    first = service.searches.search(enrolled.examiner, request_id, face=1)
-    second = service.searches.search(enrolled.examiner, request_id, face=2)
+    with pytest.raises(SeveralFaces, match="choose the one"):
+        approved_request(service, enrolled.operator, TWO_PEOPLE.read_bytes(), [gallery_id])
+    with pytest.raises(NoFaceFound, match=r"1\.\.2"):
+        approved_request(service, enrolled.operator, TWO_PEOPLE.read_bytes(), [gallery_id], probe_face=3)
+    faces = service.requests.probe_faces(enrolled.operator.requester, TWO_PEOPLE.read_bytes())
+    assert [f.number for f in faces.faces] == [1, 2] and faces.width > 0
+    first_id = approved_request(service, enrolled.operator, TWO_PEOPLE.read_bytes(), [gallery_id], probe_face=1)
+    second_id = approved_request(service, enrolled.operator, TWO_PEOPLE.read_bytes(), [gallery_id], probe_face=2)
+    assert service.requests.get_request(enrolled.examiner, second_id).probe_face == 2
+    first = service.searches.search(enrolled.examiner, first_id)
+    second = service.searches.search(enrolled.examiner, second_id)
     assert first.probe_sha256 == second.probe_sha256
     assert first.probe_quality != second.probe_quality  # two different faces
-    with pytest.raises(NoFaceFound):
-        service.searches.search(enrolled.examiner, request_id, face=3)
-    assert row_counts(service, Search)["search"] == 2
+    assert service.searches.search(enrolled.examiner, second_id, face=2).probe_quality == second.probe_quality
+    with pytest.raises(InvalidInput, match="chosen when it was filed"):
+        service.searches.search(enrolled.examiner, second_id, face=1)
+    assert row_counts(service, Search)["search"] == 3
 
 
 def test_gallery_of_another_model_is_a_mismatch(enrolled: World) -> None:

@@ -7,9 +7,13 @@
 - ``page``: a fresh browser context (no cookies shared between tests) whose requests to any
   host but 127.0.0.1 are aborted; ``offline.blocked`` lists them, and a test that leaves
   one there errors at teardown: nothing may come from the internet.
-- ``screenshot(page, name)``: saves a PNG in ``$FACEDOCKET_SCREENSHOTS`` (default a folder
-  under pytest's temporary directory) and returns its path.
+- ``screenshot(page, name)``: saves a full-page PNG (256 colours) in
+  ``$FACEDOCKET_SCREENSHOTS`` (default a folder under pytest's temporary directory) and
+  returns its path (``make screenshots`` writes the ones in docs/screenshots).
 - ``assert_accessible(page)`` (browser.py): the axe-core check.
+- ``fast_pipeline``: one face pipeline without jitter for the session; ``people(world)``:
+  browser contexts signed in as the people of a :class:`~tests.web.world.World`, closed (and
+  checked for requests outside 127.0.0.1) at the end of the test.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image as PILImage
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from facedocket.api import create_app
@@ -27,6 +32,7 @@ from facedocket.service import open_service
 from facedocket.vision.pipeline import FacePipeline
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, LiveServer, OfflineGuard, serve
+from .world import Browsing, World
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +82,28 @@ def screenshot(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Page, str]
     def save(page: Page, name: str) -> Path:
         path = folder / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        with PILImage.open(path) as shot:  # 256 colours: a third of the size, still readable
+            small = shot.convert("RGB").quantize(colors=256, method=PILImage.Quantize.MEDIANCUT)
+        small.save(path, optimize=True)
         return path
 
     return save
+
+
+@pytest.fixture(scope="session")
+def fast_pipeline(tmp_path_factory: pytest.TempPathFactory) -> FacePipeline:
+    return FacePipeline.from_settings(Settings(home=tmp_path_factory.mktemp("pipeline"), jitter=False))
+
+
+@pytest.fixture
+def people(browser: Browser) -> Iterator[Callable[[World], Browsing]]:
+    opened: list[Browsing] = []
+
+    def open_for(world: World) -> Browsing:
+        browsing = Browsing(browser, world)
+        opened.append(browsing)
+        return browsing
+
+    yield open_for
+    for browsing in opened:
+        browsing.close()

@@ -10,6 +10,7 @@ from facedocket.api.schemas import (
     GalleryCreate,
     GalleryPublic,
     IndexRebuildPublic,
+    PhotoSetting,
     ShareCreate,
     error_responses,
 )
@@ -20,8 +21,11 @@ router = APIRouter(tags=["galleries"], responses=error_responses(401, 403, 422))
 @router.post("/galleries", status_code=201, responses=error_responses(400, 409))
 def create_gallery(body: GalleryCreate, actor: ActorDep, service: ServiceDep) -> GalleryPublic:
     """Create an empty gallery owned by your agency (admins and supervisors). Source and
-    purpose are required: where the photos come from and what they may be searched for."""
-    gallery = service.galleries.create_gallery(actor, body.name, body.source, body.purpose, body.index_kind)
+    purpose are required: where the photos come from and what they may be searched for. It
+    keeps enrolment photos unless ``keep_photos`` is false or the policy forbids it (asking
+    for it then is a 403 naming the rule)."""
+    gallery = service.galleries.create_gallery(actor, body.name, body.source, body.purpose, body.index_kind,
+                                               keep_photos=body.keep_photos)  # fmt: skip
     return GalleryPublic.model_validate(gallery)
 
 
@@ -56,3 +60,11 @@ def rebuild_index(gallery_id: int, actor: ActorDep, service: ServiceDep) -> Inde
     """Rebuild the gallery's index from the database, the record (owner's admins, supervisors
     and examiners)."""
     return IndexRebuildPublic(gallery_id=gallery_id, templates=service.galleries.rebuild_index(actor, gallery_id))
+
+
+@router.put("/galleries/{gallery_id}/photos", responses=error_responses(404, 409))
+def keep_photos(gallery_id: int, body: PhotoSetting, actor: ActorDep, service: ServiceDep) -> GalleryPublic:
+    """Keep enrolment photos in this gallery from now on, or stop (owner's admins and
+    supervisors): stopping deletes the photos and crops it holds (a 409 while a legal hold
+    covers one of its subjects); keeping them under a policy that forbids it is a 403."""
+    return GalleryPublic.model_validate(service.galleries.set_keep_photos(actor, gallery_id, body.keep))

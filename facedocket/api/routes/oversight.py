@@ -91,9 +91,10 @@ class ErasureCertificatePublic(BaseModel):
     )
     reference_sha256: str = Field(description="SHA-256 of the reference, as the audit log records it.")
     erased: dict[str, int] = Field(
-        description="What was deleted: templates, candidate_entries, consents, and verifications_unlinked "
-        "(1:1 verifications that named the subject, kept without it)."
+        description="What was deleted: templates, candidate_entries, consents, photos (enrolment photos and "
+        "face crops), and verifications_unlinked (1:1 verifications that named the subject, kept without it)."
     )
+    photos: list[dict[str, str]] = Field(description="Each enrolment photo and crop deleted: its kind and SHA-256.")
     reason: str = Field(description="Why the subject was erased.")
     erased_by: str = Field(description="Who erased it (username).")
     time: str = Field(description="When (UTC, as in the audit log).")
@@ -118,7 +119,7 @@ class ExportedTemplatePublic(BaseModel):
     id: int = Field(description="The template's id.")
     model_id: str = Field(description="The model that made it.")
     quality: float = Field(description="The face's quality score (0 to 1).")
-    source_image_sha256: str = Field(description="SHA-256 of the enrolment photo (the photo is not kept).")
+    source_image_sha256: str = Field(description="SHA-256 of the enrolment photo (in photos when it is kept).")
     box: list[Any] = Field(description="The face's box in the photo: left, top, right, bottom.")
     created: str = Field(description="When it was enrolled (ISO 8601).")
     vector: list[float] = Field(description="The template itself: the embedding vector.")
@@ -131,6 +132,15 @@ class AppearancePublic(BaseModel):
     score: float = Field(description="The similarity score.")
     released: bool = Field(description="Whether the candidate was released to the requesting agency.")
     time: str = Field(description="When the search ran (ISO 8601).")
+
+
+class ExportedPhotoPublic(BaseModel):
+    kind: str = Field(description="enrolment-source (the photo as enrolled) or enrolment-crop (the aligned face).")
+    sha256: str = Field(description="SHA-256 of the photo's bytes.")
+    media_type: str = Field(description="The photo's media type.")
+    template_id: int | None = Field(description="The template made from it.")
+    created: str = Field(description="When it was kept (ISO 8601).")
+    data_base64: str = Field(description="The photo itself, base64.")
 
 
 class ExportedConsentPublic(BaseModel):
@@ -156,8 +166,9 @@ class SubjectExportPublic(BaseModel):
     candidate_appearances: list[AppearancePublic] = Field(description="Every candidate list that names the subject.")
     consents: list[ExportedConsentPublic] = Field(description="Consent records.")
     legal_holds: list[ExportedHoldPublic] = Field(description="Legal holds on the subject, active or released.")
-    images_held: int = Field(description="Photos kept of the subject (none: only templates are kept).")
-    note: str = Field(description="What is and is not kept, in words.")
+    images_held: int = Field(description="Enrolment photos and face crops kept of the subject.")
+    photos: list[ExportedPhotoPublic] = Field(description="Each kept enrolment photo and face crop, with its bytes.")
+    note: str = Field(description="What is and is not kept of enrolment photos, in words (what `policy show` says).")
 
 
 class SubjectCreate(BaseModel):

@@ -10,12 +10,13 @@ audit log; a policy refusal is a 403 whose ``errors`` names every failed rule.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from facedocket.api.deps import ActorDep, ServiceDep, SettingsDep, parse_ids
 from facedocket.api.schemas import (
+    ChecklistPublic,
     ConcludeCreate,
     DecisionCreate,
     RequestPublic,
@@ -26,6 +27,7 @@ from facedocket.api.schemas import (
     SearchCreate,
     SearchesPublic,
     SearchPublic,
+    VerdictPublic,
     VerificationCreate,
     error_responses,
 )
@@ -73,11 +75,27 @@ def file_request(
         int | None, Form(description="The agency whose face-search unit is asked; default your own.")
     ] = None,
     submit: Annotated[bool, Form(description="Also submit it for approval at once (default: keep a draft).")] = False,
+    probe_face: Annotated[
+        int | None,
+        Form(
+            description="The face to search when the probe shows several (1-based, detection order); every "
+            "search under the request uses it."
+        ),
+    ] = None,
+    document: Annotated[
+        UploadFile | None,
+        File(
+            description="The legal basis's document (a court order, a warrant), kept encrypted; its SHA-256 "
+            "becomes the request's document_sha256."
+        ),
+    ] = None,
 ) -> RequestPublic:
     """File a written request with its probe photo (requesters, examiners, supervisors). It is
     a draft until submitted; submitting checks it against the receiving agency's policy (legal
     basis, required fields, requests from other agencies) and a refusal is a 403 naming each
-    failed rule. The probe is stored with the request and every view of it is recorded."""
+    failed rule. The probe is kept with the request, encrypted, and every view of it is
+    recorded; a probe showing several faces needs ``probe_face`` (``POST /requests/faces``
+    lists them)."""
     draft = RequestDraft(
         case_id=case_id,
         legal_basis=legal_basis,
@@ -90,9 +108,34 @@ def file_request(
         galleries=parse_ids(galleries or [], "galleries"),
         probe_source=probe_source,
         target_agency_id=target_agency_id,
+        probe_face=probe_face,
     )
     data = read_upload(probe, settings.max_upload_bytes, "probe")
-    return RequestPublic.model_validate(service.requests.file_request(actor, draft, data, submit=submit))
+    filed = read_upload(document, settings.max_upload_bytes, "document") if document is not None else None
+    return RequestPublic.model_validate(
+        service.requests.file_request(actor, draft, data, submit=submit, document=filed)
+    )
+
+
+@router.post("/requests/faces")
+def probe_faces(
+    probe: Annotated[UploadFile, File(description="The probe photo.")],
+    actor: ActorDep,
+    service: ServiceDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """The faces of a probe photo (box, landmarks and quality each, in the decoded pixels whose
+    width and height come with them), to choose ``probe_face`` before filing. Nothing is kept."""
+    faces = service.requests.probe_faces(actor, read_upload(probe, settings.max_upload_bytes, "probe"))
+    return {"width": faces.width, "height": faces.height, "faces": [f.__dict__ for f in faces.faces]}
+
+
+@router.get("/requests/{request_id}/checklist")
+def checklist(request_id: int, actor: ActorDep, service: ServiceDep) -> ChecklistPublic:
+    """Every rule of the receiving agency's policy on this request, passed, failed (with why) or
+    pending (checked when a search runs): the supervisor's checklist."""
+    verdicts = [VerdictPublic.model_validate(v.__dict__) for v in service.requests.checklist(actor, request_id)]
+    return ChecklistPublic(data=verdicts, count=len(verdicts))
 
 
 @router.get("/requests")

@@ -10,6 +10,8 @@ from facedocket.api.deps import ActorDep, ServiceDep, SettingsDep
 from facedocket.api.errors import ApiError
 from facedocket.api.schemas import (
     EnrolmentPublic,
+    PhotoPublic,
+    PhotosPublic,
     SubjectDeletedPublic,
     SubjectPublic,
     SubjectsPublic,
@@ -106,3 +108,27 @@ def delete_subject(subject_id: int, actor: ActorDep, service: ServiceDep) -> Sub
     """Delete a subject and its templates from the database and the index in one operation
     (owner's admins and supervisors). Past searches keep their candidates, with the subject removed."""
     return SubjectDeletedPublic(id=subject_id, templates_deleted=service.galleries.delete_subject(actor, subject_id))
+
+
+@router.get("/subjects/{subject_id}/photos")
+def subject_photos(subject_id: int, actor: ActorDep, service: ServiceDep) -> PhotosPublic:
+    """The enrolment photos and aligned face crops kept of a subject (without their bytes):
+    for readers the permission table lets see them (``photo.read``)."""
+    photos = [PhotoPublic.model_validate(p) for p in service.photos.subject_photos(actor, subject_id)]
+    return PhotosPublic(data=photos, count=len(photos))
+
+
+@router.get(
+    "/files/{file_id}",
+    response_class=Response,
+    responses={
+        200: {"description": "The file's bytes, decrypted.", "content": {"image/jpeg": {}, "application/pdf": {}}}
+    },
+)
+def kept_file(file_id: int, actor: ActorDep, service: ServiceDep) -> Response:
+    """A kept file: a subject's enrolment photo or face crop (``photo.read``), a request's
+    probe photo or face crop (``probe.read``) or its document (``request.read``). Every view is
+    recorded (``photo.viewed``, ``probe.viewed``, ``document.viewed``)."""
+    found = service.photos.open_file(actor, file_id)
+    return Response(found.data, media_type=found.media_type,
+                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})  # fmt: skip

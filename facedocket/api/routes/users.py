@@ -6,6 +6,8 @@ from fastapi import APIRouter
 
 from facedocket.api.deps import ActorDep, ServiceDep
 from facedocket.api.schemas import (
+    PasswordCreate,
+    PasswordPublic,
     TokenPublic,
     UserCreate,
     UserCreatedPublic,
@@ -50,3 +52,12 @@ def issue_activation(user_id: int, actor: ActorDep, service: ServiceDep) -> Toke
     """A new activation token for a user of your agency (admins): for a lost token or a
     reactivated user. It only makes the user's own token, once; older activation tokens stop."""
     return TokenPublic.model_validate(service.accounts.issue_activation(actor, user_id))
+
+
+@router.post("/users/{user_id}/password", status_code=201, responses=error_responses(404, 409))
+def set_password(user_id: int, body: PasswordCreate, actor: ActorDep, service: ServiceDep) -> PasswordPublic:
+    """Set a user's temporary first password for the web UI, or reset a forgotten one (admins).
+    It works once, within activation_ttl_hours: signing in with it only lets the user choose
+    their own password, so the admin never knows one that stays valid. The user's web sessions
+    end. People sign in at ``/signin``; programs keep using tokens."""
+    return PasswordPublic(user_id=user_id, password=service.signin.set_password(actor, user_id, body.password))

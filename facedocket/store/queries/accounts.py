@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from facedocket.store.tables import Agency, ApiToken, User
+from facedocket.store.tables import Agency, ApiToken, SignInAttempts, User, WebSession
 
 
 def any_agency(session: Session) -> bool:
@@ -29,8 +29,12 @@ def agencies(session: Session, only: int | None = None) -> list[Agency]:
     return list(session.scalars(query))
 
 
-def agency_names(session: Session) -> dict[int, str]:
-    return {int(i): str(n) for i, n in session.execute(select(Agency.id, Agency.name))}
+def agency_names(session: Session, ids: set[int] | None = None) -> dict[int, str]:
+    """agency id -> name (of the given ids, or all)."""
+    query = select(Agency.id, Agency.name)
+    if ids is not None:
+        query = query.where(Agency.id.in_(sorted(ids)))
+    return {int(i): str(n) for i, n in session.execute(query)}
 
 
 def user(session: Session, user_id: int) -> User | None:
@@ -63,3 +67,31 @@ def revoke_tokens(session: Session, user_id: int, moment: datetime, kind: str | 
     if kind is not None:
         query = query.where(ApiToken.kind == kind)
     return int(session.execute(query.values(revoked=moment)).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def user_by_username(session: Session, username: str, lock: bool = False) -> User | None:
+    query = select(User).where(User.username == username)
+    if lock:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def web_session(session: Session, token_hash: str) -> WebSession | None:
+    return session.scalar(select(WebSession).where(WebSession.token_hash == token_hash))
+
+
+def end_sessions(session: Session, user_id: int, moment: datetime, why: str, keep: int | None = None) -> int:
+    """End the user's open web sessions (but ``keep``); returns how many."""
+    query = update(WebSession).where(WebSession.user_id == user_id, WebSession.ended.is_(None))
+    if keep is not None:
+        query = query.where(WebSession.id != keep)
+    return int(session.execute(query.values(ended=moment, ended_why=why)).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def attempts(session: Session, name_sha256: str, moment: datetime) -> SignInAttempts:
+    """The failed-sign-in record of a username (made, empty, when there is none), locked."""
+    row = session.get(SignInAttempts, name_sha256, with_for_update=True)
+    if row is None:
+        row = SignInAttempts(name_sha256=name_sha256, failures=0, last=moment)
+        session.add(row)
+    return row

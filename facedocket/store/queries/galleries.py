@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from facedocket.store.tables import Gallery, GalleryShare, Subject, TemplateRow
+from facedocket.store.tables import Gallery, GalleryShare, StoredImage, Subject, TemplateRow
 
 
 def gallery(session: Session, gallery_id: int) -> Gallery | None:
@@ -60,22 +60,19 @@ def subject_by_reference(session: Session, gallery_id: int, reference: str) -> S
 
 
 def subjects_page(session: Session, gallery_id: int, offset: int, limit: int) -> list[tuple[Subject, int]]:
-    """(subject, template count) of a gallery, by id, one page."""
-    per_subject = (
-        select(TemplateRow.subject_id, func.count().label("n"))
-        .where(TemplateRow.gallery_id == gallery_id)
-        .group_by(TemplateRow.subject_id)
-        .subquery()
-    )
+    """(subject, template count) of a gallery, by id, one page (templates counted for the page's
+    subjects only, so a page costs the same in a gallery of any size)."""
+    page = list(session.scalars(
+        select(Subject).where(Subject.gallery_id == gallery_id).order_by(Subject.id).offset(offset).limit(limit)
+    ))  # fmt: skip
+    if not page:
+        return []
     rows = session.execute(
-        select(Subject, per_subject.c.n)
-        .outerjoin(per_subject, per_subject.c.subject_id == Subject.id)
-        .where(Subject.gallery_id == gallery_id)
-        .order_by(Subject.id)
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    return [(s, int(n or 0)) for s, n in rows]
+        select(TemplateRow.subject_id, func.count()).where(TemplateRow.subject_id.in_([s.id for s in page]))
+        .group_by(TemplateRow.subject_id)
+    )  # fmt: skip
+    counts = {int(subject_id): int(n) for subject_id, n in rows}
+    return [(s, counts.get(s.id, 0)) for s in page]
 
 
 def subject_template_count(session: Session, subject_id: int) -> int:
@@ -87,7 +84,9 @@ def subject_template_ids(session: Session, subject_id: int) -> list[int]:
 
 
 def delete_subject(session: Session, subject_id: int) -> None:
-    """Delete a subject and its templates (candidate rows keep their place, subject unset)."""
+    """Delete a subject, its templates and its enrolment photos (candidate rows keep their
+    place, subject unset)."""
+    session.execute(delete(StoredImage).where(StoredImage.subject_id == subject_id))
     session.execute(delete(TemplateRow).where(TemplateRow.subject_id == subject_id))
     session.execute(delete(Subject).where(Subject.id == subject_id))
 
@@ -102,3 +101,20 @@ def references(session: Session, subject_ids: set[int]) -> dict[int, str]:
         return {}
     rows = session.execute(select(Subject.id, Subject.reference).where(Subject.id.in_(sorted(subject_ids))))
     return {int(i): str(r) for i, r in rows}
+
+
+def names(session: Session, gallery_ids: list[int]) -> list[str]:
+    """The names of these galleries, in the order given (an unknown id as ``#id``)."""
+    if not gallery_ids:
+        return []
+    found = {int(i): str(n) for i, n in session.execute(select(Gallery.id, Gallery.name).where(
+        Gallery.id.in_(sorted({int(g) for g in gallery_ids}))))}  # fmt: skip
+    return [found.get(int(g), f"#{g}") for g in gallery_ids]
+
+
+def name_map(session: Session, gallery_ids: set[int]) -> dict[int, str]:
+    """gallery id -> name, for these galleries."""
+    if not gallery_ids:
+        return {}
+    return {int(i): str(n) for i, n in session.execute(select(Gallery.id, Gallery.name).where(
+        Gallery.id.in_(sorted(gallery_ids))))}  # fmt: skip

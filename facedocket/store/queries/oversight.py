@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from facedocket.store.tables import Candidate, Consent, LegalHold, Request, Search, StoredImage, Subject, TemplateRow
+from facedocket.vocab import PROBE_KINDS
 
 # --- legal holds -------------------------------------------------------------------------
 
@@ -111,12 +112,14 @@ def probes(session: Session, agency_id: int) -> list[tuple[int, datetime, int, i
 
 
 def drop_probes(session: Session, request_ids: list[int]) -> None:
-    """Delete the probe photos of these requests."""
+    """Delete the probe photos (and the crops of their chosen faces) of these requests."""
     if not request_ids:
         return
     images = list(session.scalars(select(Request.probe_image_id).where(Request.id.in_(request_ids))))
-    session.execute(update(Request).where(Request.id.in_(request_ids)).values(probe_image_id=None))
+    session.execute(update(Request).where(Request.id.in_(request_ids)).values(probe_image_id=None, probe_crop_id=None))
     session.execute(delete(StoredImage).where(StoredImage.id.in_([i for i in images if i is not None])))
+    session.execute(delete(StoredImage).where(StoredImage.request_id.in_(request_ids),
+                                              StoredImage.kind.in_(PROBE_KINDS)))  # fmt: skip
 
 
 def candidate_rows(session: Session, agency_id: int) -> list[tuple[int, datetime, int]]:
@@ -168,10 +171,11 @@ def erase_subject_rows(session: Session, subject_id: int) -> tuple[list[int], di
     consents_ = session.scalar(select(func.count()).where(Consent.subject_id == subject_id)) or 0
     session.execute(update(Search).where(Search.subject_id == subject_id).values(subject_id=None))
     session.execute(delete(Consent).where(Consent.subject_id == subject_id))
+    photos = int(session.execute(delete(StoredImage).where(StoredImage.subject_id == subject_id)).rowcount or 0)  # type: ignore[attr-defined]
     session.execute(delete(TemplateRow).where(TemplateRow.subject_id == subject_id))
     session.execute(delete(Subject).where(Subject.id == subject_id))
     counts = {"templates": len(ids), "candidate_entries": len(candidates),
-              "verifications_unlinked": int(verified), "consents": int(consents_)}  # fmt: skip
+              "verifications_unlinked": int(verified), "consents": int(consents_), "photos": photos}  # fmt: skip
     return ids, counts
 
 

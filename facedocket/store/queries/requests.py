@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from facedocket.store.tables import Candidate, Case, Request, Search, StoredImage
+from facedocket.vocab import PROBE_KINDS
 
 
 def case(session: Session, case_id: int) -> Case | None:
@@ -56,24 +57,37 @@ def search_ids(session: Session, request_id: int) -> list[int]:
     ]
 
 
+def search_ids_of(session: Session, request_ids: list[int]) -> dict[int, list[int]]:
+    """request id -> its searches' ids, for many requests at once."""
+    if not request_ids:
+        return {}
+    found: dict[int, list[int]] = {}
+    query = select(Search.request_id, Search.id).where(Search.request_id.in_(request_ids)).order_by(Search.id)
+    for request_id, search_id in session.execute(query):
+        found.setdefault(int(request_id), []).append(int(search_id))
+    return found
+
+
 def candidate_ids(session: Session, request_id: int) -> list[int]:
     query = select(Candidate.id).join(Search, Search.id == Candidate.search_id).where(Search.request_id == request_id)
     return [int(i) for i in session.scalars(query.order_by(Candidate.id))]
 
 
 def purge(session: Session, row: Request) -> tuple[int, int]:
-    """Delete the request's probe photo and its searches' candidates (and with them their
-    reviews); the searches keep only what holds no biometric data. Returns (searches,
-    candidates removed)."""
+    """Delete the request's probe photo (and the crop of its chosen face) and its searches'
+    candidates (and with them their reviews); the searches keep only what holds no biometric
+    data; the legal basis's document stays. Returns (searches, candidates removed)."""
     ids = search_ids(session, row.id)
     exposed = 0
     if ids:
         exposed = int(session.scalar(select(func.count()).where(Candidate.search_id.in_(ids))) or 0)
         session.execute(delete(Candidate).where(Candidate.search_id.in_(ids)))
         session.execute(update(Search).where(Search.id.in_(ids)).values(subject_id=None, best_score=None))
-    if row.probe_image_id is not None:
-        image_id = row.probe_image_id
-        row.probe_image_id = None
-        session.flush()
+    image_id = row.probe_image_id
+    row.probe_image_id = None
+    row.probe_crop_id = None
+    session.flush()
+    if image_id is not None:
         session.execute(delete(StoredImage).where(StoredImage.id == image_id))
+    session.execute(delete(StoredImage).where(StoredImage.request_id == row.id, StoredImage.kind.in_(PROBE_KINDS)))
     return len(ids), exposed

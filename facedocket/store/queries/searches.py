@@ -42,3 +42,11 @@ def template_owners(session: Session, template_ids: list[int]) -> dict[int, int]
 
 def candidate_count(session: Session, search_id: int) -> int:
     return int(session.scalar(select(func.count()).where(Candidate.search_id == search_id)) or 0)
+
+
+def template_qualities(session: Session, template_ids: list[int]) -> dict[int, float]:
+    """template id -> the quality of the face it was made from."""
+    if not template_ids:
+        return {}
+    rows = session.execute(select(TemplateRow.id, TemplateRow.quality).where(TemplateRow.id.in_(sorted(template_ids))))
+    return {int(t): float(q) for t, q in rows}

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_watchlists"
-down_revision = "0007"
+down_revision = "0008b_sessions"
 branch_labels = None
 depends_on = None
 
