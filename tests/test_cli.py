@@ -3,29 +3,39 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from facedocket.cli import cli
+from facedocket.cli import cli, main
 
 
-def run(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """The installed entry point, in a subprocess, as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-c", "from facedocket.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=300,
-    )
+@dataclass(frozen=True)
+class Completed:
+    """What a command printed and how it exited (``returncode``, ``stdout``, ``stderr``)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
+def run(args: list[str], stdin: str | None = None) -> Completed:
+    """The entry point (``main``, which turns every error into one line), in this process
+    with an isolated environment and standard streams, as a user runs it. Pipelines built for
+    the same options are shared across commands (``shared_pipeline``), so models load once."""
+    with CliRunner().isolation(input=stdin) as (out, err, _):
+        try:
+            main(args)
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        return Completed(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+def assert_one_line_error(proc: Completed, *fragments: str) -> None:
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr

@@ -101,11 +101,11 @@ def _pipeline(ctx: click.Context, model: str | None = None, **overrides: Any) ->
     """The face pipeline of the settings, with ``overrides`` and template ``model`` (a model id)."""
     from dataclasses import replace
 
-    from facedocket.vision.pipeline import FacePipeline, pipeline_options
+    from facedocket.vision.pipeline import pipeline_options, shared_pipeline
 
     settings = settings_of(ctx).model_copy(update={k: v for k, v in overrides.items() if v is not None})
     options = pipeline_options(settings)
-    return FacePipeline(replace(options, model=model) if model else options)
+    return shared_pipeline(replace(options, model=model) if model else options)
 
 
 MODEL_HELP = "Template model id (see `facedocket models`); default dlib-resnet-v1, the model of existing galleries."

@@ -281,3 +281,17 @@ class _Prepared:
     chips: list[RGBArray]
     error: str
     size: tuple[int, int]
+
+
+_SHARED: dict[PipelineOptions, FacePipeline] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_pipeline(options: PipelineOptions) -> FacePipeline:
+    """The pipeline of ``options``, built once per process and reused (its models take about
+    a second to load): for callers that would otherwise build one per command."""
+    with _SHARED_LOCK:
+        found = _SHARED.get(options)
+        if found is None:
+            found = _SHARED[options] = FacePipeline(options)
+        return found
