@@ -119,10 +119,11 @@ class VideoWorkers:
             with self._lock:
                 self._workers.pop(deployment_id, None)
             raise
+        started = self.deployments.get_deployment(actor, deployment_id)  # as the gate left it
         worker.thread = threading.Thread(target=self._main, args=(worker, first), daemon=True,
                                          name=f"facedocket-deployment-{deployment_id}")  # fmt: skip
         worker.thread.start()
-        return self.deployments.get_deployment(actor, deployment_id)
+        return started
 
     def stop(self, actor: Actor, deployment_id: int, timeout_s: float = 30.0) -> DeploymentInfo:
         """Stop a deployment's worker (or a run left open by a process that ended)."""
