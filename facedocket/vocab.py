@@ -136,6 +136,9 @@ LEAD_LABEL = "investigative lead — not a positive identification"
 MAX_RETENTION_DAYS = 36_500
 """The longest retention period any profile or gallery may set (100 years)."""
 
+MIN_BIRTH_YEAR, MAX_BIRTH_YEAR = 1800, 2200
+"""The range of a recorded birth year (anything else is a typing error)."""
+
 
 @dataclass(frozen=True)
 class AuditAction:
@@ -247,5 +250,17 @@ TEXT_LIMITS: dict[str, int] = {
     "rationale": 5000,
     "consent given by": 200,
     "consent purpose": 2000,
+    "sex": 40,
+    "choice": 100,
+    "date": 32,
+    "sha256": 64,
+    "id list": 2000,
+    "period": 16,
+    "audit filter": 80,
+    "data set": 200,
+    "model id": 200,
+    "policy text": 200_000,
 }
-"""The longest text each free-text field accepts, in characters (docs/api.md lists them)."""
+"""The longest text each free-text field accepts, in characters (docs/api.md lists them).
+``choice`` bounds a word picked from a fixed list (a role, a legal basis, a state) before
+the list is checked; ``id list`` a form value of comma-separated ids."""

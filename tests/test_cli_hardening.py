@@ -121,3 +121,20 @@ def test_audit_verify_names_a_row_whose_details_are_not_json(home: Path) -> None
     run = fd(home, "audit", "verify")
     assert run.exit_code == 1, (run.stdout, run.stderr)
     assert f"broken at seq {seq}: its details are not valid JSON" in run.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("subject", "delete", str(2**63)),
+        ("request", "show", "99999999999999999999"),
+        ("hold", "release", "0"),
+        ("subject", "list", "booking", "--offset", str(2**63)),
+    ],
+)
+def test_ids_out_of_range_are_one_line_errors(home: Path, args: tuple[str, ...]) -> None:
+    """Was: OverflowError ("unexpected OverflowError") for ids of 2**63 and more. Now: click
+    refuses the value, naming the range."""
+    run = fd(home, *args)
+    assert run.exit_code == 2, run.stderr
+    assert "OverflowError" not in run.stderr and ("ids run from 1" in run.stderr or "range" in run.stderr)

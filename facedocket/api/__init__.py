@@ -14,14 +14,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from facedocket import __version__
+from facedocket.api.deps import get_actor
 from facedocket.api.errors import install_error_handlers
 from facedocket.api.routes import ROUTERS, TAGS
+from facedocket.api.schemas import AUTHENTICATED, WITH_BODY, WITH_ID, error_responses
 from facedocket.api.uploads import UploadLimitMiddleware
 from facedocket.config import Settings
 from facedocket.service import Service, open_service
@@ -95,8 +100,32 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     install_error_handlers(app)
     app.add_middleware(UploadLimitMiddleware, max_upload_bytes=settings.max_upload_bytes)
     for router in ROUTERS:
+        document_statuses(router.routes)
         app.include_router(router, prefix=PREFIX)
     return app
+
+
+def document_statuses(routes: Iterable[BaseRoute]) -> None:
+    """Add to each route's OpenAPI ``responses`` the error statuses it can answer whatever it
+    does: a route that needs a token :data:`~facedocket.api.schemas.AUTHENTICATED`, one that
+    reads a body :data:`~facedocket.api.schemas.WITH_BODY`, one with an id in its path
+    :data:`~facedocket.api.schemas.WITH_ID` (its own statuses are declared on the route)."""
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        codes: list[int] = []
+        if _needs_token(route.dependant):
+            codes += AUTHENTICATED
+        if route.dependant.body_params:
+            codes += WITH_BODY
+        if route.dependant.path_params:
+            codes += WITH_ID
+        missing = {code: spec for code, spec in error_responses(*codes).items() if code not in route.responses}
+        route.responses = {**route.responses, **missing}
+
+
+def _needs_token(dependant: Dependant) -> bool:
+    return any(d.call is get_actor or _needs_token(d) for d in dependant.dependencies)
 
 
 class DeadlineJob:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from facedocket.config import Settings
 from facedocket.service import Actor, Service
+from facedocket.service.inputs import MAX_ID
+from facedocket.vocab import TEXT_LIMITS
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -25,6 +27,22 @@ def get_service(request: Request) -> Service:
 
 def get_settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
+
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="An id: 1 to 2**63-1.")]
+"""An id in a path: a number outside 1 to 2**63-1 (what a table holds) is a 422."""
+
+
+def text_form(what: str, description: str) -> Any:
+    """A form field of at most ``TEXT_LIMITS[what]`` characters, saying so in its description."""
+    limit = TEXT_LIMITS[what]
+    return Form(max_length=limit, description=f"{description} At most {limit:,} characters.")
+
+
+def text_query(what: str, description: str) -> Any:
+    """A query parameter of at most ``TEXT_LIMITS[what]`` characters, saying so in its description."""
+    limit = TEXT_LIMITS[what]
+    return Query(max_length=limit, description=f"{description} At most {limit:,} characters.")
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]

@@ -12,8 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from facedocket.service.inputs import MAX_ID
 from facedocket.service.search import EMPTY_LABEL, LEAD_LABEL
-from facedocket.vocab import APPROVALS, OFFENCE_CATEGORIES, PROBE_SOURCES, REQUEST_STATES
+from facedocket.vocab import APPROVALS, OFFENCE_CATEGORIES, PROBE_SOURCES, REQUEST_STATES, TEXT_LIMITS
 
 LEAD = LEAD_LABEL
 
@@ -24,6 +25,21 @@ def _as_utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+"""An id in a request body: 1 to 2**63-1 (a signed 64-bit integer, what every table holds)."""
+
+
+def text_field(what: str, description: str, default: Any = ..., **kwargs: Any) -> Any:
+    """A text field of at most ``TEXT_LIMITS[what]`` characters (the service's limit for
+    the field, checked here first), saying so in its description."""
+    limit = TEXT_LIMITS[what]
+    return Field(default, max_length=limit, description=f"{description} At most {limit:,} characters.", **kwargs)
+
+
+def id_field(description: str, default: Any = ...) -> Any:
+    """An id field (1 to 2**63-1)."""
+    return Field(default, ge=1, le=MAX_ID, description=description)
 
 
 class _Public(BaseModel):
@@ -53,8 +69,8 @@ class HealthPublic(BaseModel):
 
 
 class AgencyCreate(BaseModel):
-    name: str = Field(description="Agency name, 1 to 120 characters, unique.")
-    admin_username: str = Field(description="Username of the agency's first admin.")
+    name: str = text_field("agency name", "Agency name, unique.")
+    admin_username: str = text_field("username", "Username of the agency's first admin.")
 
 
 class AgencyPublic(_Public):
@@ -69,9 +85,9 @@ class AgenciesPublic(BaseModel):
 
 
 class TokenCreate(BaseModel):
-    name: str = Field("", max_length=120, description="A label for the token, e.g. the machine that uses it.")
-    user_id: int | None = Field(
-        None, description="Whose token: only yourself (anyone else's is refused with 403). Leave it out."
+    name: str = text_field("token name", "A label for the token, e.g. the machine that uses it.", "")
+    user_id: int | None = id_field(
+        "Whose token: only yourself (anyone else's is refused with 403). Leave it out.", None
     )
 
 
@@ -92,8 +108,8 @@ class AgencyCreatedPublic(BaseModel):
 
 
 class UserCreate(BaseModel):
-    username: str = Field(description="Unique username, 1 to 120 characters.")
-    role: str = Field(description="One of requester, examiner, supervisor, auditor, admin.")
+    username: str = text_field("username", "Unique username.")
+    role: str = text_field("choice", "One of requester, examiner, supervisor, auditor, admin.")
 
 
 class UserPublic(_Public):
@@ -130,10 +146,10 @@ class MePublic(BaseModel):
 
 
 class GalleryCreate(BaseModel):
-    name: str = Field(description="Unique within your agency.")
-    source: str = Field(description="Where the photos come from, e.g. 'RMV licence photos 2020-2024'.")
-    purpose: str = Field(description="What the gallery may be searched for.")
-    index_kind: str = Field("auto", description="auto (default), exact or hnsw.")
+    name: str = text_field("gallery name", "Unique within your agency.")
+    source: str = text_field("gallery source", "Where the photos come from, e.g. 'RMV licence photos 2020-2024'.")
+    purpose: str = text_field("gallery purpose", "What the gallery may be searched for.")
+    index_kind: str = text_field("choice", "auto (default), exact or hnsw.", "auto")
 
 
 class GalleryPublic(_Public):
@@ -156,7 +172,7 @@ class GalleriesPublic(BaseModel):
 
 
 class ShareCreate(BaseModel):
-    agency_id: int = Field(description="The agency that may search the gallery.")
+    agency_id: int = id_field("The agency that may search the gallery.")
 
 
 class IndexRebuildPublic(BaseModel):
@@ -206,12 +222,10 @@ class EnrolmentPublic(BaseModel):
 class PolicyUpdate(BaseModel):
     """Activate a policy profile: a shipped one by name, or your own as TOML text (exactly one)."""
 
-    profile: str | None = Field(None, description="The name of a shipped profile (GET /policy/profiles lists them).")
-    toml: str | None = Field(
-        None, max_length=200_000, description="A profile as TOML text, validated against the profile schema."
-    )
-    agency_id: int | None = Field(
-        None, description="The agency whose policy to set; default yours. Only operator admins name another."
+    profile: str | None = text_field("choice", "The name of a shipped profile (GET /policy/profiles lists them).", None)
+    toml: str | None = text_field("policy text", "A profile as TOML text, validated against the profile schema.", None)
+    agency_id: int | None = id_field(
+        "The agency whose policy to set; default yours. Only operator admins name another.", None
     )
 
     @model_validator(mode="after")
@@ -254,9 +268,9 @@ class PolicyProfilesPublic(BaseModel):
 
 
 class CaseCreate(BaseModel):
-    number: str = Field(description="The case number, unique within your agency (up to 120 characters).")
-    offence_category: str = Field(description=f"One of: {', '.join(OFFENCE_CATEGORIES)}.")
-    description: str = Field("", description="What the investigation is about (up to 5,000 characters).")
+    number: str = text_field("case number", "The case number, unique within your agency.")
+    offence_category: str = text_field("choice", f"One of: {', '.join(OFFENCE_CATEGORIES)}.")
+    description: str = text_field("description", "What the investigation is about.", "")
 
 
 class CasePublic(_Public):
@@ -330,33 +344,43 @@ class RequestsPublic(BaseModel):
 
 
 class DecisionCreate(BaseModel):
-    reason: str = Field(description="Why the request is approved or denied (required, up to 5,000 characters).")
+    reason: str = text_field("reason", "Why the request is approved or denied (required).")
 
 
 class SearchCreate(BaseModel):
     """What a search asks for; everything defaults to the request and the policy."""
 
-    galleries: list[int] | None = Field(
-        None, description="Gallery ids to search; default the request's. The receiving agency's own or shared ones."
+    galleries: list[Id] | None = Field(
+        None,
+        max_length=1000,
+        description="Gallery ids to search; default the request's. The receiving agency's own or shared ones.",
     )
-    k: int | None = Field(None, description="At most this many candidates (default from settings; the policy caps it).")
+    k: int | None = Field(
+        None, ge=1, le=1000, description="At most this many candidates (default from settings; the policy caps it)."
+    )
     threshold: float | None = Field(
-        None, description="Minimum score (default: the model's calibrated threshold; the policy sets a floor)."
+        None,
+        ge=-1.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="Minimum score, -1 to 1 (default: the model's calibrated threshold; the policy sets a floor).",
     )
-    face: int | None = Field(None, description="Which face of the probe, 1-based, when it has several.")
+    face: int | None = Field(None, ge=1, le=1000, description="Which face of the probe, 1-based, when it has several.")
 
 
 class VerificationCreate(BaseModel):
-    subject_id: int = Field(description="The subject to compare the request's probe with (its best template decides).")
-    threshold: float | None = Field(None, description="Minimum score for a candidate (default: the model's).")
-    face: int | None = Field(None, description="Which face of the probe, 1-based, when it has several.")
+    subject_id: int = id_field("The subject to compare the request's probe with (its best template decides).")
+    threshold: float | None = Field(
+        None, ge=-1.0, le=1.0, allow_inf_nan=False, description="Minimum score, -1 to 1 (default: the model's)."
+    )
+    face: int | None = Field(None, ge=1, le=1000, description="Which face of the probe, 1-based, when it has several.")
 
 
 class ReviewCreate(BaseModel):
     disposition: Literal["possible-match", "not-a-match", "inconclusive"] = Field(
         description="The reviewer's decision on this candidate."
     )
-    rationale: str = Field(description="Why (required): the features compared, what differs, the probe's limits.")
+    rationale: str = text_field("rationale", "Why (required): the features compared, what differs, the probe's limits.")
 
 
 class ReviewPublic(_Public):
@@ -380,8 +404,9 @@ class ReviewsPublic(BaseModel):
 
 
 class ConcludeCreate(BaseModel):
-    release: list[int] | None = Field(
+    release: list[Id] | None = Field(
         None,
+        max_length=10_000,
         description="Candidate ids released to the requesting agency; default the candidates decided "
         "'possible-match'. [] releases none.",
     )
@@ -482,17 +507,39 @@ class AuditVerificationPublic(BaseModel):
 # --- documented error responses ----------------------------------------------------------------
 
 _ERROR_DESCRIPTIONS = {
-    400: "Invalid input (e.g. bytes that are not an image, an empty upload).",
+    400: "Invalid input: a body that is not valid JSON or form data, bytes that are not an image, an empty "
+    "upload, text the service refuses (a control character, an unknown word).",
     401: "Missing, unknown or revoked token.",
     403: "Your role (or your agency) does not allow this, or the policy refuses it: `errors` names "
     'every failed rule (`{"rule": ..., "msg": ..., "type": "policy"}`).',
     404: "Unknown id, or a record of another agency.",
     409: "Clashes with what exists or with the request's state (a duplicate name, an undecided candidate).",
-    413: "Upload over the size limit.",
-    422: "Validation failed (a missing or ill-typed field, no usable face in the probe).",
+    413: "Upload or body over the size limit.",
+    422: "Validation failed: a missing or ill-typed field, a number out of range (ids are 1 to 2**63-1), "
+    "text over its limit, or no usable face in the probe.",
+    429: "Too many failed sign-ins from your address: wait the seconds `Retry-After` gives.",
+    503: "Busy (every image-decoding slot is taken; retry after `Retry-After` seconds), or the database "
+    "cannot be written (read-only).",
+    507: "The database could not be written: its disk is full. Nothing of the request was saved.",
 }
+
+AUTHENTICATED = (401, 403, 422, 429, 503, 507)
+"""What every route that needs a token can answer besides its own codes."""
+WITH_BODY = (400, 413)
+"""What every route that reads a request body can answer."""
+WITH_ID = (404,)
+"""What every route with an id in its path can answer."""
+
+
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}}
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for these error statuses, all in the error shape."""
-    return {code: {"model": ErrorPublic, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
+    """OpenAPI ``responses`` for these error statuses, all in the error shape (429 and 503
+    with ``Retry-After``)."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        responses[code] = {"model": ErrorPublic, "description": _ERROR_DESCRIPTIONS[code]}
+        if code in (429, 503):
+            responses[code]["headers"] = _RETRY_AFTER
+    return responses

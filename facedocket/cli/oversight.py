@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import _echo_json, echo, settings_of, write_private
+from facedocket.cli.common import ID, _echo_json, echo, settings_of, write_private
 from facedocket.cli.service import (
     _actor,
     _plain,
@@ -99,8 +99,8 @@ def _hold_line(hold: HoldInfo) -> str:
 
 
 @hold_group.command("place")
-@click.option("--case", "case_id", type=int, help="Hold this case (id, see `facedocket case list`).")
-@click.option("--subject", "subject_id", type=int, help="Hold this subject (id, see `facedocket subject list`).")
+@click.option("--case", "case_id", type=ID, help="Hold this case (id, see `facedocket case list`).")
+@click.option("--subject", "subject_id", type=ID, help="Hold this subject (id, see `facedocket subject list`).")
 @click.option("--reason", required=True, help="The order or proceeding the hold serves (recorded).")
 @token_option
 @json_option
@@ -122,7 +122,7 @@ def hold_place(
 
 
 @hold_group.command("release")
-@click.argument("hold_id", type=int)
+@click.argument("hold_id", type=ID)
 @token_option
 @json_option
 @click.pass_context
@@ -235,7 +235,7 @@ def subject_create(
 
 
 @subject.command("erase")
-@click.argument("subject_id", type=int)
+@click.argument("subject_id", type=ID)
 @click.option("--reason", required=True, help="Why: e.g. the data subject's request and its date (recorded).")
 @click.option("--certificate", "certificate_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the erasure certificate here (default HOME/erasures/erasure-<id>.json).")  # fmt: skip
@@ -266,7 +266,7 @@ def subject_erase(
 
 
 @subject.command("export")
-@click.argument("subject_id", type=int)
+@click.argument("subject_id", type=ID)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The JSON file to write (readable by you only: it holds biometric templates).")  # fmt: skip
 @token_option
@@ -293,7 +293,7 @@ def consent_group() -> None:
 
 
 @consent_group.command("record")
-@click.argument("subject_id", type=int)
+@click.argument("subject_id", type=ID)
 @click.option("--given-by", required=True, help='Who consented, and how, e.g. "Ann Lee (signed form 17)".')
 @click.option("--purpose", required=True, help="What the consent is for.")
 @click.option("--given", type=MOMENT, help="When it was given (default now).")
@@ -317,7 +317,7 @@ def consent_record(
 
 
 @consent_group.command("withdraw")
-@click.argument("subject_id", type=int)
+@click.argument("subject_id", type=ID)
 @token_option
 @json_option
 @click.pass_context
@@ -464,7 +464,7 @@ def _evaluation_text(run: dict[str, Any]) -> str:
 
 
 @evaluation_group.command("show")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=ID)
 @token_option
 @json_option
 @click.pass_context
@@ -479,7 +479,7 @@ def evaluation_show(ctx: click.Context, run_id: int, token: str | None, as_json:
 
 
 @evaluation_group.command("calibrate")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=ID)
 @click.option("--target-fmr", type=float, required=True, help="The false match rate to hold, e.g. 0.001.")
 @click.option("--gallery", "gallery_ref", help="Only for this gallery (name or id); default every gallery.")
 @token_option

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import _echo_json, _progress, echo, settings_of, write_private
+from facedocket.cli.common import ID, _echo_json, _progress, echo, settings_of, write_private
 from facedocket.errors import Unauthorized
 from facedocket.service import (
     EMPTY_LABEL,
@@ -29,6 +29,7 @@ from facedocket.service import (
     open_service,
     read_source,
 )
+from facedocket.service.inputs import MAX_ID
 
 TOKEN_FILE = "token"
 
@@ -168,7 +169,7 @@ def gallery_show(ctx: click.Context, gallery_ref: str, token: str | None) -> Non
 
 @gallery.command("share")
 @click.argument("gallery_ref")
-@click.option("--agency", "agency_id", type=int, required=True, help="Agency id to share with.")
+@click.option("--agency", "agency_id", type=ID, required=True, help="Agency id to share with.")
 @click.option("--revoke", is_flag=True, help="Stop sharing instead.")
 @token_option
 @click.pass_context
@@ -218,7 +219,7 @@ def subject() -> None:
 
 @subject.command("list")
 @click.argument("gallery_ref")
-@click.option("--offset", type=int, default=0, help="Skip this many.")
+@click.option("--offset", type=click.IntRange(0, MAX_ID), default=0, help="Skip this many.")
 @click.option("--limit", type=int, default=100, help="Show at most this many.")
 @token_option
 @json_option
@@ -235,7 +236,7 @@ def subject_list(
 
 
 @subject.command("delete")
-@click.argument("subject_id", type=int)
+@click.argument("subject_id", type=ID)
 @token_option
 @click.pass_context
 def subject_delete(ctx: click.Context, subject_id: int, token: str | None) -> None:
@@ -311,7 +312,7 @@ face_option = click.option("--face", type=int, help="Face N of the probe when it
 
 
 @cli.command()
-@click.argument("request_id", type=int)
+@click.argument("request_id", type=ID)
 @click.option("--gallery", "galleries", multiple=True,
               help="Gallery name or id (repeatable); default: the galleries the request names.")  # fmt: skip
 @click.option("-k", "--k", "k", type=int, help="Most candidates to return (default 10; the policy sets a maximum).")
@@ -340,8 +341,8 @@ def search(
 
 
 @cli.command()
-@click.argument("request_id", type=int)
-@click.argument("subject_id", type=int)
+@click.argument("request_id", type=ID)
+@click.argument("subject_id", type=ID)
 @threshold_option
 @face_option
 @token_option
@@ -385,7 +386,7 @@ def searches_list(ctx: click.Context, limit: int, token: str | None, as_json: bo
 
 
 @searches.command("show")
-@click.argument("search_id", type=int)
+@click.argument("search_id", type=ID)
 @token_option
 @json_option
 @click.pass_context

@@ -33,7 +33,7 @@ from facedocket.oversight.evaluation import list_identities
 from facedocket.service.context import Area
 from facedocket.service.galleries import owned_gallery
 from facedocket.service.indexes import bump
-from facedocket.service.inputs import text
+from facedocket.service.inputs import birth_year, text
 from facedocket.store.queries import enrolment as queries
 from facedocket.store.queries import galleries as gallery_queries
 from facedocket.store.queries import oversight as oversight_queries
@@ -117,12 +117,9 @@ def _subject_fields(attributes: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {"attributes": {}}
     for key, value in attributes.items():
         if key == "sex":
-            fields["sex"] = str(value)
+            fields["sex"] = text(str(value), "sex")
         elif key == "birth_year":
-            try:
-                fields["birth_year"] = int(value)
-            except (TypeError, ValueError):
-                raise InvalidInput(f"birth_year must be a year, got {value!r}") from None
+            fields["birth_year"] = birth_year(value)
         else:
             fields["attributes"][key] = value
     return fields

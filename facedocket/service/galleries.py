@@ -20,6 +20,7 @@ from facedocket.governance.retention import check_period
 from facedocket.matching.index import KINDS
 from facedocket.service.context import Area
 from facedocket.service.indexes import bump
+from facedocket.service.inputs import birth_year as checked_birth_year
 from facedocket.service.inputs import text
 from facedocket.store.queries import accounts as account_queries
 from facedocket.store.queries import galleries as queries
@@ -245,6 +246,8 @@ class Galleries(Area):
         """A subject without templates yet (for galleries that need consent before enrolment)."""
         require(actor, "subject.create")
         reference = text(reference, "subject reference", required=True)
+        sex = text(sex, "sex") or None if sex is not None else None
+        birth_year = checked_birth_year(birth_year)
         with self.ctx.write() as session:
             owned_gallery(session, actor, gallery_id)
             if queries.subject_by_reference(session, gallery_id, reference) is not None:

@@ -18,8 +18,9 @@ from facedocket.governance.permissions import Actor, require
 from facedocket.governance.policy import PolicyProfile, ProfileSource, profile_from_dict, profile_source, read_profile
 from facedocket.service.context import Area
 from facedocket.store.queries import accounts as queries
+from facedocket.vocab import TEXT_LIMITS
 
-MAX_PROFILE_TEXT = 200_000
+MAX_PROFILE_TEXT = TEXT_LIMITS["policy text"]
 """Longest profile text accepted (characters)."""
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
-from facedocket.api.deps import ActorDep, ServiceDep, SettingsDep
+from facedocket.api.deps import ActorDep, IdPath, ServiceDep, SettingsDep, text_form
 from facedocket.api.errors import ApiError
 from facedocket.api.schemas import (
     EnrolmentPublic,
@@ -17,6 +17,8 @@ from facedocket.api.schemas import (
 )
 from facedocket.api.uploads import read_upload
 from facedocket.service.enrolment import Outcome
+from facedocket.service.inputs import MAX_ID
+from facedocket.vocab import MAX_BIRTH_YEAR, MIN_BIRTH_YEAR
 
 router = APIRouter(tags=["subjects"], responses=error_responses(401, 403, 404, 422))
 
@@ -40,15 +42,17 @@ _REFUSED: dict[str, tuple[int, str]] = {
     },
 )
 def enrol_subject(
-    gallery_id: int,
-    reference: Annotated[str, Form(description="The subject's external reference; new or existing.")],
+    gallery_id: IdPath,
+    reference: Annotated[str, text_form("subject reference", "The subject's external reference; new or existing.")],
     image: Annotated[UploadFile, File(description="One photo of the subject: one face.")],
     actor: ActorDep,
     service: ServiceDep,
     settings: SettingsDep,
     response: Response,
-    sex: Annotated[str | None, Form(description="Recorded sex, for evaluation and reporting only.")] = None,
-    birth_year: Annotated[int | None, Form(description="Recorded birth year, for evaluation only.")] = None,
+    sex: Annotated[str | None, text_form("sex", "Recorded sex, for evaluation and reporting only.")] = None,
+    birth_year: Annotated[
+        int | None, Form(ge=MIN_BIRTH_YEAR, le=MAX_BIRTH_YEAR, description="Recorded birth year, for evaluation only.")
+    ] = None,
 ) -> EnrolmentPublic:
     """Enrol one photo into a gallery your agency owns (admins, supervisors, examiners): the
     subject is created on its first photo. 201 when enrolled, 200 when the photo is already in
@@ -81,10 +85,10 @@ def _refused(outcome: Outcome) -> ApiError:
 
 @router.get("/galleries/{gallery_id}/subjects")
 def list_subjects(
-    gallery_id: int,
+    gallery_id: IdPath,
     actor: ActorDep,
     service: ServiceDep,
-    offset: Annotated[int, Query(ge=0, description="Skip this many subjects.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Skip this many subjects.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many subjects.")] = 100,
 ) -> SubjectsPublic:
     """The subjects of a gallery your agency owns or may search, by id."""
@@ -96,13 +100,13 @@ def list_subjects(
 
 
 @router.get("/subjects/{subject_id}")
-def get_subject(subject_id: int, actor: ActorDep, service: ServiceDep) -> SubjectPublic:
+def get_subject(subject_id: IdPath, actor: ActorDep, service: ServiceDep) -> SubjectPublic:
     """One subject of a gallery your agency owns or may search."""
     return SubjectPublic.model_validate(service.galleries.get_subject(actor, subject_id))
 
 
 @router.delete("/subjects/{subject_id}")
-def delete_subject(subject_id: int, actor: ActorDep, service: ServiceDep) -> SubjectDeletedPublic:
+def delete_subject(subject_id: IdPath, actor: ActorDep, service: ServiceDep) -> SubjectDeletedPublic:
     """Delete a subject and its templates from the database and the index in one operation
     (owner's admins and supervisors). Past searches keep their candidates, with the subject removed."""
     return SubjectDeletedPublic(id=subject_id, templates_deleted=service.galleries.delete_subject(actor, subject_id))
