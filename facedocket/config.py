@@ -135,6 +135,13 @@ class Settings(BaseSettings):
         description="Image decodes the server runs at once (each may hold max_decode_bytes and a core); "
         "further uploads wait for a free slot.",
     )
+    decode_wait_s: float = Field(
+        10.0,
+        ge=0,
+        le=300,
+        description="How long an upload waits for a free decode slot before the server answers 503 Busy "
+        "with Retry-After.",
+    )
     secret_key: SecretStr = Field(
         SecretStr(""),
         description="Server secret for session cookies and CSRF tokens (keys are derived from it per purpose), "

@@ -30,6 +30,7 @@ from facedocket.api.schemas import AUTHENTICATED, WITH_BODY, WITH_ID, error_resp
 from facedocket.api.uploads import UploadLimitMiddleware
 from facedocket.config import Settings
 from facedocket.service import Service, open_service
+from facedocket.vision.images import decode_slots
 from facedocket.web.assets import install_assets
 
 PREFIX = "/api/v1"
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     install_assets(app)
     app.state.settings = settings
     app.state.service = service
+    app.state.decodes = decode_slots(settings.max_concurrent_decodes)  # one per app, around every upload decode
     install_error_handlers(app)
     app.add_middleware(UploadLimitMiddleware, max_upload_bytes=settings.max_upload_bytes)
     for router in ROUTERS:

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from facedocket.config import Settings
 from facedocket.service import Actor, Service
 from facedocket.service.inputs import MAX_ID
+from facedocket.vision.images import DecodeSlots
 from facedocket.vocab import TEXT_LIMITS
 
 bearer = HTTPBearer(
@@ -27,6 +28,12 @@ def get_service(request: Request) -> Service:
 
 def get_settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
+
+
+def get_decodes(request: Request) -> DecodeSlots:
+    """The app's decode slots: ``max_concurrent_decodes`` uploads decoded (and searched for
+    faces) at once; hold one with ``decodes.hold(settings.decode_wait_s)`` (Busy, 503, when none frees)."""
+    return cast(DecodeSlots, request.app.state.decodes)
 
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="An id: 1 to 2**63-1.")]
@@ -47,6 +54,7 @@ def text_query(what: str, description: str) -> Any:
 
 ServiceDep = Annotated[Service, Depends(get_service)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+DecodesDep = Annotated[DecodeSlots, Depends(get_decodes)]
 
 
 def get_actor(

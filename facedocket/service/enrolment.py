@@ -16,17 +16,20 @@ most the batch in flight, and a re-run picks up where it stopped.
 from __future__ import annotations
 
 import csv
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from facedocket.csvcells import csv_cell
 from facedocket.errors import InvalidImage, InvalidInput
 from facedocket.governance.permissions import Actor, require
 from facedocket.oversight.evaluation import list_identities
@@ -347,22 +350,29 @@ def _batches(items: Iterable[EnrolItem], size: int) -> Iterator[list[EnrolItem]]
 
 
 class _OutcomeWriter:
-    """Appends outcomes to a CSV file as each batch completes."""
+    """Appends outcomes to a CSV file as each batch completes. The file names subjects and
+    photos, so it is created readable by its owner only (0600, whatever the umask), and every
+    cell goes through :func:`facedocket.csvcells.csv_cell` (a reference typed as a formula is
+    shown, never run, by a spreadsheet)."""
 
     def __init__(self, path: Path | None) -> None:
-        self._file = None
+        self._file: TextIO | None = None
         self._writer: Any = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            new = not path.exists() or path.stat().st_size == 0
-            self._file = path.open("a", newline="", encoding="utf-8")
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with suppress(PermissionError):  # another user's file: theirs to keep private
+                os.fchmod(fd, 0o600)
+            new = os.fstat(fd).st_size == 0
+            self._file = os.fdopen(fd, "a", newline="", encoding="utf-8")
             self._writer = csv.writer(self._file)
             if new:
                 self._writer.writerow(OUTCOME_COLUMNS)
 
     def write(self, o: Outcome) -> None:
         if self._writer is not None:
-            self._writer.writerow([o.source, o.subject, o.outcome, o.detail, o.template_id or "", o.sha256])
+            row = [o.source, o.subject, o.outcome, o.detail, o.template_id or "", o.sha256]
+            self._writer.writerow([csv_cell(cell) for cell in row])
 
     def flush(self) -> None:
         if self._file is not None:

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from pydantic import StringConstraints
 
-from facedocket.api.deps import ActorDep, IdPath, ServiceDep, SettingsDep, parse_ids, text_form, text_query
+from facedocket.api.deps import ActorDep, DecodesDep, IdPath, ServiceDep, SettingsDep, parse_ids, text_form, text_query
 from facedocket.api.schemas import (
     ConcludeCreate,
     DecisionCreate,
@@ -47,7 +47,7 @@ IMAGE_TYPES: dict[str, dict[str, object]] = {
 }
 
 
-@router.post("/requests", status_code=201, responses=error_responses(400, 409, 413))
+@router.post("/requests", status_code=201, responses=error_responses(400, 409, 413, 503))
 def file_request(
     probe: Annotated[UploadFile, File(description="The probe photo the search is for.")],
     case_id: Annotated[int, Form(ge=1, le=MAX_ID, description="The case (of your agency) the request is filed under.")],
@@ -56,6 +56,7 @@ def file_request(
     actor: ActorDep,
     service: ServiceDep,
     settings: SettingsDep,
+    decodes: DecodesDep,
     document_type: Annotated[
         str, text_form("document type", "The document the basis rests on, e.g. 'court order'.")
     ] = "",
@@ -97,7 +98,9 @@ def file_request(
         target_agency_id=target_agency_id,
     )
     data = read_upload(probe, settings.max_upload_bytes, "probe")
-    return RequestPublic.model_validate(service.requests.file_request(actor, draft, data, submit=submit))
+    with decodes.hold(settings.decode_wait_s):  # the probe is decoded to check it is an image
+        filed = service.requests.file_request(actor, draft, data, submit=submit)
+    return RequestPublic.model_validate(filed)
 
 
 @router.get("/requests")

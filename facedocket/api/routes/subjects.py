@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
-from facedocket.api.deps import ActorDep, IdPath, ServiceDep, SettingsDep, text_form
+from facedocket.api.deps import ActorDep, DecodesDep, IdPath, ServiceDep, SettingsDep, text_form
 from facedocket.api.errors import ApiError
 from facedocket.api.schemas import (
     EnrolmentPublic,
@@ -38,7 +38,7 @@ _REFUSED: dict[str, tuple[int, str]] = {
     status_code=201,
     responses={
         200: {"model": EnrolmentPublic, "description": "This photo is already in the gallery; nothing changed."},
-        **error_responses(400, 409, 413),
+        **error_responses(400, 409, 413, 503),
     },
 )
 def enrol_subject(
@@ -48,6 +48,7 @@ def enrol_subject(
     actor: ActorDep,
     service: ServiceDep,
     settings: SettingsDep,
+    decodes: DecodesDep,
     response: Response,
     sex: Annotated[str | None, text_form("sex", "Recorded sex, for evaluation and reporting only.")] = None,
     birth_year: Annotated[
@@ -60,7 +61,8 @@ def enrol_subject(
     an image: 400) is answered in the error shape with the outcome in ``errors``."""
     data = read_upload(image, settings.max_upload_bytes, "image")
     attributes: dict[str, Any] = {k: v for k, v in (("sex", sex), ("birth_year", birth_year)) if v is not None}
-    outcome = service.enrolment.enroll_image(actor, gallery_id, reference, data, attributes)
+    with decodes.hold(settings.decode_wait_s):  # decoded, searched for faces, templated
+        outcome = service.enrolment.enroll_image(actor, gallery_id, reference, data, attributes)
     if outcome.outcome not in ("enrolled", "already-enrolled"):
         raise _refused(outcome)
     if outcome.outcome == "already-enrolled":
