@@ -26,6 +26,7 @@ next and its ``status`` is the HTTP status the API answers with::
     ├── Busy (503)                  every slot for the work is taken (e.g. image decodes); retry
     ├── StorageReadOnly (503)       the database or data directory cannot be written
     ├── StorageFull (507)           the database could not be written: its disk is full
+    ├── IndexFileNotWritten (507)   an index file could not be written (the database is unchanged by it)
     └── IndexCorrupt (500)          an index file that cannot be trusted (matching/index.py;
                                     the service rebuilds the index from the database)
 """
@@ -116,6 +117,13 @@ class StorageReadOnly(FaceDocketError):
 
 class StorageFull(FaceDocketError):
     """The database could not be written because its disk is full; nothing of the operation was saved."""
+
+    status = 507
+
+
+class IndexFileNotWritten(FaceDocketError):
+    """An index file could not be written (a full disk, a read-only folder); the message names
+    the file. The index is a cache of the database: searches use the one in memory."""
 
     status = 507
 

@@ -162,7 +162,15 @@ _ACTIONS = (
     ("token.created", "a user made themselves a bearer token (name, expiry)"),
     ("token.revoked", "a token was revoked by its owner or an admin"),
     ("auth.token_used", "a token was used (at most once per token per 10 minutes)"),
-    ("auth.refused", "a missing, unknown, expired or revoked token was refused"),
+    (
+        "auth.refused",
+        "an unknown, expired or revoked token was refused (once per client per 10 minutes, at most 100 "
+        "times in 10 minutes; the rest are counted)",
+    ),
+    (
+        "auth.refusals_counted",
+        "refused tokens not recorded one by one, and attempts throttled (429), in 10 minutes: counts per client",
+    ),
     # policy
     ("policy.activated", "an admin made a policy profile active (name, SHA-256 of its text, previous)"),
     # galleries, subjects, enrolment

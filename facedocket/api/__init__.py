@@ -71,6 +71,11 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         settings = service.settings if service is not None else Settings()
     if service is None:
         service = open_service(settings)
+    service.require_writable(
+        "the server cannot start: every signed-in request records an audit event, and uploads write index "
+        "files; make it writable, or read it with `facedocket audit verify` and `facedocket audit export`, "
+        "which work read-only"
+    )
     opened = service
 
     @asynccontextmanager
@@ -84,6 +89,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         finally:
             retention.stop()
             job.stop()
+            opened.accounts.flush_refusals()  # record the refused sign-ins counted so far
             opened.indexes.flush()  # write index files with unsaved changes on shutdown
 
     app = FastAPI(

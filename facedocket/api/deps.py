@@ -58,11 +58,15 @@ DecodesDep = Annotated[DecodeSlots, Depends(get_decodes)]
 
 
 def get_actor(
-    service: ServiceDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    request: Request,
+    service: ServiceDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     """The actor of ``Authorization: Bearer fd_...``; the service raises Unauthorized (401,
-    with ``WWW-Authenticate: Bearer``) for a missing, unknown or revoked token."""
-    return service.accounts.authenticate(credentials.credentials if credentials else None)
+    with ``WWW-Authenticate: Bearer``) for a missing, unknown or revoked token, and
+    TooManyRequests (429, with ``Retry-After``) for a client address past its failed sign-ins."""
+    client = request.client.host if request.client is not None else "unknown"
+    return service.accounts.authenticate(credentials.credentials if credentials else None, client=client)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

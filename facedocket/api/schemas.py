@@ -214,6 +214,12 @@ class EnrolmentPublic(BaseModel):
     detail: str = Field("", description="More about the outcome, when there is more to say.")
     template_id: int | None = Field(description="The new template (enrolled only).")
     sha256: str = Field(description="SHA-256 of the uploaded bytes.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What went wrong after the enrolment was committed, e.g. the gallery's index file could not "
+        "be written (with its path): the enrolment stands and searches find it; the file is rebuilt from the "
+        "database.",
+    )
 
 
 # --- policy ------------------------------------------------------------------------------------
@@ -502,6 +508,9 @@ class AuditVerificationPublic(BaseModel):
     head_hash: str = Field(description="The last good hash.")
     broken_at: int | None = Field(description="The sequence number where the chain first breaks; null when ok.")
     reason: str = Field(description="How it breaks: edited, missing, inserted or reordered, or a dropped tail.")
+    recorded: bool | None = Field(
+        None, description="Whether the check itself was recorded (false when the database cannot be written)."
+    )
 
 
 # --- documented error responses ----------------------------------------------------------------

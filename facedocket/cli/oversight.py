@@ -250,7 +250,8 @@ def subject_erase(
     templates, index entries, consent records and every candidate entry that names it.
 
     A legal hold on the subject refuses it. The audit log keeps that the erasure happened,
-    with the subject's reference only as a SHA-256. The erasure certificate (what was
+    with the subject's reference only as a keyed hash (HMAC-SHA256 under a key derived from
+    secret_key: a list of names cannot confirm it). The erasure certificate (what was
     deleted, when, by whom, and the audit event that records it) is written as JSON.
     """
     certificate = _service(ctx).oversight.erase_subject(_actor(ctx, token), subject_id, reason).as_dict()

@@ -10,6 +10,7 @@ Commands act as the user whose token is given by ``--token``, ``FACEDOCKET_TOKEN
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from pathlib import Path
@@ -182,6 +183,10 @@ def gallery_share(ctx: click.Context, gallery_ref: str, agency_id: int, revoke: 
     echo(f"gallery {info.id} shared with agencies: {list(info.shared_with) or 'none'}")
 
 
+INDEX_NOT_WRITTEN = 3
+"""Exit status of `enroll` when everything was committed but the index or outcome file could not be written."""
+
+
 @cli.command()
 @click.argument("gallery_ref")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
@@ -201,6 +206,11 @@ def enroll(
     Resumable: photos already in the gallery (same SHA-256) are skipped. Every photo gets
     an outcome: enrolled, already-enrolled, duplicate, no-face, several-faces,
     below-quality or invalid-image.
+
+    Exit status 0 when done; 1 on an error (the photos of earlier batches stay enrolled:
+    run it again to go on); 3 when everything was enrolled and committed but the gallery's
+    index file or the outcome file could not be written (the message names it; the index
+    is rebuilt from the database, or run `facedocket index rebuild`).
     """
     service, actor = _service(ctx), _actor(ctx, token)
     target = service.galleries.gallery_by_name(actor, gallery_ref)
@@ -210,6 +220,10 @@ def enroll(
         report = service.enrolment.enroll(actor, target.id, items, outcomes, advance, batch_size)
     summary = ", ".join(f"{k} {v}" for k, v in report.as_dict()["counts"].items() if v)  # type: ignore[attr-defined]
     _show(report.as_dict(), as_json, f"{len(items)} photos: {summary}; outcomes in {outcomes}")
+    for warning in report.warnings:
+        echo(f"Warning: the enrolment is committed, but {warning}", err=True)
+    if report.warnings:
+        sys.exit(INDEX_NOT_WRITTEN)
 
 
 @cli.group()

@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound
+from facedocket.errors import Conflict, Forbidden, IndexFileNotWritten, InvalidInput, NotFound
 from facedocket.governance.permissions import Actor, require
 from facedocket.governance.retention import check_period
 from facedocket.matching.index import KINDS
@@ -214,7 +214,11 @@ class Galleries(Area):
         with self.ctx.read() as session:
             owned_gallery(session, actor, gallery_id)
         size = self.ctx.indexes.rebuild(gallery_id)
-        self.ctx.record(actor, "index.rebuilt", "gallery", gallery_id, {"templates": size})
+        failure = self.ctx.indexes.take_failure(gallery_id)
+        self.ctx.record(actor, "index.rebuilt", "gallery", gallery_id,
+                        {"templates": size, "file_written": failure is None})  # fmt: skip
+        if failure is not None:
+            raise IndexFileNotWritten(f"the index was rebuilt in memory with {size} templates, but {failure}")
         return size
 
     def set_gallery_retention(self, actor: Actor, gallery_id: int, days: int | None) -> None:

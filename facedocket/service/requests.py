@@ -157,6 +157,7 @@ class Requests(Area):
         """Delete the probe and the candidates of a request (see queries.requests.purge)."""
         searches, removed = queries.purge(session, row)
         row.purged = self.clock()
+        self.ctx.probes.forget(row.probe_sha256)  # its faces go from memory too
         self.audit_both(session, actor, "request.purged", row,
                         {"reason": why, "searches": searches, "candidates_removed": removed})  # fmt: skip
 

@@ -230,7 +230,7 @@ class Searches(Area):
         if plan.probe is None:
             self._refuse(actor, plan.request_id, [("request.purged", "the request holds no probe: it was purged")])
         assert plan.probe is not None
-        template = self.ctx.pipeline.template(self.ctx.pipeline.load(plan.probe), face)
+        template = self.ctx.probe_template(plan.probe, face)
         for gallery in plan.galleries:
             if gallery.model_id != template.model_id:
                 raise ModelMismatch(f"gallery {gallery.name!r} holds {gallery.model_id} templates; the probe is "

@@ -59,7 +59,7 @@ def export_chain(actor: ActorDep, service: ServiceDep) -> StreamingResponse:
     chain for the operator agency's auditors and admins, the agency's own events otherwise.
     It verifies offline with ``facedocket audit verify --file`` or nothing but SHA-256 and
     JSON (docs/audit.md). The export is recorded."""
-    lines = service.audit.export_audit(actor)
+    lines = iter(service.audit.export_audit(actor))
     first = next(lines, None)  # runs the role check and records the export before any byte is sent
     rest: Iterator[str] = chain([first], lines) if first is not None else iter(())
     headers = {"Content-Disposition": 'attachment; filename="audit.jsonl"', "Cache-Control": "no-store"}

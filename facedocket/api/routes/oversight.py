@@ -88,9 +88,12 @@ class ErasureCertificatePublic(BaseModel):
     gallery_id: int = Field(description="The gallery the subject was in.")
     subject_id: int = Field(description="The erased subject's id.")
     subject_reference: str = Field(
-        description="The subject's reference, in clear here only: the audit log keeps its SHA-256."
+        description="The subject's reference, in clear here only: the audit log keeps a keyed hash of it."
     )
-    reference_sha256: str = Field(description="SHA-256 of the reference, as the audit log records it.")
+    reference_hmac: str = Field(
+        description="HMAC-SHA256 of the reference under a key derived from the server's secret, as the audit "
+        "log and the erasure record keep it (a list of names cannot confirm it without the secret)."
+    )
     erased: dict[str, int] = Field(
         description="What was deleted: templates, candidate_entries, consents, and verifications_unlinked "
         "(1:1 verifications that named the subject, kept without it)."
@@ -100,6 +103,11 @@ class ErasureCertificatePublic(BaseModel):
     time: str = Field(description="When (UTC, as in the audit log).")
     audit_event: AuditLinkPublic = Field(description="The audit event that records the erasure.")
     statement: str = Field(description="What the erasure covers, in words.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What went wrong after the erasure was committed, e.g. an index file that could not be "
+        "rewritten (with its path).",
+    )
 
 
 class ExportedSubjectPublic(BaseModel):
@@ -280,7 +288,7 @@ def erase_subject(
     """Erase a subject of a gallery your agency owns, everywhere (supervisors, admins): its
     templates, index entries, consent records and every candidate entry naming it. A legal
     hold on the subject refuses it (409). The audit log keeps that the erasure happened, with
-    the reference only as a SHA-256; the answer is the erasure certificate."""
+    the reference only as a keyed hash (HMAC-SHA256); the answer is the erasure certificate."""
     return ErasureCertificatePublic.model_validate(
         service.oversight.erase_subject(actor, subject_id, body.reason).as_dict()
     )

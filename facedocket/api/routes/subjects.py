@@ -58,7 +58,9 @@ def enrol_subject(
     """Enrol one photo into a gallery your agency owns (admins, supervisors, examiners): the
     subject is created on its first photo. 201 when enrolled, 200 when the photo is already in
     the gallery. A photo that enrols nothing (no face, several faces, too low quality: 422; not
-    an image: 400) is answered in the error shape with the outcome in ``errors``."""
+    an image: 400) is answered in the error shape with the outcome in ``errors``. When every
+    decode slot stays taken for ``decode_wait_s``, 503 with ``Retry-After``. An index file
+    that could not be written after the commit is named in ``warnings``; the enrolment stands."""
     data = read_upload(image, settings.max_upload_bytes, "image")
     attributes: dict[str, Any] = {k: v for k, v in (("sex", sex), ("birth_year", birth_year)) if v is not None}
     with decodes.hold(settings.decode_wait_s):  # decoded, searched for faces, templated
@@ -74,6 +76,7 @@ def enrol_subject(
         detail=outcome.detail,
         template_id=outcome.template_id,
         sha256=outcome.sha256,
+        warnings=[outcome.index_error] if outcome.index_error else [],
     )
 
 
