@@ -147,7 +147,7 @@ def test_enrolment_outcomes_csv_is_private_and_escaped(tmp_path: Path, lax_umask
     ok(fd(home, "init", "--agency", "State Police"))
     ok(fd(home, "gallery", "create", "booking", "--source", "booking photos", "--purpose", "investigations"))
     source = tmp_path / "photos"
-    formula = "=HYPERLINK(\"evil.example\";\"x\")"
+    formula = '=HYPERLINK("evil.example";"x")'
     (source / formula).mkdir(parents=True)
     (source / formula / "1.jpg").symlink_to(dev_dir / "Aaron_Peirsol" / "1.jpg")
     outcomes = tmp_path / "outcomes" / "booking.csv"
