@@ -152,11 +152,13 @@ class Searches(Area):
                 session.add_all(Candidate(search_id=search.id, rank=i + 1, subject_id=s, template_id=t, gallery_id=g,
                                           score=sc) for i, (s, t, g, sc) in enumerate(ranked))  # fmt: skip
                 session.flush()
+                result = self._result(session, actor, search, row)
+                # the event last: appending it locks the chain's head until the commit
                 self.ctx.audit(session, actor, "search.run", "search", search.id,
                                {"request_id": row.id, "galleries": [g.id for g in plan.galleries], "k": facts.k,
                                 "threshold": facts.threshold, "candidates": len(ranked), "gallery_size": size,
                                 "policy_sha256": search.policy_sha256})  # fmt: skip
-                return self._result(session, actor, search, row)
+                return result
         raise PolicyDenied(refused)
 
     def verify(self, actor: Actor, request_id: int, subject_id: int, threshold: float | None = None,
@@ -186,10 +188,11 @@ class Searches(Area):
                                     gallery_id=gallery_id, score=scores[best])  # fmt: skip
                     session.add(hit)
                 session.flush()
+                result = self._result(session, actor, search, row)
                 self.ctx.audit(session, actor, "verify.run", "search", search.id,
                                {"request_id": row.id, "subject_id": subject_id, "threshold": limit,
                                 "above_threshold": above, "policy_sha256": search.policy_sha256})  # fmt: skip
-                return self._result(session, actor, search, row)
+                return result
         raise PolicyDenied(refused)
 
     # --- the two transactions ---------------------------------------------------------------

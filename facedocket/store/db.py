@@ -43,7 +43,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # as many connections as the server's worker threads (40), so a request waits for a row
+    # lock, never for a connection held by a thread that waits for one
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, pool_timeout=60)
 
 
 def sqlite_path(url: str) -> Path | None:
