@@ -43,6 +43,7 @@ from machine import describe
 from pg_testserver import PostgresServer, free_port
 from policy_texts import PERMISSIVE
 
+import facedocket
 from facedocket.config import Settings
 from facedocket.errors import FaceDocketError
 from facedocket.service import EnrolItem, RequestDraft, open_service
@@ -293,6 +294,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "soak",
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": _commit(),
+        "tag": args.tag,
+        "facedocket_source": str(Path(facedocket.__file__).resolve().parent),
         "machine": describe(load_before=load_before, note="shared machine: rerun on a quiet one"),
         "config": {
             "db": args.db,

@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -42,7 +42,7 @@ from facedocket.vocab import audit_action
 
 if TYPE_CHECKING:
     from facedocket.types import Template
-    from facedocket.vision.pipeline import FacePipeline
+    from facedocket.vision.pipeline import FacePipeline, FoundFace
 
 Clock = Callable[[], datetime]
 
@@ -230,12 +230,15 @@ class Context:
         with self.write() as session:
             self.audit(session, actor, action, object_type, object_id, details, agency_id)
 
-    def probe_template(self, data: bytes, face: int | None = None, name: str = "probe") -> Template:
-        """The template of a probe photo's face (``face``, 1-based, when it shows several),
-        its faces computed once and kept a while (:mod:`facedocket.service.probes`)."""
+    def probe_faces(self, data: bytes) -> Sequence[FoundFace]:
+        """The faces of a probe photo (decoded with the limits, so InvalidImage for what is
+        not a safe image), computed once and kept a while (:mod:`facedocket.service.probes`)."""
         digest = hashlib.sha256(data).hexdigest()
-        found = self.probes.get(digest, lambda: self.pipeline.analyse(self.pipeline.load(data)))
-        return self.pipeline.pick(found, face, name)
+        return self.probes.get(digest, lambda: self.pipeline.analyse(self.pipeline.load(data)))
+
+    def probe_template(self, data: bytes, face: int | None = None, name: str = "probe") -> Template:
+        """The template of a probe photo's face (``face``, 1-based, when it shows several)."""
+        return self.pipeline.pick(self.probe_faces(data), face, name)
 
     def close(self) -> None:
         """Write indexes with unsaved changes and release the database connections."""

@@ -215,7 +215,7 @@ class Requests(Area):
         also submits it. The probe must be an image this system can read."""
         require(actor, "request.file")
         draft = _checked(draft)
-        self.ctx.pipeline.load(probe)  # refuses what is not a safe, decodable image
+        self.ctx.probe_faces(probe)  # refuses what is not a safe, decodable image; its faces are kept for the search
         digest = hashlib.sha256(probe).hexdigest()
         try:
             with self.ctx.write() as session:
