@@ -64,7 +64,7 @@ def api_markdown() -> str:
     import tempfile
 
     from facedocket.api import create_app
-    from facedocket.api.schemas import _ERROR_DESCRIPTIONS
+    from facedocket.api.responses import _ERROR_DESCRIPTIONS
     from facedocket.vocab import TEXT_LIMITS
 
     with tempfile.TemporaryDirectory() as home:

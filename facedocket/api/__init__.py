@@ -25,8 +25,8 @@ from starlette.routing import BaseRoute
 from facedocket import __version__
 from facedocket.api.deps import get_actor
 from facedocket.api.errors import install_error_handlers
+from facedocket.api.responses import AUTHENTICATED, WITH_BODY, WITH_ID, error_responses
 from facedocket.api.routes import ROUTERS, TAGS
-from facedocket.api.schemas import AUTHENTICATED, WITH_BODY, WITH_ID, error_responses
 from facedocket.api.uploads import UploadLimitMiddleware
 from facedocket.config import Settings
 from facedocket.service import Service, open_service
