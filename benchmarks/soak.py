@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -206,7 +207,7 @@ async def search_client(client: httpx.AsyncClient, world: World, request_id: int
         try:
             response = await client.post(f"{API}/requests/{request_id}/searches", json={}, headers=headers)
         except httpx.HTTPError as exc:
-            tally.errors[type(exc).__name__] += 1
+            tally.errors[f"search {type(exc).__name__}"] += 1
             continue
         seconds = time.perf_counter() - start
         tally.add("first_search" if first else "search", seconds, response.status_code)
@@ -225,7 +226,7 @@ async def enrol_client(client: httpx.AsyncClient, world: World, until: float, ta
             response = await client.post(f"{API}/galleries/{world.gallery}/subjects", data={"reference": reference},
                                          files=files, headers=headers)  # fmt: skip
         except httpx.HTTPError as exc:
-            tally.errors[type(exc).__name__] += 1
+            tally.errors[f"enrol {type(exc).__name__}"] += 1
             continue
         tally.add("enrol", time.perf_counter() - start, response.status_code)
 
@@ -239,7 +240,9 @@ async def sample(pid: int, until: float, every: float, samples: list[dict[str, A
 
 async def drive(port: int, world: World, args: argparse.Namespace, pid: int) -> tuple[Tally, list[dict[str, Any]]]:
     samples: list[dict[str, Any]] = []
-    limits = httpx.Limits(max_connections=args.clients + args.enrollers + 4)
+    # connections idle for 4 s are not reused: the server closes them after 5 s (uvicorn's
+    # keep-alive), and a request sent on one it is closing fails with a ReadError
+    limits = httpx.Limits(max_connections=args.clients + args.enrollers + 4, keepalive_expiry=4.0)
     timeout = httpx.Timeout(120.0)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=timeout) as client:
         tally = Tally()
@@ -289,6 +292,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         if postgres is not None:
             postgres.stop()
+        if not args.keep:
+            shutil.rmtree(home, ignore_errors=True)
     rss = [s["rss_mb"] for s in samples if s["rss_mb"] is not None]
     return {
         "benchmark": "soak",
@@ -335,6 +340,7 @@ def main() -> None:
     parser.add_argument("--faces", type=Path, default=REPO.parent / "shared" / "faces")
     parser.add_argument("--out", type=Path, help="Write soak-<db>-<clients>.json here.")
     parser.add_argument("--tag", default="", help="Added to the result's file name.")
+    parser.add_argument("--keep", action="store_true", help="Keep the data directory (and the server's log).")
     args = parser.parse_args()
     result = run(args)
     text = json.dumps(result, indent=2)
