@@ -13,8 +13,13 @@ FACES ?= ../shared/faces
 DECODE_BEFORE ?= 9dba48e
 # the data directory `make serve` serves (`make demo` prints the one it kept)
 DATA ?= facedocket-data
+# the longer schemathesis pass of `make fuzz`: generated requests per operation
+API_FUZZ_EXAMPLES ?= 200
+# the soak: seconds of load of the 50-client runs, and of the 30-client latency runs
+SOAK_S ?= 600
+LATENCY_S ?= 180
 
-.PHONY: help install weights demo test lint format bench bench-web fuzz fuzz-decoder serve screenshots postgres-server chromium clean
+.PHONY: help install weights demo test lint format bench bench-web fuzz fuzz-decoder fuzz-api soak serve screenshots postgres-server chromium clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -77,7 +82,16 @@ bench: $(BENCH_STAMP) weights  ## Benchmarks (pipeline and template models vs fa
 	$(BENCH_PY) benchmarks/video.py --data $(FACES)/dev --out benchmarks/results
 	$(BENCH_PY) benchmarks/web_pages.py --faces $(FACES) --out benchmarks/results
 
-fuzz: fuzz-decoder  ## Every fuzzer, longer than the samples `make test` runs; results in benchmarks/results/
+fuzz: fuzz-decoder fuzz-api  ## Every fuzzer, longer than the samples `make test` runs; results in benchmarks/results/
+
+fuzz-api: $(STAMP)  ## schemathesis over every REST operation as every role, API_FUZZ_EXAMPLES requests each
+	$(PY) benchmarks/fuzz_api.py --examples $(API_FUZZ_EXAMPLES) --out benchmarks/results
+
+soak: $(STAMP) postgres-server  ## facedocket serve on SQLite and PostgreSQL: 50 searching clients and enrolment for SOAK_S, then 30 for LATENCY_S; results in benchmarks/results/
+	$(PY) benchmarks/soak.py --db sqlite --clients 50 --enrollers 2 --duration $(SOAK_S) --faces $(FACES) --out benchmarks/results
+	$(PY) benchmarks/soak.py --db postgresql --clients 50 --enrollers 2 --duration $(SOAK_S) --faces $(FACES) --out benchmarks/results
+	$(PY) benchmarks/soak.py --db sqlite --clients 30 --enrollers 1 --duration $(LATENCY_S) --faces $(FACES) --out benchmarks/results
+	$(PY) benchmarks/soak.py --db postgresql --clients 30 --enrollers 1 --duration $(LATENCY_S) --faces $(FACES) --out benchmarks/results
 
 fuzz-decoder: $(STAMP)  ## Fuzz the image decoder with 10,000 hostile images made from real photos
 	$(PY) benchmarks/fuzz_decoder.py --faces $(FACES) --examples 10000 --out benchmarks/results

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from facedocket.errors import ConfigurationError
+from facedocket.errors import ConfigurationError, StorageReadOnly
 
 if TYPE_CHECKING:
     from facedocket.crypto import AtRestCipher
@@ -91,6 +92,16 @@ class Settings(BaseSettings):
         "an admin) stays valid. Each works once: the token makes its user's own token, the password signs them "
         "in to choose their own, so an admin never holds a credential that stays valid.",
     )
+    auth_failure_limit: int = Field(
+        20,
+        ge=1,
+        le=100_000,
+        description="Failed sign-ins (unknown, expired, revoked or malformed tokens) one client address may make "
+        "within auth_failure_window_s; past it the server answers 429 with Retry-After, without looking at the token.",
+    )
+    auth_failure_window_s: float = Field(
+        60.0, gt=0, le=86_400, description="The window, in seconds, over which auth_failure_limit counts failures."
+    )
     retention_interval_s: float = Field(
         3600.0,
         ge=0,
@@ -140,6 +151,23 @@ class Settings(BaseSettings):
         le=64,
         description="Image decodes the server runs at once (each may hold max_decode_bytes and a core); "
         "further uploads wait for a free slot.",
+    )
+    probe_cache_size: int = Field(
+        1000,
+        ge=0,
+        le=1_000_000,
+        description="Probe photos whose faces (templates) the server keeps in memory, so that searching a request "
+        "again does not decode and analyse its probe again; 0 keeps none. A purge forgets its probe at once.",
+    )
+    probe_cache_ttl_s: float = Field(
+        900.0, ge=0, le=86_400, description="Seconds a probe's faces are kept in memory after they were computed."
+    )
+    decode_wait_s: float = Field(
+        10.0,
+        ge=0,
+        le=300,
+        description="How long an upload waits for a free decode slot before the server answers 503 Busy "
+        "with Retry-After.",
     )
     secret_key: SecretStr = Field(
         SecretStr(""),
@@ -213,9 +241,13 @@ class Settings(BaseSettings):
             Settings(home=Path("facedocket-data")).prepare_home()  # drwx------ facedocket-data
         """
         home = self.home
-        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageReadOnly(f"cannot create the data directory {home}: {exc.strerror or exc}") from None
         if stat.S_IMODE(home.stat().st_mode) != 0o700:
-            _close_tree(home)
+            with suppress(OSError):  # a read-only directory stays as it is (and is only read)
+                _close_tree(home)
         return home
 
     def resolved_database_url(self) -> str:

@@ -162,6 +162,17 @@ def derive_key(secret: bytes, purpose: str, length: int = 32) -> bytes:
     return hkdf.derive(secret)
 
 
+def keyed_hash(secret: bytes, purpose: str, text: str) -> str:
+    """HMAC-SHA256 (hex) of ``text`` under a key derived from ``secret`` for ``purpose``: a
+    hash that no one without the secret can compute, so a list of guesses cannot confirm it.
+
+    Example::
+
+        digest = keyed_hash(settings.session_secret(), "erasure-reference", "Ann Lee")  # 64 hex digits
+    """
+    return hmac.new(derive_key(secret, purpose), text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 MAGIC = b"FDE"
 FORMAT = 1
 _CHECK = 4

@@ -15,6 +15,7 @@ next and its ``status`` is the HTTP status the API answers with::
     │   └── InvalidVideo (400)      a video file or stream that cannot be opened or decoded
     ├── Unauthorized (401)          missing, unknown or revoked token; a wrong password
     ├── TooManyAttempts (429)       sign-in refused for a while after failed attempts
+    ├── TooManyRequests (429)       too many failed sign-ins from one client; retry after a while
     ├── Forbidden (403)             the role does not allow the action
     │   └── PolicyDenied (403)      the policy profile refuses a search (every failed rule named)
     ├── NotFound (404)              unknown id, or another agency's record
@@ -24,6 +25,9 @@ next and its ``status`` is the HTTP status the API answers with::
     ├── DecryptionFailed (500)      encrypted data that fails its integrity check (crypto.py)
     ├── SourceUnavailable (503)     a live video source still down after its reconnect attempts
     ├── Busy (503)                  every slot for the work is taken (e.g. image decodes); retry
+    ├── StorageReadOnly (503)       the database or data directory cannot be written
+    ├── StorageFull (507)           the database could not be written: its disk is full
+    ├── IndexFileNotWritten (507)   an index file could not be written (the database is unchanged by it)
     └── IndexCorrupt (500)          an index file that cannot be trusted (matching/index.py;
                                     the service rebuilds the index from the database)
 """
@@ -35,6 +39,8 @@ class FaceDocketError(Exception):
     """Base of every error FaceDocket raises on purpose."""
 
     status: int = 500
+    retry_after: int | None = None
+    """Seconds after which trying again may work (the API's ``Retry-After``), when known."""
 
     @property
     def details(self) -> list[dict[str, object]]:
@@ -88,6 +94,39 @@ class Busy(FaceDocketError):
     """Every slot for this kind of work is taken (e.g. concurrent image decodes); try again shortly."""
 
     status = 503
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TooManyRequests(FaceDocketError):
+    """Too many failed sign-ins from one client: refused without a look until ``retry_after`` s pass."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StorageReadOnly(FaceDocketError):
+    """The database or the data directory cannot be written (a read-only file system or file)."""
+
+    status = 503
+
+
+class StorageFull(FaceDocketError):
+    """The database could not be written because its disk is full; nothing of the operation was saved."""
+
+    status = 507
+
+
+class IndexFileNotWritten(FaceDocketError):
+    """An index file could not be written (a full disk, a read-only folder); the message names
+    the file. The index is a cache of the database: searches use the one in memory."""
+
+    status = 507
 
 
 class Unauthorized(FaceDocketError):

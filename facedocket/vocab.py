@@ -188,6 +188,9 @@ LEAD_LABEL = "investigative lead — not a positive identification"
 MAX_RETENTION_DAYS = 36_500
 """The longest retention period any profile or gallery may set (100 years)."""
 
+MIN_BIRTH_YEAR, MAX_BIRTH_YEAR = 1800, 2200
+"""The range of a recorded birth year (anything else is a typing error)."""
+
 
 @dataclass(frozen=True)
 class AuditAction:
@@ -211,7 +214,15 @@ _ACTIONS = (
     ("token.created", "a user made themselves a bearer token (name, expiry)"),
     ("token.revoked", "a token was revoked by its owner or an admin"),
     ("auth.token_used", "a token was used (at most once per token per 10 minutes)"),
-    ("auth.refused", "a missing, unknown, expired or revoked token was refused"),
+    (
+        "auth.refused",
+        "an unknown, expired or revoked token was refused (once per client per 10 minutes, at most 100 "
+        "times in 10 minutes; the rest are counted)",
+    ),
+    (
+        "auth.refusals_counted",
+        "refused tokens not recorded one by one, and attempts throttled (429), in 10 minutes: counts per client",
+    ),
     ("auth.signed_in", "a person signed in to the web UI with their password (temporary or not)"),
     (
         "auth.sign_in_failed",
@@ -358,5 +369,17 @@ TEXT_LIMITS: dict[str, int] = {
     "time zone": 60,
     "DPIA reference": 200,
     "authorisation reference": 200,
+    "sex": 40,
+    "choice": 100,
+    "date": 32,
+    "sha256": 64,
+    "id list": 2000,
+    "period": 16,
+    "audit filter": 80,
+    "data set": 200,
+    "model id": 200,
+    "policy text": 200_000,
 }
-"""The longest text each free-text field accepts, in characters (docs/api.md lists them)."""
+"""The longest text each free-text field accepts, in characters (docs/api.md lists them).
+``choice`` bounds a word picked from a fixed list (a role, a legal basis, a state) before
+the list is checked; ``id list`` a form value of comma-separated ids."""

@@ -65,6 +65,8 @@ def api_markdown() -> str:
     import tempfile
 
     from facedocket.api import create_app
+    from facedocket.api.responses import _ERROR_DESCRIPTIONS
+    from facedocket.vocab import TEXT_LIMITS
 
     with tempfile.TemporaryDirectory() as home:
         spec = create_app(Settings(home=Path(home))).openapi()
@@ -84,14 +86,34 @@ def api_markdown() -> str:
         '{"ok": false, "error": "one line saying what to do", "errors": [], "status": 404}',
         "```",
         "",
-        "| method | path | summary |",
-        "| --- | --- | --- |",
+        "The statuses column lists every status a route can answer; what each error status means:",
+        "",
+        "| status | meaning |",
+        "| --- | --- |",
+        *[f"| {code} | {text} |" for code, text in sorted(_ERROR_DESCRIPTIONS.items())],
+        "",
+        "| method | path | summary | statuses |",
+        "| --- | --- | --- | --- |",
     ]
     for path, methods in spec["paths"].items():
         for method, op in methods.items():
             text = (op.get("description") or op.get("summary") or "").strip().split("\n\n")[0]
             summary = " ".join(text.split()).replace("|", "\\|")
-            parts.append(f"| {method.upper()} | `{path}` | {summary} |")
+            statuses = ", ".join(sorted(op["responses"]))
+            parts.append(f"| {method.upper()} | `{path}` | {summary} | {statuses} |")
+    parts += [
+        "",
+        "## Limits",
+        "",
+        "Ids are whole numbers from 1 to 2**63-1; anything else is a 422. Every text a client sends has a",
+        "maximum length (`maxLength` in the OpenAPI description; the service holds the same limits, so the",
+        "CLI and the web UI refuse the same text), and NUL bytes, other control characters (but tab and line",
+        "breaks) and unpaired surrogates are refused:",
+        "",
+        "| field | at most (characters) |",
+        "| --- | --- |",
+        *[f"| {what} | {limit:,} |" for what, limit in TEXT_LIMITS.items()],
+    ]
     return "\n".join(parts) + "\n"
 
 

@@ -121,3 +121,41 @@ def test_audit_verify_names_a_row_whose_details_are_not_json(home: Path) -> None
     run = fd(home, "audit", "verify")
     assert run.exit_code == 1, (run.stdout, run.stderr)
     assert f"broken at seq {seq}: its details are not valid JSON" in run.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("subject", "delete", str(2**63)),
+        ("request", "show", "99999999999999999999"),
+        ("hold", "release", "0"),
+        ("subject", "list", "booking", "--offset", str(2**63)),
+    ],
+)
+def test_ids_out_of_range_are_one_line_errors(home: Path, args: tuple[str, ...]) -> None:
+    """Was: OverflowError ("unexpected OverflowError") for ids of 2**63 and more. Now: click
+    refuses the value, naming the range."""
+    run = fd(home, *args)
+    assert run.exit_code == 2, run.stderr
+    assert "OverflowError" not in run.stderr and ("ids run from 1" in run.stderr or "range" in run.stderr)
+
+
+def test_enrolment_outcomes_csv_is_private_and_escaped(tmp_path: Path, lax_umask: None, dev_dir: Path) -> None:
+    """Was: the outcome CSV was created 0644 and wrote a subject reference typed as a formula
+    as it was. Now: 0600 from creation whatever the umask, every cell through csvcells."""
+    home = tmp_path / "data"
+    ok(fd(home, "init", "--agency", "State Police"))
+    ok(fd(home, "gallery", "create", "booking", "--source", "booking photos", "--purpose", "investigations"))
+    source = tmp_path / "photos"
+    formula = '=HYPERLINK("evil.example";"x")'
+    (source / formula).mkdir(parents=True)
+    (source / formula / "1.jpg").symlink_to(dev_dir / "Aaron_Peirsol" / "1.jpg")
+    outcomes = tmp_path / "outcomes" / "booking.csv"
+    ok(fd(home, "enroll", "booking", str(source), "--outcomes", str(outcomes)))
+    assert mode(outcomes) == 0o600
+    lines = outcomes.read_text().splitlines()
+    assert lines[0].startswith("source,subject,outcome")
+    assert "'=HYPERLINK" in lines[1] and ",=HYPERLINK" not in lines[1], lines[1]
+    default = home / "enrolment"
+    ok(fd(home, "enroll", "booking", str(source)))
+    assert {p.name: mode(p) for p in default.iterdir()} == {p.name: 0o600 for p in default.iterdir()}

@@ -14,6 +14,7 @@ import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -267,6 +268,34 @@ def test_audit_verify_export_and_offline_check(world: World, tmp_path: Path) -> 
     events = json.loads(ok(world.as_("auditor", "audit", "list", "--action", "search.run", "--json")))
     assert events and all(e["action"] == "search.run" for e in events)
     assert "audit.verified" in ok(world.as_("auditor", "audit", "list", "--limit", "5"))
+
+
+def test_the_readme_procedure_a_published_head_then_a_later_export(world: World, tmp_path: Path) -> None:
+    """Issue 11: the head hash `audit verify` printed was followed by the verify's own event,
+    so an export taken afterwards failed offline ("events after it were removed"). Now the
+    file must hold the published head, and may go on past it."""
+    printed = ok(world.as_("auditor", "audit", "verify"))
+    head = printed.split("head: seq ", 1)[1].split()
+    seq, published = int(head[0]), head[2]
+    ok(world.as_("requester", "case", "create", "2026-README", "--offence-category", "robbery"))  # the log moves on
+    export = tmp_path / "later.jsonl"
+    ok(world.as_("auditor", "audit", "export", "--out", str(export)))
+    checked = fd(tmp_path / "nowhere", "audit", "verify", "--file", str(export), "--head-hash", published)
+    assert checked.exit_code == 0 and checked.stdout.startswith("ok:"), checked.stdout
+    lines = export.read_text(encoding="utf-8").splitlines()
+    assert len(lines) > seq  # the export goes on past the published head
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("\n".join(lines[: seq - 1]) + "\n", encoding="utf-8")  # the tail cut before the head
+    short = fd(tmp_path / "nowhere", "audit", "verify", "--file", str(cut), "--head-hash", published)
+    assert short.exit_code == 1 and "holds no event with the head hash given" in short.stdout
+    # the stand-alone procedure of docs/audit.md, as written
+    text = (Path(__file__).resolve().parents[1] / "docs" / "audit.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "def verify(path, head_hash=None)" in code
+    scope: dict[str, Any] = {}
+    exec(code, scope)
+    assert scope["verify"](str(export), published).startswith("ok:")
+    assert "removed" in scope["verify"](str(cut), published)
 
 
 def test_index_rebuild_and_subject_delete(world: World) -> None:

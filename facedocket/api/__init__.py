@@ -15,17 +15,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from facedocket import __version__
+from facedocket.api.deps import get_actor
 from facedocket.api.errors import install_error_handlers
+from facedocket.api.responses import AUTHENTICATED, WITH_BODY, WITH_ID, error_responses
 from facedocket.api.routes import ROUTERS, TAGS
 from facedocket.api.uploads import UploadLimitMiddleware
 from facedocket.config import Settings
 from facedocket.service import Service, open_service
+from facedocket.vision.images import decode_slots
 from facedocket.web import ENROL_PATH, install_web
 from facedocket.web.assets import install_assets
 
@@ -74,6 +80,11 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         settings = service.settings if service is not None else Settings()
     if service is None:
         service = open_service(settings)
+    service.require_writable(
+        "the server cannot start: every signed-in request records an audit event, and uploads write index "
+        "files; make it writable, or read it with `facedocket audit verify` and `facedocket audit export`, "
+        "which work read-only"
+    )
     opened = service
 
     @asynccontextmanager
@@ -91,6 +102,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             opened.video_workers.stop_all()
             retention.stop()
             job.stop()
+            opened.accounts.flush_refusals()  # record the refused sign-ins counted so far
             opened.indexes.flush()  # write index files with unsaved changes on shutdown
 
     app = FastAPI(
@@ -105,13 +117,38 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     install_assets(app)
     app.state.settings = settings
     app.state.service = service
+    app.state.decodes = decode_slots(settings.max_concurrent_decodes)  # one per app, around every upload decode
     install_error_handlers(app)
     app.add_middleware(UploadLimitMiddleware, max_upload_bytes=settings.max_upload_bytes,
                        larger={ENROL_PATH: settings.max_enrolment_upload_bytes})  # fmt: skip
     for router in ROUTERS:
+        document_statuses(router.routes)
         app.include_router(router, prefix=PREFIX)
     install_web(app)
     return app
+
+
+def document_statuses(routes: Iterable[BaseRoute]) -> None:
+    """Add to each route's OpenAPI ``responses`` the error statuses it can answer whatever it
+    does: a route that needs a token :data:`~facedocket.api.schemas.AUTHENTICATED`, one that
+    reads a body :data:`~facedocket.api.schemas.WITH_BODY`, one with an id in its path
+    :data:`~facedocket.api.schemas.WITH_ID` (its own statuses are declared on the route)."""
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        codes: list[int] = []
+        if _needs_token(route.dependant):
+            codes += AUTHENTICATED
+        if route.dependant.body_params:
+            codes += WITH_BODY
+        if route.dependant.path_params:
+            codes += WITH_ID
+        missing = {code: spec for code, spec in error_responses(*codes).items() if code not in route.responses}
+        route.responses = {**route.responses, **missing}
+
+
+def _needs_token(dependant: Dependant) -> bool:
+    return any(d.call is get_actor or _needs_token(d) for d in dependant.dependencies)
 
 
 class DeadlineJob:

@@ -78,7 +78,9 @@ async def _service_error(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status", 500)
     message = str(exc) or HTTPStatus(status).phrase
     details = exc.details if isinstance(exc, FaceDocketError) else []
-    return _page(request, status, message) or error_response(status, message, [dict(d) for d in details])
+    retry = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry)} if retry is not None else None
+    return _page(request, status, message) or error_response(status, message, [dict(d) for d in details], headers)
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:

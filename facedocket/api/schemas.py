@@ -10,10 +10,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from facedocket.api.responses import AUTHENTICATED, WITH_BODY, WITH_ID, ErrorPublic, error_responses
+from facedocket.service.inputs import MAX_ID
 from facedocket.service.search import EMPTY_LABEL, LEAD_LABEL
-from facedocket.vocab import APPROVALS, OFFENCE_CATEGORIES, PROBE_SOURCES, REQUEST_STATES
+from facedocket.vocab import APPROVALS, OFFENCE_CATEGORIES, PROBE_SOURCES, REQUEST_STATES, TEXT_LIMITS
 
 LEAD = LEAD_LABEL
 
@@ -25,23 +27,27 @@ def _as_utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+"""An id in a request body: 1 to 2**63-1 (a signed 64-bit integer, what every table holds)."""
+
+
+def text_field(what: str, description: str, default: Any = ..., **kwargs: Any) -> Any:
+    """A text field of at most ``TEXT_LIMITS[what]`` characters (the service's limit for
+    the field, checked here first), saying so in its description."""
+    limit = TEXT_LIMITS[what]
+    return Field(default, max_length=limit, description=f"{description} At most {limit:,} characters.", **kwargs)
+
+
+def id_field(description: str, default: Any = ...) -> Any:
+    """An id field (1 to 2**63-1)."""
+    return Field(default, ge=1, le=MAX_ID, description=description)
+
 
 class _Public(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
 # --- errors and health -----------------------------------------------------------------------
-
-
-class ErrorPublic(BaseModel):
-    """The one error shape of the API."""
-
-    ok: Literal[False] = Field(False, description="Always false for an error.")
-    error: str = Field(description="One line: what went wrong and what to do next.")
-    errors: list[dict[str, Any]] = Field(
-        default_factory=list, description="Details, e.g. each validation error; may be empty."
-    )
-    status: int = Field(description="The HTTP status, repeated.")
 
 
 class HealthPublic(BaseModel):
@@ -53,8 +59,8 @@ class HealthPublic(BaseModel):
 
 
 class AgencyCreate(BaseModel):
-    name: str = Field(description="Agency name, 1 to 120 characters, unique.")
-    admin_username: str = Field(description="Username of the agency's first admin.")
+    name: str = text_field("agency name", "Agency name, unique.")
+    admin_username: str = text_field("username", "Username of the agency's first admin.")
 
 
 class AgencyPublic(_Public):
@@ -69,9 +75,9 @@ class AgenciesPublic(BaseModel):
 
 
 class TokenCreate(BaseModel):
-    name: str = Field("", max_length=120, description="A label for the token, e.g. the machine that uses it.")
-    user_id: int | None = Field(
-        None, description="Whose token: only yourself (anyone else's is refused with 403). Leave it out."
+    name: str = text_field("token name", "A label for the token, e.g. the machine that uses it.", "")
+    user_id: int | None = id_field(
+        "Whose token: only yourself (anyone else's is refused with 403). Leave it out.", None
     )
 
 
@@ -92,8 +98,8 @@ class AgencyCreatedPublic(BaseModel):
 
 
 class UserCreate(BaseModel):
-    username: str = Field(description="Unique username, 1 to 120 characters.")
-    role: str = Field(description="One of requester, examiner, supervisor, auditor, admin.")
+    username: str = text_field("username", "Unique username.")
+    role: str = text_field("choice", "One of requester, examiner, supervisor, auditor, admin.")
 
 
 class UserPublic(_Public):
@@ -107,7 +113,9 @@ class UserPublic(_Public):
 
 class PasswordCreate(BaseModel):
     password: str | None = Field(
-        None, description="The temporary first password (it must pass the password policy); default a random one."
+        None,
+        max_length=1024,
+        description="The temporary first password (it must pass the password policy); default a random one.",
     )
 
 
@@ -157,10 +165,10 @@ class MePublic(BaseModel):
 
 
 class GalleryCreate(BaseModel):
-    name: str = Field(description="Unique within your agency.")
-    source: str = Field(description="Where the photos come from, e.g. 'RMV licence photos 2020-2024'.")
-    purpose: str = Field(description="What the gallery may be searched for.")
-    index_kind: str = Field("auto", description="auto (default), exact or hnsw.")
+    name: str = text_field("gallery name", "Unique within your agency.")
+    source: str = text_field("gallery source", "Where the photos come from, e.g. 'RMV licence photos 2020-2024'.")
+    purpose: str = text_field("gallery purpose", "What the gallery may be searched for.")
+    index_kind: str = text_field("choice", "auto (default), exact or hnsw.", "auto")
     keep_photos: bool | None = Field(
         None,
         description="Keep each subject's enrolment photo and face crop (encrypted) for examiners to compare "
@@ -199,12 +207,17 @@ class GalleriesPublic(BaseModel):
 
 
 class ShareCreate(BaseModel):
-    agency_id: int = Field(description="The agency that may search the gallery.")
+    agency_id: int = id_field("The agency that may search the gallery.")
 
 
 class IndexRebuildPublic(BaseModel):
     gallery_id: int = Field(description="The gallery whose index was rebuilt.")
     templates: int = Field(description="Templates in the rebuilt index.")
+
+
+class PhotoRef(BaseModel):
+    id: int = Field(description="The file's id (GET /files/{id} for its bytes).")
+    kind: str = Field(description="enrolment-source (the photo as enrolled) or enrolment-crop (the aligned face).")
 
 
 class SubjectPublic(_Public):
@@ -215,10 +228,15 @@ class SubjectPublic(_Public):
     birth_year: int | None = Field(description="Recorded birth year, for evaluation only; null when not recorded.")
     attributes: dict[str, Any] = Field(description="Every recorded attribute (for evaluation and reporting only).")
     templates: int = Field(description="The subject's enrolled templates.")
-    photos: list[tuple[int, str]] = Field(
-        description="(file id, kind) of the enrolment photos kept of the subject (GET /files/{id}); empty for "
-        "readers who may not see them, and for subjects enrolled before photos were kept."
+    photos: list[PhotoRef] = Field(
+        description="The enrolment photos kept of the subject (GET /files/{id}); empty for readers who may not "
+        "see them, and for subjects enrolled before photos were kept."
     )
+
+    @field_validator("photos", mode="before")
+    @classmethod
+    def _photo_refs(cls, value: Any) -> Any:
+        return [{"id": p[0], "kind": p[1]} if isinstance(p, (tuple, list)) else p for p in value]
 
 
 class PhotoPublic(_Public):
@@ -259,6 +277,12 @@ class EnrolmentPublic(BaseModel):
     detail: str = Field("", description="More about the outcome, when there is more to say.")
     template_id: int | None = Field(description="The new template (enrolled only).")
     sha256: str = Field(description="SHA-256 of the uploaded bytes.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What went wrong after the enrolment was committed, e.g. the gallery's index file could not "
+        "be written (with its path): the enrolment stands and searches find it; the file is rebuilt from the "
+        "database.",
+    )
 
 
 # --- policy ------------------------------------------------------------------------------------
@@ -267,12 +291,10 @@ class EnrolmentPublic(BaseModel):
 class PolicyUpdate(BaseModel):
     """Activate a policy profile: a shipped one by name, or your own as TOML text (exactly one)."""
 
-    profile: str | None = Field(None, description="The name of a shipped profile (GET /policy/profiles lists them).")
-    toml: str | None = Field(
-        None, max_length=200_000, description="A profile as TOML text, validated against the profile schema."
-    )
-    agency_id: int | None = Field(
-        None, description="The agency whose policy to set; default yours. Only operator admins name another."
+    profile: str | None = text_field("choice", "The name of a shipped profile (GET /policy/profiles lists them).", None)
+    toml: str | None = text_field("policy text", "A profile as TOML text, validated against the profile schema.", None)
+    agency_id: int | None = id_field(
+        "The agency whose policy to set; default yours. Only operator admins name another.", None
     )
 
     @model_validator(mode="after")
@@ -315,9 +337,9 @@ class PolicyProfilesPublic(BaseModel):
 
 
 class CaseCreate(BaseModel):
-    number: str = Field(description="The case number, unique within your agency (up to 120 characters).")
-    offence_category: str = Field(description=f"One of: {', '.join(OFFENCE_CATEGORIES)}.")
-    description: str = Field("", description="What the investigation is about (up to 5,000 characters).")
+    number: str = text_field("case number", "The case number, unique within your agency.")
+    offence_category: str = text_field("choice", f"One of: {', '.join(OFFENCE_CATEGORIES)}.")
+    description: str = text_field("description", "What the investigation is about.", "")
 
 
 class CasePublic(_Public):
@@ -400,33 +422,43 @@ class RequestsPublic(BaseModel):
 
 
 class DecisionCreate(BaseModel):
-    reason: str = Field(description="Why the request is approved or denied (required, up to 5,000 characters).")
+    reason: str = text_field("reason", "Why the request is approved or denied (required).")
 
 
 class SearchCreate(BaseModel):
     """What a search asks for; everything defaults to the request and the policy."""
 
-    galleries: list[int] | None = Field(
-        None, description="Gallery ids to search; default the request's. The receiving agency's own or shared ones."
+    galleries: list[Id] | None = Field(
+        None,
+        max_length=1000,
+        description="Gallery ids to search; default the request's. The receiving agency's own or shared ones.",
     )
-    k: int | None = Field(None, description="At most this many candidates (default from settings; the policy caps it).")
+    k: int | None = Field(
+        None, ge=1, le=1000, description="At most this many candidates (default from settings; the policy caps it)."
+    )
     threshold: float | None = Field(
-        None, description="Minimum score (default: the model's calibrated threshold; the policy sets a floor)."
+        None,
+        ge=-1.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="Minimum score, -1 to 1 (default: the model's calibrated threshold; the policy sets a floor).",
     )
-    face: int | None = Field(None, description="Which face of the probe, 1-based, when it has several.")
+    face: int | None = Field(None, ge=1, le=1000, description="Which face of the probe, 1-based, when it has several.")
 
 
 class VerificationCreate(BaseModel):
-    subject_id: int = Field(description="The subject to compare the request's probe with (its best template decides).")
-    threshold: float | None = Field(None, description="Minimum score for a candidate (default: the model's).")
-    face: int | None = Field(None, description="Which face of the probe, 1-based, when it has several.")
+    subject_id: int = id_field("The subject to compare the request's probe with (its best template decides).")
+    threshold: float | None = Field(
+        None, ge=-1.0, le=1.0, allow_inf_nan=False, description="Minimum score, -1 to 1 (default: the model's)."
+    )
+    face: int | None = Field(None, ge=1, le=1000, description="Which face of the probe, 1-based, when it has several.")
 
 
 class ReviewCreate(BaseModel):
     disposition: Literal["possible-match", "not-a-match", "inconclusive"] = Field(
         description="The reviewer's decision on this candidate."
     )
-    rationale: str = Field(description="Why (required): the features compared, what differs, the probe's limits.")
+    rationale: str = text_field("rationale", "Why (required): the features compared, what differs, the probe's limits.")
 
 
 class ReviewPublic(_Public):
@@ -450,8 +482,9 @@ class ReviewsPublic(BaseModel):
 
 
 class ConcludeCreate(BaseModel):
-    release: list[int] | None = Field(
+    release: list[Id] | None = Field(
         None,
+        max_length=10_000,
         description="Candidate ids released to the requesting agency; default the candidates decided "
         "'possible-match'. [] releases none.",
     )
@@ -547,22 +580,9 @@ class AuditVerificationPublic(BaseModel):
     head_hash: str = Field(description="The last good hash.")
     broken_at: int | None = Field(description="The sequence number where the chain first breaks; null when ok.")
     reason: str = Field(description="How it breaks: edited, missing, inserted or reordered, or a dropped tail.")
+    recorded: bool | None = Field(
+        None, description="Whether the check itself was recorded (false when the database cannot be written)."
+    )
 
 
-# --- documented error responses ----------------------------------------------------------------
-
-_ERROR_DESCRIPTIONS = {
-    400: "Invalid input (e.g. bytes that are not an image, an empty upload).",
-    401: "Missing, unknown or revoked token.",
-    403: "Your role (or your agency) does not allow this, or the policy refuses it: `errors` names "
-    'every failed rule (`{"rule": ..., "msg": ..., "type": "policy"}`).',
-    404: "Unknown id, or a record of another agency.",
-    409: "Clashes with what exists or with the request's state (a duplicate name, an undecided candidate).",
-    413: "Upload over the size limit.",
-    422: "Validation failed (a missing or ill-typed field, no usable face in the probe).",
-}
-
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for these error statuses, all in the error shape."""
-    return {code: {"model": ErrorPublic, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
+__all__ = ["AUTHENTICATED", "WITH_BODY", "WITH_ID", "ErrorPublic", "error_responses"]  # re-exported for the routes

@@ -4,19 +4,21 @@ frozen dataclasses."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
-from facedocket.api.schemas import GalleryPublic, UtcDatetime, _Public
-from facedocket.vocab import ALERT_STATES, DEPLOYMENT_STATES, ENTRY_STATES, SOURCE_KINDS, WATCHLIST_REASONS
+from facedocket.api.schemas import GalleryPublic, Id, UtcDatetime, _Public, text_field
+from facedocket.vocab import ALERT_STATES, DEPLOYMENT_STATES, ENTRY_STATES, SOURCE_KINDS, TEXT_LIMITS, WATCHLIST_REASONS
 
 # --- watchlists ------------------------------------------------------------------------------
 
 
 class WatchlistCreate(BaseModel):
-    name: str = Field(description="The watchlist's name, unique among your agency's galleries.")
-    source: str = Field(description='Where its photos come from, e.g. "incident reports of the Main St store".')
+    name: str = text_field("gallery name", "The watchlist's name, unique among your agency's galleries.")
+    source: str = text_field(
+        "gallery source", 'Where its photos come from, e.g. "incident reports of the Main St store".'
+    )
 
 
 class WatchlistPublic(BaseModel):
@@ -56,35 +58,43 @@ class EntriesPublic(BaseModel):
 
 
 class EntryRemove(BaseModel):
-    reason: str = Field(description="Why the entry is removed (required).")
+    reason: str = text_field("reason", "Why the entry is removed (required).")
 
 
 # --- deployments -----------------------------------------------------------------------------
 
 
 class DeploymentCreate(BaseModel):
-    name: str = Field(description="The deployment's name, unique in your agency.")
-    source: str = Field(
-        description=f"What it watches ({', '.join(SOURCE_KINDS)}): a file path on the server, an rtsp://, http:// "
-        "or udp:// URL, or /dev/videoN. Shown back without credentials."
+    name: str = text_field("deployment name", "The deployment's name, unique in your agency.")
+    source: str = text_field(
+        "video source",
+        f"What it watches ({', '.join(SOURCE_KINDS)}): a file path on the server, an rtsp://, http:// "
+        "or udp:// URL, or /dev/videoN. Shown back without credentials.",
     )
-    site: str = Field(description="The site, e.g. the store's name and address.")
-    place: str = Field(description="What the camera looks at, e.g. the entrance, inside the doors.")
-    windows: list[str] = Field(
+    site: str = text_field("site", "The site, e.g. the store's name and address.")
+    place: str = text_field("place", "What the camera looks at, e.g. the entrance, inside the doors.")
+    windows: list[Annotated[str, StringConstraints(max_length=TEXT_LIMITS["time window"])]] = Field(
+        max_length=100,
         description="When it may match: DAYS HH:MM-HH:MM each (daily, mon-fri, sat,sun; an end before the start "
-        "runs past midnight), in `timezone`."
+        "runs past midnight), in `timezone`.",
     )
-    timezone: str = Field("UTC", description="IANA time zone of the windows, e.g. Europe/London.")
-    watchlists: list[int] = Field(description="Gallery ids of the watchlists it matches (purpose `watchlist`).")
+    timezone: str = text_field("time zone", "IANA time zone of the windows, e.g. Europe/London.", "UTC")
+    watchlists: list[Id] = Field(
+        max_length=100, description="Gallery ids of the watchlists it matches (purpose `watchlist`)."
+    )
     threshold: float | None = Field(
-        None, description="Score a match must reach; default and minimum: the policy's watchlist floor."
+        None,
+        ge=-1.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="Score a match must reach; default and minimum: the policy's watchlist floor.",
     )
-    dpia_reference: str = Field("", description="Reference of its data protection impact assessment.")
+    dpia_reference: str = text_field("DPIA reference", "Reference of its data protection impact assessment.", "")
     signage: bool = Field(False, description="True when signs at the site tell people that cameras match faces.")
 
 
 class AuthorisationCreate(BaseModel):
-    reference: str = Field(description="The reference of the supervisor's authorisation decision.")
+    reference: str = text_field("authorisation reference", "The reference of the supervisor's authorisation decision.")
 
 
 class VerdictPublic(_Public):
@@ -193,7 +203,7 @@ class AlertsPublic(BaseModel):
 
 
 class AlertDecision(BaseModel):
-    reason: str = Field(description="Why the alert is confirmed or dismissed (required).")
+    reason: str = text_field("reason", "Why the alert is confirmed or dismissed (required).")
 
 
 __all__ = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import echo
+from facedocket.cli.common import ID, echo
 from facedocket.cli.service import _actor, _service, _show, json_option, token_option
 from facedocket.service import IssuedToken
 from facedocket.vocab import ROLES
@@ -85,7 +85,7 @@ def user_create(ctx: click.Context, username: str, role: str, token: str | None,
 
 
 @user.command("activation")
-@click.argument("user_id", type=int)
+@click.argument("user_id", type=ID)
 @token_option
 @json_option
 @click.pass_context
@@ -134,7 +134,7 @@ def user_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
 
 
 @user.command("deactivate")
-@click.argument("user_id", type=int)
+@click.argument("user_id", type=ID)
 @token_option
 @click.pass_context
 def user_deactivate(ctx: click.Context, user_id: int, token: str | None) -> None:
@@ -144,7 +144,7 @@ def user_deactivate(ctx: click.Context, user_id: int, token: str | None) -> None
 
 
 @user.command("activate")
-@click.argument("user_id", type=int)
+@click.argument("user_id", type=ID)
 @token_option
 @click.pass_context
 def user_activate(ctx: click.Context, user_id: int, token: str | None) -> None:
@@ -174,7 +174,7 @@ def token_create(ctx: click.Context, name: str, token: str | None, as_json: bool
 
 
 @token_group.command("revoke")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=ID)
 @token_option
 @click.pass_context
 def token_revoke(ctx: click.Context, token_id: int, token: str | None) -> None:

@@ -30,8 +30,23 @@ def _report(result: audit.Verification, as_json: bool) -> None:
     else:
         echo(f"broken at seq {result.broken_at}: {result.reason}")
         echo(f"last good link: seq {result.head_seq} hash {result.head_hash}")
+    if result.recorded is False:
+        echo("note: the database is read-only, so this check was not recorded in the audit log", err=True)
     if not result.ok:
         sys.exit(1)
+
+
+def _reaches(result: audit.Verification, events: list[dict[str, object]], head_hash: str) -> audit.Verification:
+    """``result``, failed unless the file holds the event whose hash is ``head_hash`` (a head
+    published earlier: every later export holds it, followed by the events since)."""
+    wanted = head_hash.strip().lower()
+    if not result.ok or any(str(event["hash"]) == wanted for event in events):
+        return result
+    return audit.Verification(
+        False, result.events, result.head_seq, result.head_hash, result.head_seq + 1,
+        f"the file ends at seq {result.head_seq} and holds no event with the head hash given: events up to "
+        "that head were removed, or the file is another chain",
+    )  # fmt: skip
 
 
 def _verify_each(events: list[dict[str, object]]) -> audit.Verification:
@@ -51,7 +66,9 @@ def _verify_each(events: list[dict[str, object]]) -> audit.Verification:
 @audit_group.command("verify")
 @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Verify this export (JSON Lines) offline: no database and no token needed.")  # fmt: skip
-@click.option("--head-hash", help="With --file: the published hash the chain must end at (catches a cut tail).")
+@click.option("--head-hash",
+              help="With --file: a head hash published earlier (what `audit verify` printed, or an export's "
+              "last hash); the file must hold that event (catches a tail cut before it).")  # fmt: skip
 @click.option("--each", is_flag=True,
               help="With --file: check each event's own hash only (an agency's export is not one chain).")  # fmt: skip
 @token_option
@@ -62,9 +79,12 @@ def audit_verify(
 ) -> None:
     """Walk the audit chain and report the first broken link (exit status 1) or ok.
 
-    Without --file it checks the database (auditors and admins) and compares the chain's
-    end with the head the database records; the check is recorded. With --file it checks an
-    export from `facedocket audit export` and needs nothing but the file.
+    Without --file it checks the database (auditors and admins), compares the chain's end
+    with the head the database records and prints that head: publish it. The check is
+    recorded (after the head it printed), or, on a read-only database, runs unrecorded and
+    says so. With --file it checks an export from `facedocket audit export` and needs
+    nothing but the file; with --head-hash the file must also hold the published head (an
+    export taken any time after it does, followed by the events since).
     """
     if path is None:
         if head_hash or each:
@@ -83,13 +103,7 @@ def audit_verify(
         if missing:
             raise click.ClickException(f"{path}: event {number} lacks {', '.join(missing)}; is this an audit export?")
     result = _verify_each(events) if each else audit.verify_chain(events)
-    if result.ok and head_hash and result.head_hash != head_hash.strip().lower():
-        result = audit.Verification(
-            False, result.events, result.head_seq, result.head_hash, result.head_seq + 1,
-            f"the file ends at seq {result.head_seq}, whose hash is not the head hash given: "
-            "events after it were removed, or the file is another chain",
-        )  # fmt: skip
-    _report(result, as_json)
+    _report(_reaches(result, events, head_hash) if head_hash else result, as_json)
 
 
 @audit_group.command("export")
@@ -101,15 +115,19 @@ def audit_export(ctx: click.Context, out: Path, token: str | None) -> None:
     """Export the audit log as JSON Lines, one event a line (auditors and admins).
 
     The operator agency's auditors and admins export the whole chain; another agency's get
-    its own events (verify those with `audit verify --file F --each`). Publish the head hash
-    that `audit verify` prints, so a reader can check the file with --head-hash.
+    its own events (verify those with `audit verify --file F --each`). The export is
+    recorded first, so it ends with its own event; it prints the last event's hash. A reader
+    checks the file with `audit verify --file F --head-hash H`, H being a head published
+    earlier (what `audit verify` printed), which the file must hold. On a read-only
+    database the export runs unrecorded and says so.
     """
     count = 0
     last = ""
     partial = out.with_name(out.name + ".part")  # the file appears only once it is whole
     try:
         with partial.open("w", encoding="utf-8") as f:
-            for line in _service(ctx).audit.export_audit(_actor(ctx, token)):
+            export = _service(ctx).audit.export_audit(_actor(ctx, token))
+            for line in export:
                 f.write(line + "\n")
                 count += 1
                 last = line
@@ -119,6 +137,8 @@ def audit_export(ctx: click.Context, out: Path, token: str | None) -> None:
     head = json.loads(last) if last else None
     tail = f"; last event seq {head['seq']} hash {head['hash']}" if head else ""
     echo(f"{count} events written to {out}{tail}")
+    if not export.recorded:
+        echo("note: the database is read-only, so this export was not recorded in the audit log", err=True)
 
 
 @audit_group.command("list")

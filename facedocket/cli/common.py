@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from facedocket.config import Settings
+from facedocket.service.inputs import MAX_ID
 from facedocket.types import json_default
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -29,6 +30,34 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".ti
 # C0 controls except tab and newline, DEL, C1 controls (0x9b is a one-byte CSI), and the
 # Unicode marks that reorder or hide text (bidirectional embeddings, overrides, isolates).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+if TYPE_CHECKING:
+    _IntParam = click.ParamType[int]  # generic from click 8.4
+else:
+    _IntParam = click.ParamType
+
+
+class IdType(_IntParam):
+    """A record's id on the command line: a whole number from 1 to 2**63-1 (what a table holds)."""
+
+    name = "id"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not an id (a whole number)", param, ctx)
+        if not 1 <= number <= MAX_ID:
+            self.fail(f"{value} is not an id: ids run from 1 to {MAX_ID}", param, ctx)
+        return number
+
+
+ID = IdType()
+"""The click type of every id argument and option."""
 
 
 def clean(text: object) -> str:

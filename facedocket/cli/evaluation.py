@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import _echo_json, echo
+from facedocket.cli.common import ID, _echo_json, echo
 from facedocket.cli.service import _actor, _plain, _service, _show, _table, json_option, token_option
 
 
@@ -106,7 +106,7 @@ def _evaluation_text(run: dict[str, Any]) -> str:
 
 
 @evaluation_group.command("show")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=ID)
 @token_option
 @json_option
 @click.pass_context
@@ -121,7 +121,7 @@ def evaluation_show(ctx: click.Context, run_id: int, token: str | None, as_json:
 
 
 @evaluation_group.command("calibrate")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=ID)
 @click.option("--target-fmr", type=float, required=True, help="The false match rate to hold, e.g. 0.001.")
 @click.option("--gallery", "gallery_ref", help="Only for this gallery (name or id); default every gallery.")
 @token_option

@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import MOMENT, _when, echo, settings_of, write_private
+from facedocket.cli.common import ID, MOMENT, _when, echo, settings_of, write_private
 from facedocket.cli.service import (
     _actor,
     _service,
@@ -75,8 +75,8 @@ def _hold_line(hold: HoldInfo) -> str:
 
 
 @hold_group.command("place")
-@click.option("--case", "case_id", type=int, help="Hold this case (id, see `facedocket case list`).")
-@click.option("--subject", "subject_id", type=int, help="Hold this subject (id, see `facedocket subject list`).")
+@click.option("--case", "case_id", type=ID, help="Hold this case (id, see `facedocket case list`).")
+@click.option("--subject", "subject_id", type=ID, help="Hold this subject (id, see `facedocket subject list`).")
 @click.option("--reason", required=True, help="The order or proceeding the hold serves (recorded).")
 @token_option
 @json_option
@@ -98,7 +98,7 @@ def hold_place(
 
 
 @hold_group.command("release")
-@click.argument("hold_id", type=int)
+@click.argument("hold_id", type=ID)
 @token_option
 @json_option
 @click.pass_context
@@ -213,7 +213,7 @@ def subject_create(
 
 
 @subject.command("erase")
-@click.argument("subject_id", type=int)
+@click.argument("subject_id", type=ID)
 @click.option("--reason", required=True, help="Why: e.g. the data subject's request and its date (recorded).")
 @click.option("--certificate", "certificate_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the erasure certificate here (default HOME/erasures/erasure-<id>.json).")  # fmt: skip
@@ -228,7 +228,8 @@ def subject_erase(
     templates, index entries, consent records and every candidate entry that names it.
 
     A legal hold on the subject refuses it. The audit log keeps that the erasure happened,
-    with the subject's reference only as a SHA-256. The erasure certificate (what was
+    with the subject's reference only as a keyed hash (HMAC-SHA256 under a key derived from
+    secret_key: a list of names cannot confirm it). The erasure certificate (what was
     deleted, when, by whom, and the audit event that records it) is written as JSON.
     """
     certificate = _service(ctx).oversight.erase_subject(_actor(ctx, token), subject_id, reason).as_dict()
@@ -244,7 +245,7 @@ def subject_erase(
 
 
 @subject.command("export")
-@click.argument("subject_id", type=int)
+@click.argument("subject_id", type=ID)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The JSON file to write (readable by you only: it holds biometric templates).")  # fmt: skip
 @token_option
@@ -271,7 +272,7 @@ def consent_group() -> None:
 
 
 @consent_group.command("record")
-@click.argument("subject_id", type=int)
+@click.argument("subject_id", type=ID)
 @click.option("--given-by", required=True, help='Who consented, and how, e.g. "Ann Lee (signed form 17)".')
 @click.option("--purpose", required=True, help="What the consent is for.")
 @click.option("--given", type=MOMENT, help="When it was given (default now).")
@@ -295,7 +296,7 @@ def consent_record(
 
 
 @consent_group.command("withdraw")
-@click.argument("subject_id", type=int)
+@click.argument("subject_id", type=ID)
 @token_option
 @json_option
 @click.pass_context

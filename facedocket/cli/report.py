@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import echo
+from facedocket.cli.common import ID, echo
 from facedocket.cli.service import _actor, _service, token_option
 from facedocket.oversight import transparency
 
@@ -19,7 +19,7 @@ def report_group() -> None:
 
 @report_group.command("transparency")
 @click.option("--period", required=True, help="A year (2026), a quarter (2026Q3) or a month (2026-07), in UTC.")
-@click.option("--agency", "agency_id", type=int,
+@click.option("--agency", "agency_id", type=ID,
               help="One agency's id. Default: yours, or all agencies for operator auditors and admins.")  # fmt: skip
 @click.option("--field-set", type=click.Choice(list(transparency.FIELD_SETS)), default="full", show_default=True,
               help="The fields one law asks for (see docs/transparency.md).")  # fmt: skip

@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import _echo_json, echo
+from facedocket.cli.common import ID, _echo_json, echo
 from facedocket.cli.policy import policy as policy_group
 from facedocket.cli.service import (
     _actor,
@@ -50,7 +50,7 @@ def _when(moment: object) -> str:
 
 @policy_group.command("activate")
 @click.argument("profile", metavar="NAME|FILE")
-@click.option("--agency", "agency_id", type=int,
+@click.option("--agency", "agency_id", type=ID,
               help="Activate it for this agency (operator admins only); default your own.")  # fmt: skip
 @token_option
 @json_option
@@ -114,7 +114,7 @@ def case_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
 
 
 @case_group.command("show")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=ID)
 @token_option
 @json_option
 @click.pass_context
@@ -187,7 +187,7 @@ def _status_line(info: RequestInfo, verb: str) -> str:
 
 @request_group.command("file")
 @click.argument("probe", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--case", "case_id", type=int, required=True, help="Case id (see `facedocket case list`).")
+@click.option("--case", "case_id", type=ID, required=True, help="Case id (see `facedocket case list`).")
 @click.option("--legal-basis", type=click.Choice(LEGAL_BASES), required=True, help="The legal basis of the search.")
 @click.option("--justification", required=True, help="Why this search is necessary.")
 @click.option("--document-type", default="", help='The legal document, e.g. "court order".')
@@ -236,7 +236,7 @@ def request_file(
 
 
 @request_group.command("submit")
-@click.argument("request_id", type=int)
+@click.argument("request_id", type=ID)
 @token_option
 @json_option
 @click.pass_context
@@ -250,7 +250,7 @@ def request_submit(ctx: click.Context, request_id: int, token: str | None, as_js
 
 
 @request_group.command("approve")
-@click.argument("request_id", type=int)
+@click.argument("request_id", type=ID)
 @click.option("--reason", required=True, help="Why the request is approved (recorded).")
 @token_option
 @json_option
@@ -262,7 +262,7 @@ def request_approve(ctx: click.Context, request_id: int, reason: str, token: str
 
 
 @request_group.command("deny")
-@click.argument("request_id", type=int)
+@click.argument("request_id", type=ID)
 @click.option("--reason", required=True, help="Why the request is denied (recorded).")
 @token_option
 @json_option
@@ -280,7 +280,7 @@ def request_deny(ctx: click.Context, request_id: int, reason: str, token: str | 
 
 
 @request_group.command("show")
-@click.argument("request_id", type=int)
+@click.argument("request_id", type=ID)
 @token_option
 @json_option
 @click.pass_context
@@ -330,7 +330,7 @@ def request_list(ctx: click.Context, status: str | None, limit: int, token: str 
 
 
 @request_group.command("probe")
-@click.argument("request_id", type=int)
+@click.argument("request_id", type=ID)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Write the probe photo to this file.")  # fmt: skip
 @token_option
@@ -368,8 +368,8 @@ def _review_table(reviews: list[ReviewInfo]) -> list[str]:
 
 
 @request_group.command("review")
-@click.argument("request_id", type=int)
-@click.argument("candidate_id", type=int)
+@click.argument("request_id", type=ID)
+@click.argument("candidate_id", type=ID)
 @click.option("--disposition", type=click.Choice(DISPOSITIONS), required=True, help="Your decision on the candidate.")
 @click.option("--rationale", required=True, help="Why (what you compared); recorded.")
 @token_option
@@ -390,7 +390,7 @@ def request_review(
 
 
 @request_group.command("reviews")
-@click.argument("request_id", type=int)
+@click.argument("request_id", type=ID)
 @token_option
 @json_option
 @click.pass_context
@@ -401,7 +401,7 @@ def request_reviews(ctx: click.Context, request_id: int, token: str | None, as_j
 
 
 @request_group.command("conclude")
-@click.argument("request_id", type=int)
+@click.argument("request_id", type=ID)
 @click.option("--release", "release", type=int, multiple=True,
               help="Candidate id to release to the requester (repeatable); default: the possible matches.")  # fmt: skip
 @token_option
@@ -424,7 +424,7 @@ def request_conclude(
 
 
 @request_group.command("close")
-@click.argument("request_id", type=int)
+@click.argument("request_id", type=ID)
 @token_option
 @json_option
 @click.pass_context
@@ -435,7 +435,7 @@ def request_close(ctx: click.Context, request_id: int, token: str | None, as_jso
 
 
 @request_group.command("export")
-@click.argument("request_id", type=int)
+@click.argument("request_id", type=ID)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The HTML file to write.")  # fmt: skip
 @token_option

@@ -10,6 +10,7 @@ Commands act as the user whose token is given by ``--token``, ``FACEDOCKET_TOKEN
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import _echo_json, _progress, echo, settings_of, write_private
+from facedocket.cli.common import ID, _echo_json, _progress, echo, settings_of, write_private
 from facedocket.errors import Unauthorized
 from facedocket.service import (
     EMPTY_LABEL,
@@ -29,6 +30,7 @@ from facedocket.service import (
     open_service,
     read_source,
 )
+from facedocket.service.inputs import MAX_ID
 
 TOKEN_FILE = "token"
 
@@ -201,7 +203,7 @@ def gallery_show(ctx: click.Context, gallery_ref: str, token: str | None) -> Non
 
 @gallery.command("share")
 @click.argument("gallery_ref")
-@click.option("--agency", "agency_id", type=int, required=True, help="Agency id to share with.")
+@click.option("--agency", "agency_id", type=ID, required=True, help="Agency id to share with.")
 @click.option("--revoke", is_flag=True, help="Stop sharing instead.")
 @token_option
 @click.pass_context
@@ -212,6 +214,10 @@ def gallery_share(ctx: click.Context, gallery_ref: str, agency_id: int, revoke: 
         actor, service.galleries.gallery_by_name(actor, gallery_ref).id, agency_id, not revoke
     )
     echo(f"gallery {info.id} shared with agencies: {list(info.shared_with) or 'none'}")
+
+
+INDEX_NOT_WRITTEN = 3
+"""Exit status of `enroll` when everything was committed but the index or outcome file could not be written."""
 
 
 @cli.command()
@@ -233,6 +239,11 @@ def enroll(
     Resumable: photos already in the gallery (same SHA-256) are skipped. Every photo gets
     an outcome: enrolled, already-enrolled, duplicate, no-face, several-faces,
     below-quality or invalid-image.
+
+    Exit status 0 when done; 1 on an error (the photos of earlier batches stay enrolled:
+    run it again to go on); 3 when everything was enrolled and committed but the gallery's
+    index file or the outcome file could not be written (the message names it; the index
+    is rebuilt from the database, or run `facedocket index rebuild`).
     """
     service, actor = _service(ctx), _actor(ctx, token)
     target = service.galleries.gallery_by_name(actor, gallery_ref)
@@ -242,6 +253,10 @@ def enroll(
         report = service.enrolment.enroll(actor, target.id, items, outcomes, advance, batch_size)
     summary = ", ".join(f"{k} {v}" for k, v in report.as_dict()["counts"].items() if v)  # type: ignore[attr-defined]
     _show(report.as_dict(), as_json, f"{len(items)} photos: {summary}; outcomes in {outcomes}")
+    for warning in report.warnings:
+        echo(f"Warning: the enrolment is committed, but {warning}", err=True)
+    if report.warnings:
+        sys.exit(INDEX_NOT_WRITTEN)
 
 
 @cli.group()
@@ -251,7 +266,7 @@ def subject() -> None:
 
 @subject.command("list")
 @click.argument("gallery_ref")
-@click.option("--offset", type=int, default=0, help="Skip this many.")
+@click.option("--offset", type=click.IntRange(0, MAX_ID), default=0, help="Skip this many.")
 @click.option("--limit", type=int, default=100, help="Show at most this many.")
 @token_option
 @json_option
@@ -268,7 +283,7 @@ def subject_list(
 
 
 @subject.command("delete")
-@click.argument("subject_id", type=int)
+@click.argument("subject_id", type=ID)
 @token_option
 @click.pass_context
 def subject_delete(ctx: click.Context, subject_id: int, token: str | None) -> None:
@@ -344,7 +359,7 @@ face_option = click.option("--face", type=int, help="Face N of the probe when it
 
 
 @cli.command()
-@click.argument("request_id", type=int)
+@click.argument("request_id", type=ID)
 @click.option("--gallery", "galleries", multiple=True,
               help="Gallery name or id (repeatable); default: the galleries the request names.")  # fmt: skip
 @click.option("-k", "--k", "k", type=int, help="Most candidates to return (default 10; the policy sets a maximum).")
@@ -373,8 +388,8 @@ def search(
 
 
 @cli.command()
-@click.argument("request_id", type=int)
-@click.argument("subject_id", type=int)
+@click.argument("request_id", type=ID)
+@click.argument("subject_id", type=ID)
 @threshold_option
 @face_option
 @token_option
@@ -418,7 +433,7 @@ def searches_list(ctx: click.Context, limit: int, token: str | None, as_json: bo
 
 
 @searches.command("show")
-@click.argument("search_id", type=int)
+@click.argument("search_id", type=ID)
 @token_option
 @json_option
 @click.pass_context

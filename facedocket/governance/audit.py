@@ -72,6 +72,7 @@ class Verification:
     head_hash: str
     broken_at: int | None = None
     reason: str = ""
+    recorded: bool | None = None  # whether the check itself was recorded (None: offline, nothing to record in)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +82,7 @@ class Verification:
             "head_hash": self.head_hash,
             "broken_at": self.broken_at,
             "reason": self.reason,
+            "recorded": self.recorded,
         }
 
 

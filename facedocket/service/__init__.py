@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from facedocket.config import Settings
+from facedocket.errors import StorageReadOnly
 from facedocket.governance.permissions import Actor
 from facedocket.matching.index import KINDS as INDEX_KINDS
 from facedocket.service.accounts import Accounts, AgencyInfo, IssuedToken, UserInfo
@@ -79,6 +80,11 @@ class Service:
         return self.ctx.settings
 
     @property
+    def read_only(self) -> bool:
+        """Whether the database was opened read-only (nothing can be recorded or changed)."""
+        return self.ctx.read_only
+
+    @property
     def engine(self) -> Engine:
         return self.ctx.engine
 
@@ -98,6 +104,18 @@ class Service:
     def indexes(self) -> IndexManager:
         return self.ctx.indexes
 
+    def require_writable(self, why: str) -> None:
+        """Raise :class:`StorageReadOnly` (its message naming what cannot be written, then
+        ``why``) when the database or the data directory cannot be written."""
+        where = []
+        if self.read_only:
+            where.append(f"the database {self.ctx.where()}")
+        home = self.settings.home
+        if not db.directory_writable(home) or not db.directory_writable(home / "index"):
+            where.append(f"the data directory {home}")
+        if where:
+            raise StorageReadOnly(f"{' and '.join(where)} cannot be written (read-only); {why}")
+
     def close(self) -> None:
         """Stop the video workers, write indexes with unsaved changes and release the
         database connections."""
@@ -115,13 +133,27 @@ def open_service(
 
     ``clock`` and ``pipeline`` are seams: tests pass a fixed clock, and one pipeline shared
     by many services so the models load once.
+
+    A SQLite database that cannot be written (a read-only file system, say) opens read-only
+    when it needs no migration: everything that only reads works, and whatever would write
+    raises :class:`~facedocket.errors.StorageReadOnly` (``service.read_only`` says so).
     """
     settings = settings or Settings()
     settings.prepare_home()
-    engine = db.make_engine(settings.resolved_database_url())
-    if migrate:
+    url = settings.resolved_database_url()
+    read_only = db.opens_read_only(url)
+    engine = db.make_engine(url)
+    if migrate and read_only:
+        current, head = db.current_revision(engine), db.head_revision()
+        if current != head:
+            engine.dispose()
+            raise StorageReadOnly(
+                f"the database {db.sqlite_path(url)} is read-only and at schema {current}, not {head}: "
+                "open it once where it can be written, so it is migrated"
+            )
+    elif migrate:
         db.migrate(engine)
-    return Service(Context(settings, engine, clock, pipeline))
+    return Service(Context(settings, engine, clock, pipeline, read_only=read_only))
 
 
 __all__ = [

@@ -14,6 +14,7 @@ does not bring them back (an admin hands out a new activation token).
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,13 +22,15 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound, StorageReadOnly, Unauthorized
 from facedocket.governance.permissions import Actor, require
 from facedocket.service.context import SYSTEM, Area, Who
 from facedocket.service.inputs import text
 from facedocket.store.queries import accounts as queries
 from facedocket.store.tables import Agency, ApiToken, User
 from facedocket.vocab import ROLES
+
+log = logging.getLogger("facedocket.accounts")
 
 TOKEN_PREFIX = "fd_"
 TOKEN_USE_EVENT_EVERY = timedelta(minutes=10)
@@ -235,29 +238,66 @@ class Accounts(Area):
             token.revoked = self.clock()
             self.ctx.audit(session, actor, "token.revoked", "token", token.id, {"user_id": owner.id})
 
-    def authenticate(self, secret: str | None) -> Actor:
-        """The actor a bearer token stands for; :class:`Unauthorized` if none."""
-        if not secret or not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
-            raise Unauthorized("missing or malformed token; send `Authorization: Bearer fd_...`")
-        with self.ctx.write() as session:
+    def authenticate(self, secret: str | None, client: str | None = None) -> Actor:
+        """The actor a bearer token stands for; :class:`Unauthorized` if none.
+
+        ``client`` is the caller's address (the API passes it): a client past
+        ``auth_failure_limit`` failures within ``auth_failure_window_s`` gets
+        :class:`~facedocket.errors.TooManyRequests` without its token being looked at. The
+        lookup is a read; a write happens only to record a token's use (at most every
+        :data:`TOKEN_USE_EVENT_EVERY`) or a refusal (bounded, see :mod:`.signins`)."""
+        now = self.clock()
+        self._record_counted(now)
+        if client is not None:
+            self.ctx.sign_ins.check(client, now)
+        if not secret:
+            raise Unauthorized("missing token; send `Authorization: Bearer fd_...`")
+        if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+            self._failed(client, now)
+            raise Unauthorized("malformed token; send `Authorization: Bearer fd_...`")
+        with self.ctx.read() as session:
             token = queries.token_by_hash(session, hash_token(secret))
             user = queries.user(session, token.user_id) if token is not None else None
             refused = self._refusal(token, user)
-            if refused or token is None or user is None:
-                self.ctx.audit(session, SYSTEM, "auth.refused", "token", token.id if token else "unknown",
-                               {"prefix": secret[:10], "why": refused},
-                               agency_id=user.agency_id if user else None)  # fmt: skip
-            else:
-                agency = queries.agency(session, user.agency_id)
-                actor = Actor(user.id, user.username, user.agency_id, user.role, bool(agency and agency.is_operator),
-                              activation=token.kind == ACTIVATION, token_id=token.id)  # fmt: skip
-                now = self.clock()
-                if token.last_used is None or now - token.last_used > TOKEN_USE_EVENT_EVERY:
-                    # Token use is recorded at most once per token per TOKEN_USE_EVENT_EVERY.
-                    self.ctx.audit(session, actor, "auth.token_used", "token", token.id, {"prefix": token.prefix})
-                    token.last_used = now
-                return actor
-        raise Unauthorized(refused)
+            agency = queries.agency(session, user.agency_id) if user is not None and not refused else None
+        if refused or token is None or user is None:
+            self._failed(client, now)
+            if self.ctx.sign_ins.record_refusal(client, now) and not self.ctx.read_only:
+                details = {"prefix": secret[:10], "why": refused, "client": client or "local"}
+                self.ctx.record(SYSTEM, "auth.refused", "token", token.id if token else "unknown", details,
+                                agency_id=user.agency_id if user else None)  # fmt: skip
+            raise Unauthorized(refused)
+        actor = Actor(user.id, user.username, user.agency_id, user.role, bool(agency and agency.is_operator),
+                      activation=token.kind == ACTIVATION, token_id=token.id)  # fmt: skip
+        if _use_due(token.last_used, now) and not self.ctx.read_only:  # a read-only database records nothing
+            self._record_use(actor, token.id, now)
+        return actor
+
+    def _record_use(self, actor: Actor, token_id: int, now: datetime) -> None:
+        """Record a token's use, once per TOKEN_USE_EVENT_EVERY (re-checked under the row's lock);
+        a database that turned out read-only records nothing, and the sign-in stands."""
+        try:
+            with self.ctx.write() as session:
+                row = queries.lock_token(session, token_id)
+                if row is not None and _use_due(row.last_used, now):
+                    self.ctx.audit(session, actor, "auth.token_used", "token", row.id, {"prefix": row.prefix})
+                    row.last_used = now
+        except StorageReadOnly:
+            log.warning("token %s was used but the database is read-only: the use is not recorded", token_id)
+
+    def _failed(self, client: str | None, now: datetime) -> None:
+        if client is not None:
+            self.ctx.sign_ins.failed(client, now)
+
+    def _record_counted(self, now: datetime, force: bool = False) -> None:
+        """Record the refusals a finished period counted without recording them one by one."""
+        counted = self.ctx.sign_ins.ended(now, force)
+        if counted is not None and not self.ctx.read_only:
+            self.ctx.record(SYSTEM, "auth.refusals_counted", "token", "unknown", counted)
+
+    def flush_refusals(self) -> None:
+        """Record the refusals counted so far (the server calls this when it stops)."""
+        self._record_counted(self.clock(), force=True)
 
     def _refusal(self, token: ApiToken | None, user: User | None) -> str:
         if token is None or token.revoked is not None:
@@ -267,3 +307,7 @@ class Accounts(Area):
         if user is None or not user.active:
             return "this token's user is deactivated"
         return ""
+
+
+def _use_due(last_used: datetime | None, now: datetime) -> bool:
+    return last_used is None or now - last_used > TOKEN_USE_EVENT_EVERY

@@ -4,16 +4,20 @@ Every action appends its event through :meth:`facedocket.service.context.Context
 the same transaction as the action. Reading the log is itself recorded: a listing
 (``audit.listed``), a verification (``audit.verified``) and an export (``audit.exported``).
 An agency's auditor sees the agency's own events; the operator agency's auditors see all.
+
+A verification and an export also work on a database that cannot be written (a copy on
+read-only media, a read-only file system): the read is recorded when it can be, and when
+it cannot the check or the export still runs and says that it was not recorded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from facedocket.errors import InvalidInput
+from facedocket.errors import InvalidInput, StorageReadOnly
 from facedocket.governance import audit as chain
 from facedocket.governance.permissions import Actor, require
 from facedocket.service.context import Area
@@ -51,6 +55,25 @@ class EventInfo:
         return dict(self.__dict__)
 
 
+class AuditExport:
+    """An export's lines (iterate over it), and whether the export was recorded
+    (``recorded``; ``not_recorded`` says why not)."""
+
+    def __init__(self, lines: Iterator[str], not_recorded: str = "") -> None:
+        self._lines = lines
+        self.not_recorded = not_recorded
+
+    @property
+    def recorded(self) -> bool:
+        return not self.not_recorded
+
+    def __iter__(self) -> Iterator[str]:
+        return self._lines
+
+    def __next__(self) -> str:
+        return next(self._lines)
+
+
 class AuditLog(Area):
     """Reading, verifying and exporting the audit log (see the module docstring)."""
 
@@ -72,18 +95,27 @@ class AuditLog(Area):
         with self.ctx.read() as session:
             head = queries.head(session)
             result = chain.verify_chain((event_dict(e) for e in queries.events(session)), expect_head=head)
-        self.ctx.record(actor, "audit.verified", "audit", "chain", result.as_dict())
-        return result
+        details = {k: v for k, v in result.as_dict().items() if k != "recorded"}
+        try:
+            self.ctx.record(actor, "audit.verified", "audit", "chain", details)
+        except StorageReadOnly:
+            return replace(result, recorded=False)
+        return replace(result, recorded=True)
 
-    def export_audit(self, actor: Actor) -> Iterator[str]:
+    def export_audit(self, actor: Actor) -> AuditExport:
         """The whole chain as JSON Lines (operator auditors) or, for an agency's auditor, the
         agency's own events — which still verify, each against its stored hash, but not as one
         chain. The role is checked and the export recorded when this is called, before any
-        line is read."""
+        line is read (so the export holds its own event); on a read-only database it is not
+        recorded, and the answer says so."""
         require(actor, "audit.read")
         scope = self.scope(actor)
-        self.ctx.record(actor, "audit.exported", "audit", "chain", {"scope": "all" if scope is None else "agency"})
-        return self._lines(scope)
+        try:
+            self.ctx.record(actor, "audit.exported", "audit", "chain",
+                            {"scope": "all" if scope is None else "agency"})  # fmt: skip
+        except StorageReadOnly as exc:
+            return AuditExport(self._lines(scope), str(exc))
+        return AuditExport(self._lines(scope))
 
     def _lines(self, scope: int | None) -> Iterator[str]:
         with self.ctx.read() as session:

@@ -15,21 +15,27 @@ must be registered in :data:`facedocket.vocab.AUDIT_ACTIONS`, and details are bo
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from facedocket.config import Settings
+from facedocket.errors import FaceDocketError, StorageFull, StorageReadOnly
 from facedocket.governance import audit as chain
 from facedocket.governance.permissions import Actor
 from facedocket.service.files import FileStore
 from facedocket.service.indexes import IndexManager
+from facedocket.service.probes import AnalysedProbe, ProbeCache, analyse
+from facedocket.service.signins import SignInGuard
 from facedocket.store import db
 from facedocket.store.queries import audit as audit_queries
 from facedocket.store.tables import AuditEvent
@@ -49,6 +55,23 @@ MAX_DETAIL_ITEMS = 1000
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+_FULL = ("database or disk is full", "no space left on device", "could not extend file", "disk full")
+_READ_ONLY = ("readonly database", "read-only file system", "read-only transaction")
+
+
+def storage_error(exc: OperationalError, where: str) -> FaceDocketError | OperationalError:
+    """SQLite's and PostgreSQL's "disk is full" as :class:`StorageFull` and "read-only" as
+    :class:`StorageReadOnly`, with the database's own words; any other error as it is."""
+    words = str(exc.orig) if exc.orig is not None else str(exc)
+    lowered = words.lower()
+    if any(marker in lowered for marker in _FULL):
+        return StorageFull(f"the database {where} could not be written ({words}); nothing of this was saved: "
+                           "free space on its disk")  # fmt: skip
+    if any(marker in lowered for marker in _READ_ONLY):
+        return StorageReadOnly(f"the database {where} cannot be written ({words}); nothing of this was saved")
+    return exc
 
 
 class Who:
@@ -100,15 +123,24 @@ class Context:
     """The shared parts of every area (see the module docstring)."""
 
     def __init__(
-        self, settings: Settings, engine: Engine, clock: Clock = system_clock, pipeline: FacePipeline | None = None
+        self,
+        settings: Settings,
+        engine: Engine,
+        clock: Clock = system_clock,
+        pipeline: FacePipeline | None = None,
+        read_only: bool = False,
     ) -> None:
         self.settings = settings
+        self.read_only = read_only
         self.engine = engine
         self.clock = clock
         self.sessions = db.session_factory(engine)
         self.sqlite = engine.dialect.name == "sqlite"
+        self._sqlite_writer = threading.RLock()
         self.indexes = IndexManager(settings.home / "index", self.sessions)
         self.files = FileStore(settings, clock)
+        self.sign_ins = SignInGuard(settings.auth_failure_limit, timedelta(seconds=settings.auth_failure_window_s))
+        self.probes = ProbeCache(settings.probe_cache_size, timedelta(seconds=settings.probe_cache_ttl_s), clock)
         self._pipeline: FacePipeline | None = pipeline
         self._pipeline_lock = threading.Lock()
         self.hooks = Hooks()
@@ -132,11 +164,34 @@ class Context:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: commits when the block ends, rolls back on any error. On
-        SQLite it takes the write lock at once (BEGIN IMMEDIATE)."""
-        with self.sessions() as session, session.begin():
-            if self.sqlite:
-                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-            yield session
+        SQLite it takes the write lock at once (BEGIN IMMEDIATE).
+
+        Raises:
+            StorageReadOnly: the database cannot be written (opened read-only, a read-only
+                file system, a read-only PostgreSQL transaction).
+            StorageFull: the disk under the database is full; nothing of the block was saved.
+        """
+        if self.read_only:
+            raise StorageReadOnly(f"the database is read-only ({self.where()}); nothing can be recorded or changed")
+        # On SQLite the threads of this process queue for the write lock here, woken as soon
+        # as it is free, instead of in SQLite's busy handler, which polls with sleeps of up to
+        # 100 ms and under 30 concurrent writers left some waiting for seconds.
+        with self._sqlite_writer if self.sqlite else contextlib.nullcontext():
+            try:
+                with self.sessions() as session, session.begin():
+                    if self.sqlite:
+                        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+                    yield session
+            except OperationalError as exc:
+                mapped = storage_error(exc, self.where())
+                if mapped is exc:
+                    raise
+                raise mapped from exc
+
+    def where(self) -> str:
+        """The database, for messages: the SQLite file, or the PostgreSQL host and name."""
+        url = self.engine.url
+        return str(db.sqlite_path(self.settings.resolved_database_url()) or url.render_as_string(hide_password=True))
 
     def audit(
         self,
@@ -175,6 +230,14 @@ class Context:
         """Append one event in a transaction of its own (an action with nothing else to write)."""
         with self.write() as session:
             self.audit(session, actor, action, object_type, object_id, details, agency_id)
+
+    def probe_faces(self, data: bytes, model_id: str | None = None) -> AnalysedProbe:
+        """A probe photo's size and faces (decoded with the limits, so InvalidImage for what is
+        not a safe image) with the templates of ``model_id`` (default: the pipeline's model),
+        computed once and kept a while (:mod:`facedocket.service.probes`)."""
+        pipeline = self.pipeline if model_id is None else self.pipeline.for_model(model_id)
+        key = (hashlib.sha256(data).hexdigest(), pipeline.model_id)
+        return self.probes.get(key, lambda: analyse(pipeline, data))
 
     def close(self) -> None:
         """Write indexes with unsaved changes and release the database connections."""

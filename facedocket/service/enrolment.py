@@ -21,25 +21,28 @@ the face's box and landmarks. The audit event names them by SHA-256 only.
 from __future__ import annotations
 
 import csv
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from facedocket.errors import InvalidImage, InvalidInput
+from facedocket.csvcells import csv_cell
+from facedocket.errors import InvalidImage, InvalidInput, StorageFull, StorageReadOnly
 from facedocket.governance.permissions import Actor, require
 from facedocket.governance.retention import photos_kept
 from facedocket.oversight.evaluation import list_identities
 from facedocket.service.context import Area
 from facedocket.service.galleries import owned_gallery
 from facedocket.service.indexes import bump
-from facedocket.service.inputs import text
+from facedocket.service.inputs import birth_year, text
 from facedocket.service.policy import policy_of
 from facedocket.store.queries import enrolment as queries
 from facedocket.store.queries import galleries as gallery_queries
@@ -71,14 +74,27 @@ class Outcome:
     template_id: int | None = None
     sha256: str = ""
     subject_id: int | None = None
+    index_error: str = ""  # an upload's: the index file could not be written after the commit
 
 
 @dataclass
 class EnrolmentReport:
+    """What an enrolment did. ``index_error`` says, with its path, that the gallery's index
+    file could not be written after the enrolments were committed (they stand; searches use
+    the index in memory, and the next process rebuilds the file from the database);
+    ``outcomes_error`` the same of the outcome file."""
+
     counts: Counter[str] = field(default_factory=Counter)
     outcomes_file: str | None = None
     seconds: float = 0.0
     outcomes: list[Outcome] = field(default_factory=list)
+    index_error: str | None = None
+    outcomes_error: str | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """What failed after the enrolments were committed."""
+        return [w for w in (self.outcomes_error, self.index_error) if w]
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -86,6 +102,8 @@ class EnrolmentReport:
             "images": sum(self.counts.values()),
             "outcomes_file": self.outcomes_file,
             "seconds": round(self.seconds, 3),
+            "index_error": self.index_error,
+            "outcomes_error": self.outcomes_error,
         }
 
 
@@ -124,12 +142,9 @@ def _subject_fields(attributes: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {"attributes": {}}
     for key, value in attributes.items():
         if key == "sex":
-            fields["sex"] = str(value)
+            fields["sex"] = text(str(value), "sex")
         elif key == "birth_year":
-            try:
-                fields["birth_year"] = int(value)
-            except (TypeError, ValueError):
-                raise InvalidInput(f"birth_year must be a year, got {value!r}") from None
+            fields["birth_year"] = birth_year(value)
         else:
             fields["attributes"][key] = value
     return fields
@@ -165,12 +180,30 @@ class Enrolment(Area):
                 writer.flush()
                 if progress:
                     progress(len(batch))
-        finally:
+        except (StorageFull, StorageReadOnly) as exc:
+            writer.close()  # never raises: its own trouble never hides the database's
+            with suppress(Exception):  # the index is a cache: its trouble never hides the database's
+                self._save_index(gallery_id)
+            raise type(exc)(
+                f"{exc}; {report.counts['enrolled']} photo(s) of this run were enrolled and committed before it "
+                "(run it again to go on: what is enrolled is skipped)"
+            ) from exc
+        except BaseException:
             writer.close()
-            self.ctx.indexes.get(gallery_id)
-            self.ctx.indexes.save_if_due(gallery_id)
+            with suppress(Exception):
+                self._save_index(gallery_id)
+            raise
+        writer.close()
+        report.outcomes_error = writer.error
+        report.index_error = self._save_index(gallery_id)
         report.seconds = time.perf_counter() - start
         return report
+
+    def _save_index(self, gallery_id: int) -> str | None:
+        """Bring the gallery's index level and write its file when due; the write failure, if any."""
+        self.ctx.indexes.get(gallery_id)
+        self.ctx.indexes.save_if_due(gallery_id)
+        return self.ctx.indexes.take_failure(gallery_id)
 
     def enroll_image(
         self,
@@ -182,7 +215,8 @@ class Enrolment(Area):
     ) -> Outcome:
         """Enrol one uploaded photo; the outcome says what happened."""
         item = EnrolItem(text(reference, "subject reference", required=True), "upload", data, attributes or {})
-        return self.enroll(actor, gallery_id, [item]).outcomes[0]
+        report = self.enroll(actor, gallery_id, [item])
+        return replace(report.outcomes[0], index_error=report.index_error or "")
 
     def _enrol_batch(self, actor: Actor, gallery_id: int, batch: list[EnrolItem], earlier: set[str]) -> list[Outcome]:
         """Enrol one batch; ``earlier`` holds the SHA-256 of photos met earlier in this run."""
@@ -388,27 +422,55 @@ def _batches(items: Iterable[EnrolItem], size: int) -> Iterator[list[EnrolItem]]
 
 
 class _OutcomeWriter:
-    """Appends outcomes to a CSV file as each batch completes."""
+    """Appends outcomes to a CSV file as each batch completes. The file names subjects and
+    photos, so it is created readable by its owner only (0600, whatever the umask), and every
+    cell goes through :func:`facedocket.csvcells.csv_cell` (a reference typed as a formula is
+    shown, never run, by a spreadsheet)."""
 
     def __init__(self, path: Path | None) -> None:
-        self._file = None
+        self._file: TextIO | None = None
         self._writer: Any = None
+        self.path = path
+        self.error: str | None = None  # the file could not be written (a full disk): enrolment goes on
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            new = not path.exists() or path.stat().st_size == 0
-            self._file = path.open("a", newline="", encoding="utf-8")
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with suppress(PermissionError):  # another user's file: theirs to keep private
+                os.fchmod(fd, 0o600)
+            new = os.fstat(fd).st_size == 0
+            self._file = os.fdopen(fd, "a", newline="", encoding="utf-8")
             self._writer = csv.writer(self._file)
             if new:
                 self._writer.writerow(OUTCOME_COLUMNS)
 
     def write(self, o: Outcome) -> None:
         if self._writer is not None:
-            self._writer.writerow([o.source, o.subject, o.outcome, o.detail, o.template_id or "", o.sha256])
+            row = [o.source, o.subject, o.outcome, o.detail, o.template_id or "", o.sha256]
+            self._guarded(lambda: self._writer.writerow([csv_cell(cell) for cell in row]))
 
     def flush(self) -> None:
         if self._file is not None:
-            self._file.flush()
+            self._guarded(self._file.flush)
 
     def close(self) -> None:
+        """Close the file; never raises (a failure is kept in ``error``)."""
         if self._file is not None:
-            self._file.close()
+            file, self._file, self._writer = self._file, None, None
+            try:
+                file.close()
+            except OSError as exc:
+                self._failed(exc)
+
+    def _guarded(self, step: Callable[[], object]) -> None:
+        try:
+            step()
+        except OSError as exc:
+            self._failed(exc)
+            with suppress(OSError):
+                if self._file is not None:
+                    self._file.close()
+            self._file, self._writer = None, None
+
+    def _failed(self, exc: OSError) -> None:
+        if self.error is None:
+            self.error = f"the outcome file {self.path} could not be written ({exc.strerror or exc})"

@@ -22,6 +22,7 @@ from facedocket.governance.permissions import Actor, require
 from facedocket.oversight import demographics, evaluation
 from facedocket.service.context import Area
 from facedocket.service.galleries import owned_gallery
+from facedocket.service.inputs import json_problem
 from facedocket.store.queries import evaluations as queries
 from facedocket.store.tables import Calibration, EvaluationRun
 from facedocket.types import json_default
@@ -182,6 +183,8 @@ class Evaluations(Area):
         for key in ("model", "detector", "verification"):
             if key not in result:
                 raise InvalidInput(f"an evaluation result needs {key!r}; give the JSON of `facedocket evaluate`")
+        if problem := json_problem(result):
+            raise InvalidInput(f"the evaluation result cannot be kept: {problem}")
         groups = result.get("groups") or {}
         if not isinstance(groups, dict):
             raise InvalidInput("groups must be an object: group column -> its figures")

@@ -15,7 +15,7 @@ from facedocket.vision.images import encode_jpeg, media_type_of
 from facedocket.vocab import LEGAL_BASES, PROBE_SOURCES
 
 if TYPE_CHECKING:
-    from facedocket.vision.pipeline import FacePipeline
+    from facedocket.service.probes import AnalysedProbe
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -94,13 +94,12 @@ def with_document(draft: RequestDraft, document: bytes) -> RequestDraft:
     return replace(draft, document_sha256=digest)
 
 
-def choose_face(pipeline: FacePipeline, probe: bytes, number: int | None) -> Chosen:
+def choose_face(analysed: AnalysedProbe, number: int | None) -> Chosen:
     """The face of the probe the request is for (see the module docstring)."""
-    image = pipeline.load(probe)  # refuses what is not a safe, decodable image
-    found = pipeline.analyse(image)
+    found = analysed.faces
     faces = [{"box": f.face.box.as_list(), "landmarks": [[round(x, 1), round(y, 1)] for x, y in f.face.landmarks],
               "quality": round(f.template.quality, 4)} for f in found]  # fmt: skip
-    meta: dict[str, Any] = {"width": image.width, "height": image.height, "faces": faces}
+    meta: dict[str, Any] = {"width": analysed.width, "height": analysed.height, "faces": faces}
     if number is None and len(found) > 1:
         raise SeveralFaces(
             f"the probe shows {len(found)} faces; choose the one to search (probe_face 1..{len(found)}, "

@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound, PolicyDenied
+from facedocket.errors import Conflict, Forbidden, IndexFileNotWritten, InvalidInput, NotFound, PolicyDenied
 from facedocket.governance.permissions import Actor, permits, require
 from facedocket.governance.policy import PolicyProfile
 from facedocket.governance.retention import (
@@ -33,6 +33,7 @@ from facedocket.governance.retention import (
 from facedocket.matching.index import KINDS
 from facedocket.service.context import Area
 from facedocket.service.indexes import bump
+from facedocket.service.inputs import birth_year as checked_birth_year
 from facedocket.service.inputs import text
 from facedocket.service.policy import policy_of
 from facedocket.store.queries import accounts as account_queries
@@ -281,7 +282,11 @@ class Galleries(Area):
         with self.ctx.read() as session:
             owned_gallery(session, actor, gallery_id)
         size = self.ctx.indexes.rebuild(gallery_id)
-        self.ctx.record(actor, "index.rebuilt", "gallery", gallery_id, {"templates": size})
+        failure = self.ctx.indexes.take_failure(gallery_id)
+        self.ctx.record(actor, "index.rebuilt", "gallery", gallery_id,
+                        {"templates": size, "file_written": failure is None})  # fmt: skip
+        if failure is not None:
+            raise IndexFileNotWritten(f"the index was rebuilt in memory with {size} templates, but {failure}")
         return size
 
     def set_gallery_retention(self, actor: Actor, gallery_id: int, days: int | None) -> None:
@@ -313,6 +318,8 @@ class Galleries(Area):
         """A subject without templates yet (for galleries that need consent before enrolment)."""
         require(actor, "subject.create")
         reference = text(reference, "subject reference", required=True)
+        sex = text(sex, "sex") or None if sex is not None else None
+        birth_year = checked_birth_year(birth_year)
         with self.ctx.write() as session:
             owned_gallery(session, actor, gallery_id)
             if queries.subject_by_reference(session, gallery_id, reference) is not None:

@@ -24,11 +24,20 @@ checksum of its ids and vectors. Before a search the manager compares:
 A killed writer leaves ``.gallery-<id>.fdindex.*.tmp`` files holding every vector. They
 are deleted when the manager opens the folder, and :meth:`IndexManager.sweep` deletes a
 gallery's after an erasure or a retention run (:meth:`IndexManager.scrub` does).
+
+The files are a cache: a failure to write one (a full disk, a read-only folder) never
+fails the operation that changed the database, which is committed by then. The manager
+keeps the in-memory index (searches go on), deletes the file it could not rewrite (so no
+file lags behind an erasure; the next process rebuilds from the database), logs the
+failure and keeps it, with the file's path, for the operation to report
+(:meth:`IndexManager.take_failure`).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +61,8 @@ from facedocket.store.queries import indexes as queries
 from facedocket.vision.templates import TEMPLATE_DIM
 
 _FILES = "gallery-"
+
+log = logging.getLogger("facedocket.index")
 
 
 @dataclass
@@ -103,6 +114,7 @@ class IndexManager:
         self.sessions = sessions
         self._entries: dict[int, _Entry] = {}
         self._guard = threading.Lock()
+        self._failures: dict[int, str] = {}
         self.sweep()  # temporary files of writers killed earlier
 
     def path(self, gallery_id: int) -> Path:
@@ -225,10 +237,38 @@ class IndexManager:
     def _write(self, gallery_id: int) -> None:
         with self._lock(gallery_id):
             entry = self._entries[gallery_id]
-            if entry.generation >= 0:
+            if entry.generation < 0:
+                return
+            path = self.path(gallery_id)
+            try:
                 self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-                save_index(entry.index, self.path(gallery_id), entry.generation, entry.epoch or "")
-                entry.unsaved = 0
+                save_index(entry.index, path, entry.generation, entry.epoch or "")
+            except OSError as exc:
+                self._failed(gallery_id, path, exc)
+                return
+            entry.unsaved = 0
+            self._failures.pop(gallery_id, None)
+
+    def _failed(self, gallery_id: int, path: Path, exc: OSError) -> None:
+        """Keep a write failure for the operation to report, and delete the file it could not replace."""
+        existed = path.exists()
+        with suppress(OSError):
+            path.unlink(missing_ok=True)
+        with suppress(OSError):
+            self.sweep(gallery_id)
+        if path.exists():
+            older = "; the older file there could not be removed either (the next start checks it against the database)"
+        else:
+            older = "; the older file there was removed" if existed else ""
+        message = (f"the index file {path} could not be written ({exc.strerror or exc}){older}; searches use the "
+                   "index in memory, and the next start rebuilds the file from the database")  # fmt: skip
+        self._failures[gallery_id] = message
+        log.info("gallery %s: %s", gallery_id, message)  # reported by the operation (take_failure)
+
+    def take_failure(self, gallery_id: int) -> str | None:
+        """The last failure to write the gallery's index file since it was last asked, with
+        the file's path; None when the file was written (or nothing was written)."""
+        return self._failures.pop(gallery_id, None)
 
     def save_if_due(self, gallery_id: int) -> None:
         """Write the file once changes reach 1 % of the index (every change, for an index of
@@ -281,7 +321,11 @@ class IndexManager:
         """Delete the temporary files that killed writers left for ``gallery_id`` (for every
         gallery when None); a file a live writer holds is left alone. Returns how many."""
         prefix = tmp_prefix(self.path(gallery_id)) if gallery_id is not None else f".{_FILES}"
-        return len(sweep_tmp(self.folder, prefix))
+        try:
+            return len(sweep_tmp(self.folder, prefix))
+        except OSError as exc:  # a read-only folder: nothing can be deleted (nor written)
+            log.warning("temporary index files in %s could not be deleted: %s", self.folder, exc)
+            return 0
 
     def forget(self, gallery_id: int) -> None:
         """Drop the gallery's index from memory and disk (the gallery is gone)."""

@@ -7,10 +7,12 @@ nothing unprintable or unencodable reaches the database or the audit log.
 
 from __future__ import annotations
 
+import math
 import unicodedata
+from typing import Any
 
 from facedocket.errors import InvalidInput
-from facedocket.vocab import TEXT_LIMITS
+from facedocket.vocab import MAX_BIRTH_YEAR, MIN_BIRTH_YEAR, TEXT_LIMITS
 
 MAX_ID = 2**63 - 1
 """Largest id any table can hold (a signed 64-bit integer)."""
@@ -36,6 +38,65 @@ def text(value: str | None, what: str, required: bool = False, limit: int | None
         if category == "Cs":
             raise InvalidInput(f"{what} holds an unpaired surrogate; send valid UTF-8")
     return cleaned
+
+
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of a JSON document a caller may have stored (an evaluation result)."""
+MAX_JSON_TEXT = 10_000
+"""Longest string inside such a document."""
+
+
+def json_problem(value: Any, where: str = "", depth: int = 0) -> str | None:
+    """What makes ``value`` (parsed JSON) unfit to store and answer with, or None: a number
+    that is not finite (NaN, Infinity), text or a key with a control character or an
+    unpaired surrogate or over :data:`MAX_JSON_TEXT` characters, nesting deeper than
+    :data:`MAX_JSON_DEPTH`.
+
+    Example::
+
+        >>> json_problem({"eer": float("nan")}), json_problem({"eer": 0.02})
+        ('eer: not a finite number', None)
+    """
+    if depth > MAX_JSON_DEPTH:
+        return f"{where or 'the document'}: nested deeper than {MAX_JSON_DEPTH} levels"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where}: not a finite number"
+    if isinstance(value, str):
+        return _text_problem(value, where)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{where}.{key}" if where else str(key)
+            problem = _text_problem(str(key), f"{where or 'a'} key") or json_problem(item, inner, depth + 1)
+            if problem:
+                return problem
+    if isinstance(value, list):
+        for number, item in enumerate(value):
+            if problem := json_problem(item, f"{where}[{number}]", depth + 1):
+                return problem
+    return None
+
+
+def _text_problem(value: str, where: str) -> str | None:
+    if len(value) > MAX_JSON_TEXT:
+        return f"{where}: text longer than {MAX_JSON_TEXT} characters"
+    for char in value:
+        if char not in _ALLOWED_CONTROLS and unicodedata.category(char) in ("Cc", "Cs"):
+            return f"{where}: holds a control character or an unpaired surrogate"
+    return None
+
+
+def birth_year(value: object) -> int | None:
+    """A recorded birth year (MIN_BIRTH_YEAR to MAX_BIRTH_YEAR) from a number or its text, or
+    None for None or empty text; InvalidInput for anything else."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        year = int(str(value).strip()) if not isinstance(value, int) or isinstance(value, bool) else value
+    except ValueError:
+        raise InvalidInput(f"birth_year must be a year, got {str(value)[:20]!r}") from None
+    if not MIN_BIRTH_YEAR <= year <= MAX_BIRTH_YEAR:
+        raise InvalidInput(f"birth_year must be a year from {MIN_BIRTH_YEAR} to {MAX_BIRTH_YEAR}")
+    return year
 
 
 def identifier(value: object, what: str = "id") -> int:

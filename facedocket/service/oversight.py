@@ -19,14 +19,13 @@ subject keeps them.
 
 Erasure removes a subject's templates, index entries, enrolment photos, consent records and
 every candidate row that names the subject; the audit log records that an erasure happened
-(the subject's reference only as a hash), and the caller gets a certificate listing each
-photo deleted (kind and SHA-256). An access export carries the photos themselves (base64).
+(the subject's reference only as a keyed hash, :func:`reference_hmac`), and the caller gets a
+certificate listing each photo deleted (kind and SHA-256). An access export carries the photos themselves (base64).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +34,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from facedocket.config import Settings
+from facedocket.crypto import keyed_hash
 from facedocket.errors import Conflict, FaceDocketError, InvalidInput, NotFound
 from facedocket.governance import audit as chain
 from facedocket.governance import retention as rules
@@ -109,8 +110,15 @@ def _hold_info(h: LegalHold) -> HoldInfo:
     return HoldInfo(h.id, h.agency_id, h.object_type, h.object_id, h.reason, h.placed_by, h.placed, h.released)
 
 
-def reference_hash(reference: str) -> str:
-    return hashlib.sha256(reference.encode("utf-8")).hexdigest()
+ERASED_REFERENCE = "erasure-reference"
+"""The purpose the key of erased subjects' references is derived for (from the server secret)."""
+
+
+def reference_hmac(settings: Settings, reference: str) -> str:
+    """The keyed hash an erasure keeps of a subject's reference: HMAC-SHA256 under a key
+    derived from ``secret_key``. Whoever holds the secret can tell whether a given reference
+    was erased; a list of names alone cannot (an unsalted SHA-256 could)."""
+    return keyed_hash(settings.session_secret(), ERASED_REFERENCE, reference)
 
 
 @dataclass
@@ -241,6 +249,8 @@ class Oversight(Area):
         due = rules.due([(r, t, case) for r, t, case, _ in probes], now, profile.retention.probe_images, held)
         part.add("probe_images", due)
         queries.drop_probes(session, due.deleted)
+        if due.deleted:
+            self.ctx.probes.clear()  # their faces go from memory too (a dry run only costs recomputing them)
         due = rules.due(queries.candidate_rows(session, agency_id), now, profile.retention.candidate_lists, held)
         part.add("candidate_lists", due)
         queries.drop_candidates(session, due.deleted)
@@ -291,27 +301,33 @@ class Oversight(Area):
             ]
             removed, counts = queries.erase_subject_rows(session, subject_id)
             generation = bump(session, gallery_id)
+            digest = reference_hmac(self.ctx.settings, reference)
             erasure = Erasure(agency_id=actor.agency_id, gallery_id=gallery_id, subject_id=subject_id,
-                              reference_sha256=reference_hash(reference), reason=reason, counts=counts,
+                              reference_hash=f"hmac-sha256:{digest}", reason=reason, counts=counts,
                               requested_by=actor.user_id, created=self.clock())  # fmt: skip
             session.add(erasure)
             session.flush()
             event = self.ctx.audit(session, actor, "subject.erased", "subject", subject_id,
                                    {"erasure_id": erasure.id, "gallery_id": gallery_id,
-                                    "reference_sha256": erasure.reference_sha256, "counts": counts,
+                                    "reference_hmac": digest, "counts": counts,
                                     "reason": erasure.reason})  # fmt: skip
             certificate = {
                 "certificate": "erasure", "erasure_id": erasure.id, "agency_id": actor.agency_id,
                 "gallery_id": gallery_id, "subject_id": subject_id, "subject_reference": reference,
-                "reference_sha256": erasure.reference_sha256, "erased": counts, "photos": photos,
+                "reference_hmac": digest, "erased": counts, "photos": photos,
                 "reason": erasure.reason, "erased_by": actor.username, "time": chain.format_time(erasure.created),
                 "audit_event": {"seq": event.seq, "hash": event.hash},
                 "statement": "The subject's templates, index entries, enrolment photos and face crops (listed "
                 "by SHA-256), consent records and every candidate entry naming the subject were deleted. The "
-                "audit log keeps that the erasure happened, with the reference only as a SHA-256.",
+                "audit log keeps that the erasure happened, with the reference only as a keyed hash "
+                "(HMAC-SHA256 under a key derived from the server's secret), which a list of names cannot confirm.",
+                "warnings": [],
             }  # fmt: skip
         self.ctx.indexes.applied(gallery_id, generation, removed=np.array(removed, dtype=np.int64))
         self.ctx.indexes.scrub(gallery_id)
+        if (failure := self.ctx.indexes.take_failure(gallery_id)) is not None:
+            certificate["warnings"] = [f"the erasure is committed and the index in memory no longer holds the "
+                                       f"subject, but {failure}"]  # fmt: skip
         return Document(certificate)
 
     def export_subject(self, actor: Actor, subject_id: int) -> Document:

@@ -9,6 +9,7 @@ looser than the model card's FMR 1e-3 threshold (``search.threshold_floor_fmr`` 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -18,8 +19,9 @@ from facedocket.governance.permissions import Actor, require
 from facedocket.governance.policy import PolicyProfile, ProfileSource, profile_from_dict, profile_source, read_profile
 from facedocket.service.context import Area
 from facedocket.store.queries import accounts as queries
+from facedocket.vocab import TEXT_LIMITS
 
-MAX_PROFILE_TEXT = 200_000
+MAX_PROFILE_TEXT = TEXT_LIMITS["policy text"]
 """Longest profile text accepted (characters)."""
 
 
@@ -32,11 +34,25 @@ class ActivePolicy:
 
 
 def policy_of(session: Session, agency_id: int) -> ActivePolicy | None:
-    """The profile active for an agency (None when none is)."""
+    """The profile active for an agency (None when none is). Profiles are parsed once per
+    text (by its SHA-256; they are immutable): a search reads the policy three times."""
     agency = queries.agency(session, agency_id)
     if agency is None or not agency.policy:
         return None
-    return ActivePolicy(profile_from_dict(agency.policy), agency.policy_sha256)
+    sha256 = agency.policy_sha256
+    profile = _parsed.get(sha256) if sha256 else None
+    if profile is None:
+        profile = profile_from_dict(agency.policy)
+        if sha256:
+            with _parsed_lock:
+                if len(_parsed) >= 256:
+                    _parsed.clear()
+                _parsed[sha256] = profile
+    return ActivePolicy(profile, sha256)
+
+
+_parsed: dict[str, PolicyProfile] = {}
+_parsed_lock = threading.Lock()
 
 
 class Policies(Area):

@@ -122,6 +122,7 @@ class Requests(Area):
         """Delete the probe and the candidates of a request (see queries.requests.purge)."""
         searches, removed = queries.purge(session, row)
         row.purged = self.clock()
+        self.ctx.probes.forget(row.probe_sha256)  # its faces go from memory too
         self.audit_both(session, actor, "request.purged", row,
                         {"reason": why, "searches": searches, "candidates_removed": removed})  # fmt: skip
 
@@ -178,11 +179,10 @@ class Requests(Area):
         """The faces of a probe photo, so the requester can choose one before filing (nothing
         is kept)."""
         require(actor, "request.file")
-        image = self.ctx.pipeline.load(probe)
-        found = self.ctx.pipeline.analyse(image)
+        analysed = self.ctx.probe_faces(probe)  # kept a while: filing it next finds them
         faces = [ProbeFace(i, f.face.box.as_list(), [[round(x, 1), round(y, 1)] for x, y in f.face.landmarks],
-                           round(f.template.quality, 4)) for i, f in enumerate(found, start=1)]  # fmt: skip
-        return ProbeFaces(image.width, image.height, faces)
+                           round(f.template.quality, 4)) for i, f in enumerate(analysed.faces, start=1)]  # fmt: skip
+        return ProbeFaces(analysed.width, analysed.height, faces)
 
     def file_request(self, actor: Actor, draft: RequestDraft, probe: bytes, submit: bool = False,
                      document: bytes | None = None) -> RequestInfo:  # fmt: skip
@@ -194,7 +194,8 @@ class Requests(Area):
         draft = checked(draft)
         if document is not None:
             draft = with_document(draft, document)
-        chosen = choose_face(self.ctx.pipeline, probe, draft.probe_face)
+        # refuses what is not a safe, decodable image; its faces are kept for the search
+        chosen = choose_face(self.ctx.probe_faces(probe), draft.probe_face)
         digest = hashlib.sha256(probe).hexdigest()
         try:
             with self.ctx.write() as session:

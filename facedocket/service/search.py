@@ -155,11 +155,13 @@ class Searches(Area):
                 session.add_all(Candidate(search_id=search.id, rank=i + 1, subject_id=s, template_id=t, gallery_id=g,
                                           score=sc) for i, (s, t, g, sc) in enumerate(ranked))  # fmt: skip
                 session.flush()
+                result = self._result(session, actor, search, row)
+                # the event last: appending it locks the chain's head until the commit
                 self.ctx.audit(session, actor, "search.run", "search", search.id,
                                {"request_id": row.id, "galleries": [g.id for g in plan.galleries], "k": facts.k,
                                 "threshold": facts.threshold, "candidates": len(ranked), "gallery_size": size,
                                 "policy_sha256": search.policy_sha256})  # fmt: skip
-                return self._result(session, actor, search, row)
+                return result
         raise PolicyDenied(refused)
 
     def verify(self, actor: Actor, request_id: int, subject_id: int, threshold: float | None = None,
@@ -189,10 +191,11 @@ class Searches(Area):
                                     gallery_id=gallery_id, score=scores[best])  # fmt: skip
                     session.add(hit)
                 session.flush()
+                result = self._result(session, actor, search, row)
                 self.ctx.audit(session, actor, "verify.run", "search", search.id,
                                {"request_id": row.id, "subject_id": subject_id, "threshold": limit,
                                 "above_threshold": above, "policy_sha256": search.policy_sha256})  # fmt: skip
-                return self._result(session, actor, search, row)
+                return result
         raise PolicyDenied(refused)
 
     # --- the two transactions ---------------------------------------------------------------
@@ -255,15 +258,14 @@ class Searches(Area):
     def _probe_template(self, plan: _Planned, face: int | None) -> Template:
         """The template of the face the request is for: the one chosen at filing (found again
         by its box), or for a request filed before faces were chosen, ``face`` as given."""
-        image = self.ctx.pipeline.load(plan.probe or b"")
+        found = self.ctx.probe_faces(plan.probe or b"").faces  # computed at filing, or kept from the last search
         if plan.probe_box is None:
-            return self.ctx.pipeline.template(image, face)
+            return self.ctx.pipeline.pick(found, face, "the probe")
         if face is not None and face != plan.probe_face:
             raise InvalidInput(
                 f"request {plan.request_id} is for face {plan.probe_face} of its probe, chosen when it was filed; "
                 "a search under it uses that face (file a new request for another)"
             )
-        found = self.ctx.pipeline.analyse(image)
         overlaps = [_iou(f.face.box.as_list(), plan.probe_box) for f in found]
         if not overlaps or max(overlaps) < 0.5:
             raise NoFaceFound(f"the face chosen when request {plan.request_id} was filed is not found in its probe")

@@ -428,7 +428,8 @@ class Consent(Base):
 
 class Erasure(Base):
     """That a subject was erased, and what went: no biometric data, and the subject's
-    reference only as a SHA-256 (the certificate handed out carries it in clear)."""
+    reference only as a keyed hash, ``hmac-sha256:<hex>`` (``sha256:<hex>`` in rows made
+    before migration 0011); the certificate handed out carries it in clear."""
 
     __tablename__ = "erasure"
 
@@ -436,7 +437,7 @@ class Erasure(Base):
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
     gallery_id: Mapped[int] = mapped_column(Integer)
     subject_id: Mapped[int] = mapped_column(Integer)
-    reference_sha256: Mapped[str] = mapped_column(String(64))
+    reference_hash: Mapped[str] = mapped_column(String(80))
     reason: Mapped[str] = mapped_column(Text)
     counts: Mapped[dict[str, Any]] = mapped_column(JSON)
     requested_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -216,8 +216,12 @@ class FacePipeline:
     def template(self, image: Image, face_index: int | None = None) -> Template:
         """The template of the one face in ``image`` (or of face ``face_index``, 1-based,
         in detection order). Raises :class:`NoFaceFound` / :class:`SeveralFaces`."""
-        found = self.analyse(image)
-        name = image.source or "image"
+        return self.pick(self.analyse(image), face_index, image.source or "image")
+
+    @staticmethod
+    def pick(found: Sequence[FoundFace], face_index: int | None = None, name: str = "image") -> Template:
+        """The template of the one face of ``found`` (what :meth:`analyse` gave), or of face
+        ``face_index`` (1-based); :class:`NoFaceFound` / :class:`SeveralFaces` otherwise."""
         if not found:
             raise NoFaceFound(f"no face found in {name}; use a clearer, frontal photo")
         if face_index is not None:

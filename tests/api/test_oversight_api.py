@@ -4,6 +4,9 @@ calibration; another agency gets 404s, the wrong role 403s, every error in the o
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import threading
 import time
 import warnings
@@ -17,6 +20,7 @@ from pydantic import BaseModel
 
 from facedocket.api import create_app
 from facedocket.api.routes import oversight as routes
+from facedocket.crypto import derive_key
 from facedocket.oversight import evaluation
 from facedocket.vision.models import TEMPLATE_MODEL_ID, threshold_at_fmr
 from facedocket.vision.pipeline import FacePipeline, PipelineOptions
@@ -97,7 +101,13 @@ def test_a_hold_refuses_erasure_until_released_and_erasure_answers_a_certificate
     assert certificate["erased_by"] == "sp-supervisor"
     (event,) = api.events(world.auditor, action="subject.erased")
     assert certificate["audit_event"] == {"seq": event["seq"], "hash": event["hash"]}
-    assert "Adrien_Brody" not in str(event) and event["details"]["reference_sha256"] == certificate["reference_sha256"]
+    assert "Adrien_Brody" not in str(event)
+    # issue 11: a keyed hash, never the unsalted SHA-256 a list of names could confirm
+    unsalted = hashlib.sha256(b"Adrien_Brody").hexdigest()
+    assert unsalted not in json.dumps(event) and unsalted not in json.dumps(certificate)
+    key = derive_key(api.settings.session_secret(), "erasure-reference")
+    expected = hmac.new(key, b"Adrien_Brody", hashlib.sha256).hexdigest()
+    assert event["details"]["reference_hmac"] == certificate["reference_hmac"] == expected
     assert_error(api.call("GET", f"/subjects/{brody}", world.admin), 404, "no subject")
     assert_error(api.call("POST", f"/subjects/{brody}/erase", world.admin, json=reason), 404, "no subject")
 

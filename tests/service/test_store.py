@@ -115,3 +115,32 @@ def test_upgrading_a_database_with_data_keeps_it(empty_database_url: str, home: 
             assert conn.execute(sa.text("PRAGMA foreign_key_check")).all() == []
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_erasure_hashes_are_marked_by_kind_through_0011(empty_database_url: str, home: Path) -> None:
+    """Migration 0011_hardening keeps old erasure rows' unsalted SHA-256, marked ``sha256:``
+    (new rows hold ``hmac-sha256:``), and a downgrade gives the hex back."""
+    from alembic import command
+
+    home.mkdir(parents=True, exist_ok=True)
+    engine = db.make_engine(empty_database_url or db.sqlite_url(home / "erasures.db"))
+    config = db._alembic_config(engine)
+    command.upgrade(config, "0007")
+    digest = "ab" * 32
+    with engine.begin() as conn:
+        now = datetime(2026, 1, 5, tzinfo=UTC)
+        conn.execute(sa.text("INSERT INTO agency (id, name, is_operator, created) VALUES (1, 'SP', true, :now)"),
+                     {"now": now})  # fmt: skip
+        conn.execute(
+            sa.text("INSERT INTO erasure (id, agency_id, gallery_id, subject_id, reference_sha256, reason, counts, "
+                    "created) VALUES (1, 1, 1, 1, :digest, 'asked', '{}', :now)"),
+            {"digest": digest, "now": now},
+        )  # fmt: skip
+    command.upgrade(config, "0011_hardening")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT reference_hash FROM erasure")).scalar() == f"sha256:{digest}"
+    command.downgrade(config, "0007")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT reference_sha256 FROM erasure")).scalar() == digest
+    command.upgrade(config, "head")
+    engine.dispose()

@@ -18,11 +18,13 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response, StreamingResponse
 
-from facedocket.api.deps import ActorDep, ServiceDep
+from facedocket.api.deps import ActorDep, IdPath, ServiceDep
 from facedocket.api.schemas import error_responses
 from facedocket.api.video_schemas import AlertDecision, AlertPublic, AlertsPublic
 from facedocket.service import Actor, Service
 from facedocket.service.alerts import MAX_WAIT_S
+from facedocket.service.inputs import MAX_ID
+from facedocket.vocab import TEXT_LIMITS
 
 router = APIRouter(tags=["alerts"], responses=error_responses(401, 403, 404, 422))
 
@@ -35,10 +37,15 @@ def list_alerts(
     actor: ActorDep,
     service: ServiceDep,
     status: Annotated[
-        str | None, Query(description="Only alerts in this state: pending, confirmed, dismissed.")
+        str | None,
+        Query(
+            max_length=TEXT_LIMITS["choice"], description="Only alerts in this state: pending, confirmed, dismissed."
+        ),
     ] = None,
-    deployment_id: Annotated[int | None, Query(description="Only this deployment's alerts.")] = None,
-    after: Annotated[int, Query(ge=0, description="Only alerts with a higher id (the last id you saw).")] = 0,
+    deployment_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this deployment's alerts.")] = None,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_ID, description="Only alerts with a higher id (the last id you saw).")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
     wait: Annotated[
         float, Query(ge=0, le=MAX_WAIT_S, description="Long-poll: wait up to this many seconds for the first new one.")
@@ -67,14 +74,16 @@ def list_alerts(
 def stream_alerts(
     actor: ActorDep,
     service: ServiceDep,
-    after: Annotated[int, Query(ge=0, description="Start after this alert id.")] = 0,
-    deployment_id: Annotated[int | None, Query(description="Only this deployment's alerts.")] = None,
-    limit: Annotated[int | None, Query(ge=1, description="Close the stream after this many alerts.")] = None,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Start after this alert id.")] = 0,
+    deployment_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this deployment's alerts.")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=100_000, description="Close the stream after this many alerts.")
+    ] = None,
     timeout: Annotated[
         float, Query(gt=0, le=STREAM_S, description="Close the stream after this many seconds.")
     ] = STREAM_S,
     last_event_id: Annotated[
-        str | None, Header(description="Resume after this alert id (EventSource sends it).")
+        str | None, Header(max_length=20, description="Resume after this alert id (EventSource sends it).")
     ] = None,
 ) -> StreamingResponse:
     """New alerts as server-sent events (``event: alert``, ``id: <alert id>``, ``data:`` the
@@ -101,7 +110,7 @@ def _events(service: Service, actor: Actor, after: int, deployment_id: int | Non
 
 
 @router.get("/alerts/{alert_id}")
-def get_alert(alert_id: int, actor: ActorDep, service: ServiceDep) -> AlertPublic:
+def get_alert(alert_id: IdPath, actor: ActorDep, service: ServiceDep) -> AlertPublic:
     """One alert of your agency."""
     return AlertPublic.model_validate(service.alerts.get_alert(actor, alert_id))
 
@@ -111,7 +120,7 @@ def get_alert(alert_id: int, actor: ActorDep, service: ServiceDep) -> AlertPubli
     response_class=Response,
     responses={200: {"description": "The best frame's face crop (JPEG).", "content": {"image/jpeg": {}}}},
 )
-def alert_crop(alert_id: int, actor: ActorDep, service: ServiceDep) -> Response:
+def alert_crop(alert_id: IdPath, actor: ActorDep, service: ServiceDep) -> Response:
     """The face crop of the alert's best frame (examiners and supervisors); the look is recorded."""
     return Response(
         service.alerts.crop(actor, alert_id), media_type="image/jpeg", headers={"Cache-Control": "no-store"}
@@ -119,12 +128,12 @@ def alert_crop(alert_id: int, actor: ActorDep, service: ServiceDep) -> Response:
 
 
 @router.post("/alerts/{alert_id}/confirm", responses=error_responses(409))
-def confirm_alert(alert_id: int, body: AlertDecision, actor: ActorDep, service: ServiceDep) -> AlertPublic:
+def confirm_alert(alert_id: IdPath, body: AlertDecision, actor: ActorDep, service: ServiceDep) -> AlertPublic:
     """Confirm the alert: a person checked and the listed person is there. An incident record is made."""
     return AlertPublic.model_validate(service.alerts.confirm(actor, alert_id, body.reason))
 
 
 @router.post("/alerts/{alert_id}/dismiss", responses=error_responses(409))
-def dismiss_alert(alert_id: int, body: AlertDecision, actor: ActorDep, service: ServiceDep) -> AlertPublic:
+def dismiss_alert(alert_id: IdPath, body: AlertDecision, actor: ActorDep, service: ServiceDep) -> AlertPublic:
     """Dismiss the alert as a false alert (it and its crop are purged after the policy's period)."""
     return AlertPublic.model_validate(service.alerts.dismiss(actor, alert_id, body.reason))

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from facedocket.api.deps import ActorDep, ServiceDep
+from facedocket.api.deps import ActorDep, ServiceDep, text_query
 from facedocket.api.schemas import AuditEventPublic, AuditEventsPublic, AuditVerificationPublic, error_responses
 
 router = APIRouter(tags=["audit"], responses=error_responses(401, 403, 422))
@@ -24,11 +24,13 @@ EXPORT_BATCH = 500
 def list_events(
     actor: ActorDep,
     service: ServiceDep,
-    action: Annotated[str | None, Query(description="Only this action, e.g. search.denied.")] = None,
+    action: Annotated[str | None, text_query("audit filter", "Only this action, e.g. search.denied.")] = None,
     object_type: Annotated[
-        str | None, Query(description="Only events about this kind of object, e.g. request.")
+        str | None, text_query("audit filter", "Only events about this kind of object, e.g. request.")
     ] = None,
-    object_id: Annotated[str | None, Query(description="Only events about this object id (with object_type).")] = None,
+    object_id: Annotated[
+        str | None, text_query("audit filter", "Only events about this object id (with object_type).")
+    ] = None,
     since: Annotated[datetime | None, Query(description="Only events at or after this time (ISO 8601).")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many, newest first.")] = 200,
 ) -> AuditEventsPublic:
@@ -57,7 +59,7 @@ def export_chain(actor: ActorDep, service: ServiceDep) -> StreamingResponse:
     chain for the operator agency's auditors and admins, the agency's own events otherwise.
     It verifies offline with ``facedocket audit verify --file`` or nothing but SHA-256 and
     JSON (docs/audit.md). The export is recorded."""
-    lines = service.audit.export_audit(actor)
+    lines = iter(service.audit.export_audit(actor))
     first = next(lines, None)  # runs the role check and records the export before any byte is sent
     rest: Iterator[str] = chain([first], lines) if first is not None else iter(())
     headers = {"Content-Disposition": 'attachment; filename="audit.jsonl"', "Cache-Control": "no-store"}

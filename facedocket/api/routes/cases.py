@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from facedocket.api.deps import ActorDep, ServiceDep
+from facedocket.api.deps import ActorDep, IdPath, ServiceDep
 from facedocket.api.schemas import CaseCreate, CasePublic, CasesPublic, error_responses
 
 router = APIRouter(tags=["cases"], responses=error_responses(401, 403, 422))
@@ -27,6 +27,6 @@ def list_cases(actor: ActorDep, service: ServiceDep) -> CasesPublic:
 
 
 @router.get("/cases/{case_id}", responses=error_responses(404))
-def get_case(case_id: int, actor: ActorDep, service: ServiceDep) -> CasePublic:
+def get_case(case_id: IdPath, actor: ActorDep, service: ServiceDep) -> CasePublic:
     """One case of your agency."""
     return CasePublic.model_validate(service.requests.get_case(actor, case_id))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from facedocket.api.deps import ActorDep, ServiceDep
+from facedocket.api.deps import ActorDep, IdPath, ServiceDep
 from facedocket.api.schemas import error_responses
 from facedocket.api.video_schemas import (
     AuthorisationCreate,
@@ -18,6 +18,7 @@ from facedocket.api.video_schemas import (
     WorkerPublic,
 )
 from facedocket.service import DeploymentDraft, DeploymentInfo, Service
+from facedocket.vocab import TEXT_LIMITS
 
 router = APIRouter(tags=["deployments"], responses=error_responses(401, 403, 404, 422))
 
@@ -46,7 +47,7 @@ def list_deployments(actor: ActorDep, service: ServiceDep) -> DeploymentsPublic:
 
 
 @router.get("/deployments/{deployment_id}")
-def get_deployment(deployment_id: int, actor: ActorDep, service: ServiceDep) -> DeploymentPublic:
+def get_deployment(deployment_id: IdPath, actor: ActorDep, service: ServiceDep) -> DeploymentPublic:
     """One deployment: its status, its worker in this server, and the policy gate's verdict
     on it now, rule by rule (what would stop it from starting)."""
     return _public(service, service.deployments.get_deployment(actor, deployment_id))
@@ -54,14 +55,14 @@ def get_deployment(deployment_id: int, actor: ActorDep, service: ServiceDep) -> 
 
 @router.post("/deployments/{deployment_id}/authorise")
 def authorise_deployment(
-    deployment_id: int, body: AuthorisationCreate, actor: ActorDep, service: ServiceDep
+    deployment_id: IdPath, body: AuthorisationCreate, actor: ActorDep, service: ServiceDep
 ) -> DeploymentPublic:
     """A supervisor's authorisation of the deployment (where the policy asks for one)."""
     return _public(service, service.deployments.authorise(actor, deployment_id, body.reference))
 
 
 @router.post("/deployments/{deployment_id}/start", responses=error_responses(409))
-def start_deployment(deployment_id: int, actor: ActorDep, service: ServiceDep) -> DeploymentPublic:
+def start_deployment(deployment_id: IdPath, actor: ActorDep, service: ServiceDep) -> DeploymentPublic:
     """Start matching in a background worker of this server (admins, supervisors, examiners).
     The policy gate runs first: a refusal is a 403 naming every failed rule (recorded). The
     worker checks the gate again at every time window; it waits while no window is open,
@@ -70,17 +71,23 @@ def start_deployment(deployment_id: int, actor: ActorDep, service: ServiceDep) -
 
 
 @router.post("/deployments/{deployment_id}/stop")
-def stop_deployment(deployment_id: int, actor: ActorDep, service: ServiceDep) -> DeploymentPublic:
+def stop_deployment(deployment_id: IdPath, actor: ActorDep, service: ServiceDep) -> DeploymentPublic:
     """Stop the deployment's worker (recorded, with the faces seen and alerts raised)."""
     return _public(service, service.video_workers.stop(actor, deployment_id))
 
 
-@router.get("/deployments/{deployment_id}/report", response_class=JSONResponse)
+@router.get("/deployments/{deployment_id}/report", response_class=JSONResponse, responses=error_responses(400))
 def deployment_report(
-    deployment_id: int,
+    deployment_id: IdPath,
     actor: ActorDep,
     service: ServiceDep,
-    period: Annotated[str, Query(description="A year (2026), a quarter (2026Q3) or a month (2026-07), in UTC.")],
+    period: Annotated[
+        str,
+        Query(
+            max_length=TEXT_LIMITS["period"],
+            description="A year (2026), a quarter (2026Q3) or a month (2026-07), in UTC.",
+        ),
+    ],
 ) -> Any:
     """The deployment's report for a period: its description, runs, hours active, faces seen
     (per hour too), alerts, confirmed, dismissed, false-alert share and rate, refusals, and

@@ -5,14 +5,16 @@ setting, named by the caller (no path is ever taken from a request)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from facedocket.api.deps import ActorDep, ServiceDep
-from facedocket.api.schemas import error_responses
+from facedocket.api.deps import ActorDep, IdPath, ServiceDep
+from facedocket.api.schemas import error_responses, id_field, text_field
 from facedocket.service.evaluation import EvaluationSpec
+from facedocket.service.inputs import json_problem
+from facedocket.vocab import TEXT_LIMITS
 
 router = APIRouter(tags=["evaluations"], responses=error_responses(401, 403, 422))
 
@@ -22,15 +24,25 @@ class EvaluationCreate(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str = Field(description="The template model evaluated.")
-    detector: str = Field(description="The face detector used.")
+    model: str = text_field("model id", "The template model evaluated.")
+    detector: str = text_field("model id", "The face detector used.")
     verification: dict[str, Any] = Field(
         description="The 1:1 figures, with fnmr_at_fmr, threshold_at_fmr and fmr_table (thresholds per FMR)."
     )
-    fingerprint: dict[str, Any] | str | None = Field(
+    groups: dict[str, Any] | None = Field(
+        None, description="Per-group figures, by group column (as `facedocket evaluate --groups` gives them)."
+    )
+    fingerprint: dict[str, Any] | Annotated[str, StringConstraints(max_length=TEXT_LIMITS["sha256"])] | None = Field(
         None, description="The data set's fingerprint (sha256 over its files), as evaluate gives it."
     )
     settings: dict[str, Any] | None = Field(None, description="The settings the evaluation ran with.")
+
+    @model_validator(mode="after")
+    def _storable(self) -> EvaluationCreate:
+        """Numbers finite, text printable and valid Unicode, nesting bounded (everything is kept and answered)."""
+        if problem := json_problem(self.model_dump()):
+            raise ValueError(f"the evaluation result cannot be kept: {problem}")
+        return self
 
 
 class EvaluationSummaryPublic(BaseModel):
@@ -60,8 +72,10 @@ class EvaluationPublic(BaseModel):
 
 
 class CalibrationCreate(BaseModel):
-    target_fmr: float = Field(gt=0, lt=1, description="The false match rate to hold, one the run measured, e.g. 0.001.")
-    gallery_id: int | None = Field(None, description="Only for this gallery of your agency; default every gallery.")
+    target_fmr: float = Field(
+        gt=0, lt=1, allow_inf_nan=False, description="The false match rate to hold, one the run measured, e.g. 0.001."
+    )
+    gallery_id: int | None = id_field("Only for this gallery of your agency; default every gallery.", None)
 
 
 class CalibrationPublic(BaseModel):
@@ -72,18 +86,19 @@ class CalibrationPublic(BaseModel):
 
 
 class EvaluationRunCreate(BaseModel):
-    dataset: str = Field(
-        min_length=1, max_length=200,
-        description="A folder (one sub-folder per identity) under the server's evaluation data directory.",
+    dataset: str = text_field(
+        "data set", "A folder (one sub-folder per identity) under the server's evaluation data directory.",
+        min_length=1,
     )  # fmt: skip
     max_identities: int | None = Field(None, ge=2, le=100_000, description="Use only the first N identities.")
     max_impostor_pairs: int = Field(100_000, ge=1, le=10_000_000, description="Impostor sample size.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the deterministic samples.")
-    groups: str | None = Field(
-        None, max_length=200,
-        description="A CSV of group labels per identity inside the data set folder (adds per-group figures).",
-    )  # fmt: skip
-    target_fmr: float = Field(0.001, gt=0, lt=1, description="Overall FMR the per-group threshold is set for.")
+    groups: str | None = text_field(
+        "data set", "A CSV of group labels per identity inside the data set folder (adds per-group figures).", None
+    )
+    target_fmr: float = Field(
+        0.001, gt=0, lt=1, allow_inf_nan=False, description="Overall FMR the per-group threshold is set for."
+    )
     bootstrap: int = Field(1000, ge=1, le=100_000, description="Bootstrap replicates for the intervals.")
     save: bool = Field(True, description="Keep the result on record (the answer then carries its run id).")
 
@@ -131,14 +146,14 @@ def list_evaluations(actor: ActorDep, service: ServiceDep) -> EvaluationsPublic:
 
 
 @router.get("/evaluations/{run_id}", responses=error_responses(404))
-def get_evaluation(run_id: int, actor: ActorDep, service: ServiceDep) -> EvaluationPublic:
+def get_evaluation(run_id: IdPath, actor: ActorDep, service: ServiceDep) -> EvaluationPublic:
     """One evaluation run of your agency, the whole result as saved (auditors, supervisors,
     admins)."""
     return EvaluationPublic.model_validate(service.evaluation.get_evaluation(actor, run_id).as_dict())
 
 
 @router.post("/evaluations/{run_id}/calibrate", responses=error_responses(400, 404))
-def calibrate(run_id: int, body: CalibrationCreate, actor: ActorDep, service: ServiceDep) -> CalibrationPublic:
+def calibrate(run_id: IdPath, body: CalibrationCreate, actor: ActorDep, service: ServiceDep) -> CalibrationPublic:
     """Store the threshold an evaluation run measured for ``target_fmr`` (admins): searches of
     the run's model (in one gallery, with ``gallery_id``) then default to it; the policy's
     threshold floor still applies. The FMR must be one the run measured (400 otherwise).

@@ -15,9 +15,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from facedocket.api.deps import ActorDep, ServiceDep
-from facedocket.api.schemas import SubjectPublic, UtcDatetime, error_responses
+from facedocket.api.deps import ActorDep, IdPath, ServiceDep
+from facedocket.api.schemas import SubjectPublic, UtcDatetime, error_responses, id_field, text_field
 from facedocket.service.oversight import HoldInfo
+from facedocket.vocab import MAX_BIRTH_YEAR, MAX_RETENTION_DAYS, MIN_BIRTH_YEAR
 
 router = APIRouter(responses=error_responses(401, 403, 422))
 
@@ -31,8 +32,8 @@ class HoldCreate(BaseModel):
         description="What is held: a case (its requests' probe photos and candidate lists) or a subject "
         "(its templates; its erasure is refused)."
     )
-    object_id: int = Field(description="The case's or the subject's id, in your agency.")
-    reason: str = Field(description="The order or proceeding the hold serves (recorded).")
+    object_id: int = id_field("The case's or the subject's id, in your agency.")
+    reason: str = text_field("reason", "The order or proceeding the hold serves (recorded).")
 
 
 class HoldPublic(BaseModel):
@@ -70,7 +71,7 @@ class RetentionReportPublic(BaseModel):
 
 
 class ErasureCreate(BaseModel):
-    reason: str = Field(description="Why: e.g. the data subject's request and its date (recorded).")
+    reason: str = text_field("reason", "Why: e.g. the data subject's request and its date (recorded).")
 
 
 class AuditLinkPublic(BaseModel):
@@ -87,9 +88,12 @@ class ErasureCertificatePublic(BaseModel):
     gallery_id: int = Field(description="The gallery the subject was in.")
     subject_id: int = Field(description="The erased subject's id.")
     subject_reference: str = Field(
-        description="The subject's reference, in clear here only: the audit log keeps its SHA-256."
+        description="The subject's reference, in clear here only: the audit log keeps a keyed hash of it."
     )
-    reference_sha256: str = Field(description="SHA-256 of the reference, as the audit log records it.")
+    reference_hmac: str = Field(
+        description="HMAC-SHA256 of the reference under a key derived from the server's secret, as the audit "
+        "log and the erasure record keep it (a list of names cannot confirm it without the secret)."
+    )
     erased: dict[str, int] = Field(
         description="What was deleted: templates, candidate_entries, consents, photos (enrolment photos and "
         "face crops), and verifications_unlinked (1:1 verifications that named the subject, kept without it)."
@@ -100,6 +104,11 @@ class ErasureCertificatePublic(BaseModel):
     time: str = Field(description="When (UTC, as in the audit log).")
     audit_event: AuditLinkPublic = Field(description="The audit event that records the erasure.")
     statement: str = Field(description="What the erasure covers, in words.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What went wrong after the erasure was committed, e.g. an index file that could not be "
+        "rewritten (with its path).",
+    )
 
 
 class ExportedSubjectPublic(BaseModel):
@@ -172,15 +181,17 @@ class SubjectExportPublic(BaseModel):
 
 
 class SubjectCreate(BaseModel):
-    gallery_id: int = Field(description="A gallery your agency owns.")
-    reference: str = Field(description="The subject's external reference, unique in the gallery.")
-    sex: str | None = Field(None, description="Recorded sex, for evaluation and reporting only.")
-    birth_year: int | None = Field(None, description="Recorded birth year, for evaluation only.")
+    gallery_id: int = id_field("A gallery your agency owns.")
+    reference: str = text_field("subject reference", "The subject's external reference, unique in the gallery.")
+    sex: str | None = text_field("sex", "Recorded sex, for evaluation and reporting only.", None)
+    birth_year: int | None = Field(
+        None, ge=MIN_BIRTH_YEAR, le=MAX_BIRTH_YEAR, description="Recorded birth year, for evaluation only."
+    )
 
 
 class ConsentCreate(BaseModel):
-    given_by: str = Field(description="Who consented, and how, e.g. 'Ann Lee (signed form 17)'.")
-    purpose: str = Field(description="What the consent is for.")
+    given_by: str = text_field("consent given by", "Who consented, and how, e.g. 'Ann Lee (signed form 17)'.")
+    purpose: str = text_field("consent purpose", "What the consent is for.")
     given: UtcDatetime | None = Field(None, description="When it was given (ISO 8601; UTC unless zoned); default now.")
     expires: UtcDatetime | None = Field(None, description="When it ends (ISO 8601); default: until withdrawn.")
 
@@ -208,7 +219,9 @@ class GalleryConsentPublic(BaseModel):
 
 class GalleryRetentionUpdate(BaseModel):
     days: int | None = Field(
-        ge=0, description="Keep the gallery's templates this many days after enrolment; null: the policy's period."
+        ge=0,
+        le=MAX_RETENTION_DAYS,
+        description="Keep the gallery's templates this many days after enrolment; null: the policy's period.",
     )
 
 
@@ -233,7 +246,7 @@ def place_hold(body: HoldCreate, actor: ActorDep, service: ServiceDep) -> HoldPu
 
 
 @router.post("/holds/{hold_id}/release", tags=["oversight"], responses=error_responses(404, 409))
-def release_hold(hold_id: int, actor: ActorDep, service: ServiceDep) -> HoldPublic:
+def release_hold(hold_id: IdPath, actor: ActorDep, service: ServiceDep) -> HoldPublic:
     """Release a legal hold of your agency (supervisors, admins); a 409 when it was released
     already. The release is recorded."""
     return _hold(service.oversight.release_hold(actor, hold_id))
@@ -281,19 +294,19 @@ def create_subject(body: SubjectCreate, actor: ActorDep, service: ServiceDep) ->
 
 @router.post("/subjects/{subject_id}/erase", tags=["subjects"], responses=error_responses(400, 404, 409))
 def erase_subject(
-    subject_id: int, body: ErasureCreate, actor: ActorDep, service: ServiceDep
+    subject_id: IdPath, body: ErasureCreate, actor: ActorDep, service: ServiceDep
 ) -> ErasureCertificatePublic:
     """Erase a subject of a gallery your agency owns, everywhere (supervisors, admins): its
     templates, index entries, consent records and every candidate entry naming it. A legal
     hold on the subject refuses it (409). The audit log keeps that the erasure happened, with
-    the reference only as a SHA-256; the answer is the erasure certificate."""
+    the reference only as a keyed hash (HMAC-SHA256); the answer is the erasure certificate."""
     return ErasureCertificatePublic.model_validate(
         service.oversight.erase_subject(actor, subject_id, body.reason).as_dict()
     )
 
 
 @router.get("/subjects/{subject_id}/export", tags=["subjects"], responses=error_responses(404))
-def export_subject(subject_id: int, actor: ActorDep, service: ServiceDep, response: Response) -> SubjectExportPublic:
+def export_subject(subject_id: IdPath, actor: ActorDep, service: ServiceDep, response: Response) -> SubjectExportPublic:
     """Everything held about a subject of a gallery your agency owns, for an access request
     (supervisors, admins, auditors): the record, its templates with their vectors, consents,
     candidate appearances and legal holds. The export is recorded; it is never cached."""
@@ -302,7 +315,7 @@ def export_subject(subject_id: int, actor: ActorDep, service: ServiceDep, respon
 
 
 @router.post("/subjects/{subject_id}/consents", status_code=201, tags=["subjects"], responses=error_responses(400, 404))
-def record_consent(subject_id: int, body: ConsentCreate, actor: ActorDep, service: ServiceDep) -> ConsentPublic:
+def record_consent(subject_id: IdPath, body: ConsentCreate, actor: ActorDep, service: ServiceDep) -> ConsentPublic:
     """Record a subject's consent (admins, supervisors, examiners): who, for what purpose,
     from when (default now), until when (default until withdrawn). Recorded."""
     given = body.given or service.clock()
@@ -311,7 +324,7 @@ def record_consent(subject_id: int, body: ConsentCreate, actor: ActorDep, servic
 
 
 @router.post("/subjects/{subject_id}/consents/withdraw", tags=["subjects"], responses=error_responses(404))
-def withdraw_consent(subject_id: int, actor: ActorDep, service: ServiceDep) -> ConsentWithdrawnPublic:
+def withdraw_consent(subject_id: IdPath, actor: ActorDep, service: ServiceDep) -> ConsentWithdrawnPublic:
     """Withdraw every live consent of a subject (admins, supervisors, examiners): the next
     retention run erases the subject from a gallery that needs consent. Recorded."""
     return ConsentWithdrawnPublic(
@@ -324,7 +337,7 @@ def withdraw_consent(subject_id: int, actor: ActorDep, service: ServiceDep) -> C
 
 @router.put("/galleries/{gallery_id}/consent", tags=["galleries"], responses=error_responses(404))
 def set_gallery_consent(
-    gallery_id: int, body: GalleryConsentUpdate, actor: ActorDep, service: ServiceDep
+    gallery_id: IdPath, body: GalleryConsentUpdate, actor: ActorDep, service: ServiceDep
 ) -> GalleryConsentPublic:
     """Make enrolment into a gallery your agency owns need a live consent for each subject, or
     lift it (admins, supervisors). While it is on, photos of a subject without consent are not
@@ -336,7 +349,7 @@ def set_gallery_consent(
 
 @router.put("/galleries/{gallery_id}/retention", tags=["galleries"], responses=error_responses(400, 404))
 def set_gallery_retention(
-    gallery_id: int, body: GalleryRetentionUpdate, actor: ActorDep, service: ServiceDep
+    gallery_id: IdPath, body: GalleryRetentionUpdate, actor: ActorDep, service: ServiceDep
 ) -> GalleryRetentionPublic:
     """Set how long a gallery your agency owns keeps its templates after enrolment, in days,
     or (null) follow the policy profile's period (admins, supervisors). Recorded."""

@@ -17,6 +17,7 @@ from facedocket.api.schemas import (
 )
 from facedocket.governance.explain import explain, profile_warnings
 from facedocket.governance.policy import PolicyProfile, load_profile, shipped_profiles
+from facedocket.service.inputs import MAX_ID
 
 router = APIRouter(tags=["policy"], responses=error_responses(401, 403, 422))
 
@@ -39,7 +40,8 @@ def get_policy(
     actor: ActorDep,
     service: ServiceDep,
     agency_id: Annotated[
-        int | None, Query(description="Another agency's policy (operator admins and auditors only).")
+        int | None,
+        Query(ge=1, le=MAX_ID, description="Another agency's policy (operator admins and auditors only)."),
     ] = None,
 ) -> PolicyPublic:
     """The profile active for your agency (every role may read the rules it works under): each

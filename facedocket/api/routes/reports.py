@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from facedocket.api.deps import ActorDep, ServiceDep
+from facedocket.api.deps import ActorDep, ServiceDep, text_query
 from facedocket.api.schemas import error_responses
 from facedocket.oversight import transparency
+from facedocket.service.inputs import MAX_ID
 
 router = APIRouter(tags=["reports"], responses=error_responses(401, 403, 422))
 
@@ -30,13 +31,17 @@ _DOWNLOAD = {"csv", "pdf"}
 def transparency_report(
     actor: ActorDep,
     service: ServiceDep,
-    period: Annotated[str, Query(description="A year (2026), a quarter (2026Q3) or a month (2026-07), in UTC.")],
+    period: Annotated[str, text_query("period", "A year (2026), a quarter (2026Q3) or a month (2026-07), in UTC.")],
     agency_id: Annotated[
         int | None,
-        Query(description="One agency's id; default your agency, or every agency for the operator's auditors."),
+        Query(
+            ge=1,
+            le=MAX_ID,
+            description="One agency's id; default your agency, or every agency for the operator's auditors.",
+        ),
     ] = None,
     field_set: Annotated[
-        str, Query(description=f"The fields one law asks for: {', '.join(transparency.FIELD_SETS)}.")
+        str, text_query("choice", f"The fields one law asks for: {', '.join(transparency.FIELD_SETS)}.")
     ] = "full",
     format: Annotated[
         Literal["json", "csv", "html", "pdf"], Query(description="json, csv, html (self-contained) or pdf.")

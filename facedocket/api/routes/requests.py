@@ -13,8 +13,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from pydantic import StringConstraints
 
-from facedocket.api.deps import ActorDep, ServiceDep, SettingsDep, parse_ids
+from facedocket.api.deps import ActorDep, DecodesDep, IdPath, ServiceDep, SettingsDep, parse_ids, text_form, text_query
 from facedocket.api.schemas import (
     ChecklistPublic,
     ConcludeCreate,
@@ -33,7 +34,8 @@ from facedocket.api.schemas import (
 )
 from facedocket.api.uploads import read_upload
 from facedocket.service import RequestDraft
-from facedocket.vocab import LEGAL_BASES, PROBE_SOURCES
+from facedocket.service.inputs import MAX_ID
+from facedocket.vocab import LEGAL_BASES, PROBE_SOURCES, TEXT_LIMITS
 
 router = APIRouter(tags=["requests"], responses=error_responses(401, 403, 404, 422))
 
@@ -47,39 +49,45 @@ IMAGE_TYPES: dict[str, dict[str, object]] = {
 }
 
 
-@router.post("/requests", status_code=201, responses=error_responses(400, 409, 413))
+@router.post("/requests", status_code=201, responses=error_responses(400, 409, 413, 503))
 def file_request(
     probe: Annotated[UploadFile, File(description="The probe photo the search is for.")],
-    case_id: Annotated[int, Form(description="The case (of your agency) the request is filed under.")],
-    legal_basis: Annotated[str, Form(description=f"The legal basis: {', '.join(LEGAL_BASES)}.")],
-    justification: Annotated[str, Form(description="Why this search is needed (required).")],
+    case_id: Annotated[int, Form(ge=1, le=MAX_ID, description="The case (of your agency) the request is filed under.")],
+    legal_basis: Annotated[str, text_form("choice", f"The legal basis: {', '.join(LEGAL_BASES)}.")],
+    justification: Annotated[str, text_form("justification", "Why this search is needed (required).")],
     actor: ActorDep,
     service: ServiceDep,
     settings: SettingsDep,
-    document_type: Annotated[str, Form(description="The document the basis rests on, e.g. 'court order'.")] = "",
-    document_reference: Annotated[str, Form(description="Its number or docket reference.")] = "",
-    document_issuer: Annotated[str, Form(description="Who issued it, e.g. the court.")] = "",
-    document_date: Annotated[str, Form(description="When it was issued, YYYY-MM-DD.")] = "",
-    document_sha256: Annotated[str, Form(description="SHA-256 of the document file (64 hex digits).")] = "",
+    decodes: DecodesDep,
+    document_type: Annotated[
+        str, text_form("document type", "The document the basis rests on, e.g. 'court order'.")
+    ] = "",
+    document_reference: Annotated[str, text_form("document reference", "Its number or docket reference.")] = "",
+    document_issuer: Annotated[str, text_form("document issuer", "Who issued it, e.g. the court.")] = "",
+    document_date: Annotated[str, text_form("date", "When it was issued, YYYY-MM-DD.")] = "",
+    document_sha256: Annotated[str, text_form("sha256", "SHA-256 of the document file (64 hex digits).")] = "",
     galleries: Annotated[
-        list[str] | None,
+        list[Annotated[str, StringConstraints(max_length=TEXT_LIMITS["id list"])]] | None,
         Form(
+            max_length=100,
             description="Gallery ids to search (comma-separated or repeated); only for a request to your own "
-            "agency: another agency's examiner chooses its galleries."
+            "agency: another agency's examiner chooses its galleries.",
         ),
     ] = None,
-    probe_source: Annotated[str, Form(description=f"Where the probe comes from: {', '.join(PROBE_SOURCES)}.")] = (
+    probe_source: Annotated[str, text_form("choice", f"Where the probe comes from: {', '.join(PROBE_SOURCES)}.")] = (
         "still-image"
     ),
     target_agency_id: Annotated[
-        int | None, Form(description="The agency whose face-search unit is asked; default your own.")
+        int | None, Form(ge=1, le=MAX_ID, description="The agency whose face-search unit is asked; default your own.")
     ] = None,
     submit: Annotated[bool, Form(description="Also submit it for approval at once (default: keep a draft).")] = False,
     probe_face: Annotated[
         int | None,
         Form(
+            ge=1,
+            le=1000,
             description="The face to search when the probe shows several (1-based, detection order); every "
-            "search under the request uses it."
+            "search under the request uses it.",
         ),
     ] = None,
     document: Annotated[
@@ -112,26 +120,29 @@ def file_request(
     )
     data = read_upload(probe, settings.max_upload_bytes, "probe")
     filed = read_upload(document, settings.max_upload_bytes, "document") if document is not None else None
-    return RequestPublic.model_validate(
-        service.requests.file_request(actor, draft, data, submit=submit, document=filed)
-    )
+    with decodes.hold(settings.decode_wait_s):  # the probe is decoded to check it is an image
+        filed_request = service.requests.file_request(actor, draft, data, submit=submit, document=filed)
+    return RequestPublic.model_validate(filed_request)
 
 
-@router.post("/requests/faces")
+@router.post("/requests/faces", responses=error_responses(400, 413, 503))
 def probe_faces(
     probe: Annotated[UploadFile, File(description="The probe photo.")],
     actor: ActorDep,
     service: ServiceDep,
     settings: SettingsDep,
+    decodes: DecodesDep,
 ) -> dict[str, Any]:
     """The faces of a probe photo (box, landmarks and quality each, in the decoded pixels whose
     width and height come with them), to choose ``probe_face`` before filing. Nothing is kept."""
-    faces = service.requests.probe_faces(actor, read_upload(probe, settings.max_upload_bytes, "probe"))
+    data = read_upload(probe, settings.max_upload_bytes, "probe")
+    with decodes.hold(settings.decode_wait_s):
+        faces = service.requests.probe_faces(actor, data)
     return {"width": faces.width, "height": faces.height, "faces": [f.__dict__ for f in faces.faces]}
 
 
 @router.get("/requests/{request_id}/checklist")
-def checklist(request_id: int, actor: ActorDep, service: ServiceDep) -> ChecklistPublic:
+def checklist(request_id: IdPath, actor: ActorDep, service: ServiceDep) -> ChecklistPublic:
     """Every rule of the receiving agency's policy on this request, passed, failed (with why) or
     pending (checked when a search runs): the supervisor's checklist."""
     verdicts = [VerdictPublic.model_validate(v.__dict__) for v in service.requests.checklist(actor, request_id)]
@@ -142,7 +153,7 @@ def checklist(request_id: int, actor: ActorDep, service: ServiceDep) -> Checklis
 def list_requests(
     actor: ActorDep,
     service: ServiceDep,
-    status: Annotated[str | None, Query(description="Only requests in this state, e.g. submitted.")] = None,
+    status: Annotated[str | None, text_query("choice", "Only requests in this state, e.g. submitted.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many, newest first.")] = 100,
 ) -> RequestsPublic:
     """Requests your agency filed or received, newest first (an approval queue with
@@ -152,21 +163,21 @@ def list_requests(
 
 
 @router.get("/requests/{request_id}")
-def get_request(request_id: int, actor: ActorDep, service: ServiceDep) -> RequestPublic:
+def get_request(request_id: IdPath, actor: ActorDep, service: ServiceDep) -> RequestPublic:
     """One request your agency filed or received: its state, approval, deadline and outcome.
     The requesting agency of a cross-agency request sees neither galleries nor search ids."""
     return RequestPublic.model_validate(service.requests.get_request(actor, request_id))
 
 
 @router.post("/requests/{request_id}/submit", responses=error_responses(409))
-def submit_request(request_id: int, actor: ActorDep, service: ServiceDep) -> RequestPublic:
+def submit_request(request_id: IdPath, actor: ActorDep, service: ServiceDep) -> RequestPublic:
     """Submit a draft for approval (its requester). The receiving agency's policy checks it;
     a refusal is a 403 naming each failed rule and leaves the draft as it was."""
     return RequestPublic.model_validate(service.requests.submit_request(actor, request_id))
 
 
 @router.post("/requests/{request_id}/approve", responses=error_responses(400, 409))
-def approve_request(request_id: int, body: DecisionCreate, actor: ActorDep, service: ServiceDep) -> RequestPublic:
+def approve_request(request_id: IdPath, body: DecisionCreate, actor: ActorDep, service: ServiceDep) -> RequestPublic:
     """Approve a submitted request (a supervisor of the receiving agency, never for their own
     request), with the reason. An emergency request is approved after its search, before its
     deadline."""
@@ -174,7 +185,7 @@ def approve_request(request_id: int, body: DecisionCreate, actor: ActorDep, serv
 
 
 @router.post("/requests/{request_id}/deny", responses=error_responses(400, 409))
-def deny_request(request_id: int, body: DecisionCreate, actor: ActorDep, service: ServiceDep) -> RequestPublic:
+def deny_request(request_id: IdPath, body: DecisionCreate, actor: ActorDep, service: ServiceDep) -> RequestPublic:
     """Deny a request (a supervisor of the receiving agency), with the reason. Denying an
     emergency request that was already searched purges its probe and candidates."""
     return RequestPublic.model_validate(service.requests.decide_request(actor, request_id, False, body.reason))
@@ -185,7 +196,7 @@ def deny_request(request_id: int, body: DecisionCreate, actor: ActorDep, service
     response_class=Response,
     responses={200: {"content": IMAGE_TYPES, "description": "The probe photo, as filed."}},
 )
-def get_probe(request_id: int, actor: ActorDep, service: ServiceDep) -> Response:
+def get_probe(request_id: IdPath, actor: ActorDep, service: ServiceDep) -> Response:
     """The probe photo of a request (requesters, examiners, supervisors, auditors of either
     agency); every view is recorded. 404 once the request has been purged."""
     data = service.requests.probe_image(actor, request_id)
@@ -194,7 +205,7 @@ def get_probe(request_id: int, actor: ActorDep, service: ServiceDep) -> Response
 
 @router.post("/requests/{request_id}/searches", status_code=201, responses=error_responses(400, 409))
 def search_request(
-    request_id: int, actor: ActorDep, service: ServiceDep, body: SearchCreate | None = None
+    request_id: IdPath, actor: ActorDep, service: ServiceDep, body: SearchCreate | None = None
 ) -> SearchPublic:
     """Search the request's probe (1:N) against galleries your agency owns or may search
     (examiners and supervisors of the receiving agency). The policy gate checks the request,
@@ -210,7 +221,7 @@ def search_request(
 
 
 @router.post("/requests/{request_id}/verifications", status_code=201, responses=error_responses(400, 409))
-def verify_request(request_id: int, body: VerificationCreate, actor: ActorDep, service: ServiceDep) -> SearchPublic:
+def verify_request(request_id: IdPath, body: VerificationCreate, actor: ActorDep, service: ServiceDep) -> SearchPublic:
     """Compare the request's probe with one subject's templates (1:1), through the same gate
     (examiners and supervisors of the receiving agency). Recorded as a search of kind
     ``verify``: one candidate when the best score reaches the threshold, none otherwise, and
@@ -220,7 +231,7 @@ def verify_request(request_id: int, body: VerificationCreate, actor: ActorDep, s
 
 
 @router.get("/requests/{request_id}/searches")
-def list_request_searches(request_id: int, actor: ActorDep, service: ServiceDep) -> SearchesPublic:
+def list_request_searches(request_id: IdPath, actor: ActorDep, service: ServiceDep) -> SearchesPublic:
     """The searches made under a request, oldest first. The requesting agency of a
     cross-agency request sees only the candidates released to it, without gallery ids."""
     searches = [SearchPublic.model_validate(s) for s in service.searches.request_searches(actor, request_id)]
@@ -233,7 +244,7 @@ def list_request_searches(request_id: int, actor: ActorDep, service: ServiceDep)
     responses=error_responses(400, 409),
 )
 def review_candidate(
-    request_id: int, candidate_id: int, body: ReviewCreate, actor: ActorDep, service: ServiceDep
+    request_id: IdPath, candidate_id: IdPath, body: ReviewCreate, actor: ActorDep, service: ServiceDep
 ) -> ReviewPublic:
     """Record your disposition of one candidate, with a rationale (examiners and supervisors of
     the receiving agency; each reviewer decides a candidate once). Under a two-person rule a
@@ -244,7 +255,7 @@ def review_candidate(
 
 
 @router.get("/requests/{request_id}/reviews")
-def list_reviews(request_id: int, actor: ActorDep, service: ServiceDep) -> ReviewsPublic:
+def list_reviews(request_id: IdPath, actor: ActorDep, service: ServiceDep) -> ReviewsPublic:
     """The reviews of a request's candidates (examiners, supervisors and auditors of the
     receiving agency). Blind second review: until both decisions on a candidate are in, a
     reviewer sees only their own."""
@@ -254,7 +265,7 @@ def list_reviews(request_id: int, actor: ActorDep, service: ServiceDep) -> Revie
 
 @router.post("/requests/{request_id}/conclude", responses=error_responses(409))
 def conclude_request(
-    request_id: int, actor: ActorDep, service: ServiceDep, body: ConcludeCreate | None = None
+    request_id: IdPath, actor: ActorDep, service: ServiceDep, body: ConcludeCreate | None = None
 ) -> RequestPublic:
     """Conclude the review once every candidate is decided (409 while one is not, e.g. two
     reviewers disagree): the outcome is ``lead`` when any candidate is a possible match, else
@@ -265,7 +276,7 @@ def conclude_request(
 
 
 @router.post("/requests/{request_id}/close", responses=error_responses(409))
-def close_request(request_id: int, actor: ActorDep, service: ServiceDep) -> RequestPublic:
+def close_request(request_id: IdPath, actor: ActorDep, service: ServiceDep) -> RequestPublic:
     """Close a reviewed, approved request (its requester, or a supervisor)."""
     return RequestPublic.model_validate(service.requests.close_request(actor, request_id))
 
@@ -275,7 +286,7 @@ def close_request(request_id: int, actor: ActorDep, service: ServiceDep) -> Requ
     response_class=Response,
     responses={200: {"content": {"text/html": {}}, "description": "The case file, one self-contained HTML page."}},
 )
-def export_request(request_id: int, actor: ActorDep, service: ServiceDep) -> Response:
+def export_request(request_id: IdPath, actor: ActorDep, service: ServiceDep) -> Response:
     """The case file of a request as one self-contained HTML file (requesters, examiners,
     supervisors, auditors): the request and its legal basis, the probe (unless purged), every
     search with its candidates, the reviews, and the request's audit events with their hashes.

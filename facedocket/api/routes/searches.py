@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from facedocket.api.deps import ActorDep, ServiceDep
+from facedocket.api.deps import ActorDep, IdPath, ServiceDep
 from facedocket.api.schemas import SearchesPublic, SearchPublic, error_responses
 
 router = APIRouter(tags=["searches"], responses=error_responses(401, 403, 422))
@@ -26,7 +26,7 @@ def list_searches(
 
 
 @router.get("/searches/{search_id}", responses=error_responses(404))
-def get_search(search_id: int, actor: ActorDep, service: ServiceDep) -> SearchPublic:
+def get_search(search_id: IdPath, actor: ActorDep, service: ServiceDep) -> SearchPublic:
     """One search or verification made under a request your agency filed or received, with its
     candidates. The requesting agency of a cross-agency request sees only the candidates
     released to it, without gallery or template ids. Every view is recorded."""

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
-from facedocket.api.deps import ActorDep, ServiceDep, SettingsDep
+from facedocket.api.deps import ActorDep, DecodesDep, IdPath, ServiceDep, SettingsDep, text_form
 from facedocket.api.errors import ApiError
 from facedocket.api.schemas import (
     EnrolmentPublic,
@@ -19,6 +19,8 @@ from facedocket.api.schemas import (
 )
 from facedocket.api.uploads import read_upload
 from facedocket.service.enrolment import Outcome
+from facedocket.service.inputs import MAX_ID
+from facedocket.vocab import MAX_BIRTH_YEAR, MIN_BIRTH_YEAR
 
 router = APIRouter(tags=["subjects"], responses=error_responses(401, 403, 404, 422))
 
@@ -38,27 +40,33 @@ _REFUSED: dict[str, tuple[int, str]] = {
     status_code=201,
     responses={
         200: {"model": EnrolmentPublic, "description": "This photo is already in the gallery; nothing changed."},
-        **error_responses(400, 409, 413),
+        **error_responses(400, 409, 413, 503),
     },
 )
 def enrol_subject(
-    gallery_id: int,
-    reference: Annotated[str, Form(description="The subject's external reference; new or existing.")],
+    gallery_id: IdPath,
+    reference: Annotated[str, text_form("subject reference", "The subject's external reference; new or existing.")],
     image: Annotated[UploadFile, File(description="One photo of the subject: one face.")],
     actor: ActorDep,
     service: ServiceDep,
     settings: SettingsDep,
+    decodes: DecodesDep,
     response: Response,
-    sex: Annotated[str | None, Form(description="Recorded sex, for evaluation and reporting only.")] = None,
-    birth_year: Annotated[int | None, Form(description="Recorded birth year, for evaluation only.")] = None,
+    sex: Annotated[str | None, text_form("sex", "Recorded sex, for evaluation and reporting only.")] = None,
+    birth_year: Annotated[
+        int | None, Form(ge=MIN_BIRTH_YEAR, le=MAX_BIRTH_YEAR, description="Recorded birth year, for evaluation only.")
+    ] = None,
 ) -> EnrolmentPublic:
     """Enrol one photo into a gallery your agency owns (admins, supervisors, examiners): the
     subject is created on its first photo. 201 when enrolled, 200 when the photo is already in
     the gallery. A photo that enrols nothing (no face, several faces, too low quality: 422; not
-    an image: 400) is answered in the error shape with the outcome in ``errors``."""
+    an image: 400) is answered in the error shape with the outcome in ``errors``. When every
+    decode slot stays taken for ``decode_wait_s``, 503 with ``Retry-After``. An index file
+    that could not be written after the commit is named in ``warnings``; the enrolment stands."""
     data = read_upload(image, settings.max_upload_bytes, "image")
     attributes: dict[str, Any] = {k: v for k, v in (("sex", sex), ("birth_year", birth_year)) if v is not None}
-    outcome = service.enrolment.enroll_image(actor, gallery_id, reference, data, attributes)
+    with decodes.hold(settings.decode_wait_s):  # decoded, searched for faces, templated
+        outcome = service.enrolment.enroll_image(actor, gallery_id, reference, data, attributes)
     if outcome.outcome not in ("enrolled", "already-enrolled"):
         raise _refused(outcome)
     if outcome.outcome == "already-enrolled":
@@ -70,6 +78,7 @@ def enrol_subject(
         detail=outcome.detail,
         template_id=outcome.template_id,
         sha256=outcome.sha256,
+        warnings=[outcome.index_error] if outcome.index_error else [],
     )
 
 
@@ -83,10 +92,10 @@ def _refused(outcome: Outcome) -> ApiError:
 
 @router.get("/galleries/{gallery_id}/subjects")
 def list_subjects(
-    gallery_id: int,
+    gallery_id: IdPath,
     actor: ActorDep,
     service: ServiceDep,
-    offset: Annotated[int, Query(ge=0, description="Skip this many subjects.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Skip this many subjects.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many subjects.")] = 100,
 ) -> SubjectsPublic:
     """The subjects of a gallery your agency owns or may search, by id."""
@@ -98,20 +107,20 @@ def list_subjects(
 
 
 @router.get("/subjects/{subject_id}")
-def get_subject(subject_id: int, actor: ActorDep, service: ServiceDep) -> SubjectPublic:
+def get_subject(subject_id: IdPath, actor: ActorDep, service: ServiceDep) -> SubjectPublic:
     """One subject of a gallery your agency owns or may search."""
     return SubjectPublic.model_validate(service.galleries.get_subject(actor, subject_id))
 
 
 @router.delete("/subjects/{subject_id}")
-def delete_subject(subject_id: int, actor: ActorDep, service: ServiceDep) -> SubjectDeletedPublic:
+def delete_subject(subject_id: IdPath, actor: ActorDep, service: ServiceDep) -> SubjectDeletedPublic:
     """Delete a subject and its templates from the database and the index in one operation
     (owner's admins and supervisors). Past searches keep their candidates, with the subject removed."""
     return SubjectDeletedPublic(id=subject_id, templates_deleted=service.galleries.delete_subject(actor, subject_id))
 
 
 @router.get("/subjects/{subject_id}/photos")
-def subject_photos(subject_id: int, actor: ActorDep, service: ServiceDep) -> PhotosPublic:
+def subject_photos(subject_id: IdPath, actor: ActorDep, service: ServiceDep) -> PhotosPublic:
     """The enrolment photos and aligned face crops kept of a subject (without their bytes):
     for readers the permission table lets see them (``photo.read``)."""
     photos = [PhotoPublic.model_validate(p) for p in service.photos.subject_photos(actor, subject_id)]
@@ -125,7 +134,7 @@ def subject_photos(subject_id: int, actor: ActorDep, service: ServiceDep) -> Pho
         200: {"description": "The file's bytes, decrypted.", "content": {"image/jpeg": {}, "application/pdf": {}}}
     },
 )
-def kept_file(file_id: int, actor: ActorDep, service: ServiceDep) -> Response:
+def kept_file(file_id: IdPath, actor: ActorDep, service: ServiceDep) -> Response:
     """A kept file: a subject's enrolment photo or face crop (``photo.read``), a request's
     probe photo or face crop (``probe.read``) or its document (``request.read``). Every view is
     recorded (``photo.viewed``, ``probe.viewed``, ``document.viewed``)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from facedocket.api.deps import ActorDep, ServiceDep
+from facedocket.api.deps import ActorDep, IdPath, ServiceDep
 from facedocket.api.schemas import AgencyPublic, MePublic, TokenCreate, TokenPublic, error_responses
 
 router = APIRouter(tags=["tokens"], responses=error_responses(401, 403, 422))
@@ -19,7 +19,7 @@ def create_token(body: TokenCreate, actor: ActorDep, service: ServiceDep) -> Tok
 
 
 @router.delete("/tokens/{token_id}", status_code=204, response_class=Response, responses=error_responses(404))
-def revoke_token(token_id: int, actor: ActorDep, service: ServiceDep) -> Response:
+def revoke_token(token_id: IdPath, actor: ActorDep, service: ServiceDep) -> Response:
     """Revoke a token: your own, or (admins) any of your agency's."""
     service.accounts.revoke_token(actor, token_id)
     return Response(status_code=204)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
-from facedocket.api.deps import ActorDep, ServiceDep, SettingsDep
+from facedocket.api.deps import ActorDep, IdPath, ServiceDep, SettingsDep, text_form
 from facedocket.api.schemas import GalleryPublic, error_responses
 from facedocket.api.uploads import read_upload
 from facedocket.api.video_schemas import (
@@ -20,6 +20,8 @@ from facedocket.api.video_schemas import (
     WatchlistsPublic,
 )
 from facedocket.service import EntryDraft
+from facedocket.service.inputs import MAX_ID
+from facedocket.vocab import TEXT_LIMITS
 
 router = APIRouter(tags=["watchlists"], responses=error_responses(401, 403, 404, 422))
 
@@ -40,13 +42,15 @@ def list_watchlists(actor: ActorDep, service: ServiceDep) -> WatchlistsPublic:
     return WatchlistsPublic(data=found, count=len(found))
 
 
-@router.get("/watchlists/{gallery_id}/entries")
+@router.get("/watchlists/{gallery_id}/entries", responses=error_responses(400))
 def list_entries(
-    gallery_id: int,
+    gallery_id: IdPath,
     actor: ActorDep,
     service: ServiceDep,
-    status: Annotated[str | None, Query(description="Only entries in this state.")] = None,
-    offset: Annotated[int, Query(ge=0, description="Skip this many entries.")] = 0,
+    status: Annotated[
+        str | None, Query(max_length=TEXT_LIMITS["choice"], description="Only entries in this state.")
+    ] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Skip this many entries.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many entries.")] = 100,
 ) -> EntriesPublic:
     """A watchlist's entries, oldest first."""
@@ -58,15 +62,17 @@ def list_entries(
 
 @router.post("/watchlists/{gallery_id}/entries", status_code=201, responses=error_responses(400, 409, 413))
 def add_entry(
-    gallery_id: int,
+    gallery_id: IdPath,
     actor: ActorDep,
     service: ServiceDep,
     settings: SettingsDep,
-    reference: Annotated[str, Form(description="The person's reference in the watchlist (new or existing).")],
-    reason: Annotated[str, Form(description="The reason code (one the policy allows).")],
-    incident_reference: Annotated[str, Form(description="The incident report the entry rests on.")],
-    authorised_by: Annotated[str, Form(description="Who authorised the entry (name and role).")],
-    evidence_notes: Annotated[str, Form(description="Notes on the evidence.")] = "",
+    reference: Annotated[
+        str, text_form("subject reference", "The person's reference in the watchlist (new or existing).")
+    ],
+    reason: Annotated[str, text_form("choice", "The reason code (one the policy allows).")],
+    incident_reference: Annotated[str, text_form("incident reference", "The incident report the entry rests on.")],
+    authorised_by: Annotated[str, text_form("authorised by", "Who authorised the entry (name and role).")],
+    evidence_notes: Annotated[str, text_form("evidence notes", "Notes on the evidence.")] = "",
     authorised_at: Annotated[datetime | None, Form(description="When it was authorised (ISO 8601; now).")] = None,
     expires: Annotated[
         datetime | None, Form(description="When it leaves the list (ISO 8601); default the policy's longest period.")
@@ -83,18 +89,18 @@ def add_entry(
 
 
 @router.get("/watchlist-entries/{entry_id}")
-def get_entry(entry_id: int, actor: ActorDep, service: ServiceDep) -> EntryPublic:
+def get_entry(entry_id: IdPath, actor: ActorDep, service: ServiceDep) -> EntryPublic:
     """One watchlist entry of your agency."""
     return EntryPublic.model_validate(service.watchlists.get_entry(actor, entry_id))
 
 
 @router.post("/watchlist-entries/{entry_id}/approve", responses=error_responses(409))
-def approve_entry(entry_id: int, actor: ActorDep, service: ServiceDep) -> EntryPublic:
+def approve_entry(entry_id: IdPath, actor: ActorDep, service: ServiceDep) -> EntryPublic:
     """A second person's approval (a supervisor who did not add it): the entry is matched from now on."""
     return EntryPublic.model_validate(service.watchlists.approve_entry(actor, entry_id))
 
 
 @router.post("/watchlist-entries/{entry_id}/remove", responses=error_responses(409))
-def remove_entry(entry_id: int, body: EntryRemove, actor: ActorDep, service: ServiceDep) -> EntryPublic:
+def remove_entry(entry_id: IdPath, body: EntryRemove, actor: ActorDep, service: ServiceDep) -> EntryPublic:
     """Take an entry off the list now (admins, supervisors): its templates and person record are deleted."""
     return EntryPublic.model_validate(service.watchlists.remove_entry(actor, entry_id, body.reason))

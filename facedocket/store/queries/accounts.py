@@ -61,6 +61,10 @@ def token(session: Session, token_id: int) -> ApiToken | None:
     return session.get(ApiToken, token_id)
 
 
+def lock_token(session: Session, token_id: int) -> ApiToken | None:
+    return session.get(ApiToken, token_id, with_for_update=True)
+
+
 def revoke_tokens(session: Session, user_id: int, moment: datetime, kind: str | None = None) -> int:
     """Revoke the user's live tokens (of one kind, when given); returns how many."""
     query = update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked.is_(None))

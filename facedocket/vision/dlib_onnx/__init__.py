@@ -14,6 +14,7 @@ The parts:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -107,16 +108,21 @@ def onnx_bytes(dat: str | Path, cache_dir: str | Path | None = None) -> bytes:
         return cached.read_bytes()
     model = bytes(build_onnx(parse_dat(data)).SerializeToString())
     if cached is not None:
-        _write_atomic(cached, model)
+        with contextlib.suppress(OSError):  # a cache: a full disk or a read-only folder only costs the next start
+            _write_atomic(cached, model)
     return model
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class OnnxDlibDescriptor:
