@@ -91,6 +91,7 @@ _TABLE = (
     _p("subject.delete", "delete a subject", {"admin", "supervisor"}),
     _p("enrolment.run", "enrol photos", _GALLERY_STAFF),
     _p("index.rebuild", "rebuild a gallery's index", _GALLERY_STAFF),
+    _p("gallery.reembed", "re-embed a gallery with another template model", {"admin", "supervisor"}),
     _p("consent.record", "record or withdraw a consent", _GALLERY_STAFF),
     # cases and requests
     _p("case.create", "open a case", _STAFF),
@@ -126,6 +127,8 @@ _TABLE = (
     _p("evaluation.record", "keep and read evaluations on record", {"auditor", "admin", "supervisor"}),
     _p("evaluation.run", "run an accuracy evaluation", {"auditor", "admin", "supervisor"}),
     _p("calibration.set", "store a calibrated threshold", {"admin"}),
+    _p("model.read", "list the installation's template models", _ALL),
+    _p("model.register", "register or calibrate an operator's own template model", set(), {"admin"}, operator=True),
     _p("audit.read", "read, verify and export the audit log", _RECORDS, _RECORDS, operator=True),
     _p("report.generate", "make a transparency report", _RECORDS, _RECORDS, operator=True),
 )

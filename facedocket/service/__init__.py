@@ -28,8 +28,10 @@ from facedocket.service.enrolment import EnrolItem, Enrolment, EnrolmentReport, 
 from facedocket.service.evaluation import EvaluationRecord, EvaluationResult, Evaluations, EvaluationSpec
 from facedocket.service.galleries import Galleries, GalleryInfo, SubjectInfo
 from facedocket.service.indexes import IndexManager
+from facedocket.service.models import ModelInfo, Models
 from facedocket.service.oversight import Document, HoldInfo, Oversight, RetentionReport
 from facedocket.service.policy import ActivePolicy, Policies
+from facedocket.service.reembedding import KeptPhotos, Reembedding, ReembedReport
 from facedocket.service.reports import Reports
 from facedocket.service.requests import CaseInfo, RequestDraft, RequestInfo, Requests
 from facedocket.service.review import ReviewArea, ReviewInfo
@@ -42,17 +44,19 @@ from facedocket.vocab import ROLES
 class Service:
     """Every use case of FaceDocket, by area."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, kept_photos: KeptPhotos | None = None) -> None:
         self.ctx = ctx
         self.accounts = Accounts(ctx)
         self.policy = Policies(ctx)
         self.galleries = Galleries(ctx)
         self.enrolment = Enrolment(ctx)
+        self.reembedding = Reembedding(ctx, kept_photos)
         self.requests = Requests(ctx)
         self.review = ReviewArea(ctx, self.requests)
         self.searches = Searches(ctx, self.requests)
         self.oversight = Oversight(ctx)
         self.evaluation = Evaluations(ctx)
+        self.models = Models(ctx, self.evaluation)
         self.reports = Reports(ctx, self.requests, self.searches, self.review)
         self.audit = AuditLog(ctx)
 
@@ -90,18 +94,25 @@ def open_service(
     clock: Clock = system_clock,
     migrate: bool = True,
     pipeline: FacePipeline | None = None,
+    kept_photos: KeptPhotos | None = None,
 ) -> Service:
-    """Open (and by default migrate) the database named by ``settings`` and return the service.
+    """Open (and by default migrate) the database named by ``settings`` and return the service,
+    with the operator's registered template models loaded (a model whose files fail their
+    check is reported when it is used, and does not stop the others).
 
-    ``clock`` and ``pipeline`` are seams: tests pass a fixed clock, and one pipeline shared
-    by many services so the models load once.
+    ``clock``, ``pipeline`` and ``kept_photos`` are seams: tests pass a fixed clock, one
+    pipeline shared by many services so the models load once, and the store of kept
+    enrolment photos that re-embedding reads (:class:`~.reembedding.KeptPhotos`).
     """
     settings = settings or Settings()
     settings.prepare_home()
     engine = db.make_engine(settings.resolved_database_url())
     if migrate:
         db.migrate(engine)
-    return Service(Context(settings, engine, clock, pipeline))
+    service = Service(Context(settings, engine, clock, pipeline), kept_photos)
+    if migrate or db.has_table(engine, "registered_model"):
+        service.ctx.models.load_all()
+    return service
 
 
 __all__ = [
@@ -125,7 +136,10 @@ __all__ = [
     "GalleryInfo",
     "HoldInfo",
     "IssuedToken",
+    "KeptPhotos",
+    "ModelInfo",
     "Outcome",
+    "ReembedReport",
     "RequestDraft",
     "RequestInfo",
     "RetentionReport",

@@ -1,5 +1,6 @@
 """What every area of the service shares: settings, the database, the clock, the audit
-writer, the indexes and (built on first use) the face pipeline.
+writer, the indexes, the template models of the installation and (built on first use)
+the face pipeline.
 
 Transactions come in two kinds. :meth:`Context.read` is a session for reading.
 :meth:`Context.write` is one write transaction that commits or rolls back as a whole; on
@@ -29,6 +30,7 @@ from facedocket.config import Settings
 from facedocket.governance import audit as chain
 from facedocket.governance.permissions import Actor
 from facedocket.service.indexes import IndexManager
+from facedocket.service.model_registry import ModelRegistry
 from facedocket.store import db
 from facedocket.store.queries import audit as audit_queries
 from facedocket.store.tables import AuditEvent
@@ -107,6 +109,7 @@ class Context:
         self.sessions = db.session_factory(engine)
         self.sqlite = engine.dialect.name == "sqlite"
         self.indexes = IndexManager(settings.home / "index", self.sessions)
+        self.models = ModelRegistry(settings.home / "models", self.sessions)
         self._pipeline: FacePipeline | None = pipeline
         self._pipeline_lock = threading.Lock()
         self.hooks = Hooks()
@@ -175,8 +178,10 @@ class Context:
             self.audit(session, actor, action, object_type, object_id, details, agency_id)
 
     def close(self) -> None:
-        """Write indexes with unsaved changes and release the database connections."""
+        """Write indexes with unsaved changes, forget this installation's registered models
+        and release the database connections."""
         self.indexes.flush()
+        self.models.forget()
         self.engine.dispose()
 
 

@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from facedocket.errors import InvalidInput, NotFound
 from facedocket.governance.permissions import Actor, require
 from facedocket.oversight import demographics, evaluation
@@ -179,6 +181,12 @@ class Evaluations(Area):
     def save_evaluation(self, actor: Actor, result: dict[str, Any]) -> int:
         """Keep an evaluation result (``facedocket evaluate --json``) on record."""
         require(actor, "evaluation.record")
+        with self.ctx.write() as session:
+            return self.record(session, actor, result)
+
+    def record(self, session: Session, actor: Actor, result: dict[str, Any]) -> int:
+        """Keep an evaluation result on record inside the caller's write transaction (with its
+        audit event); returns the run id. The caller has checked ``evaluation.record``."""
         for key in ("model", "detector", "verification"):
             if key not in result:
                 raise InvalidInput(f"an evaluation result needs {key!r}; give the JSON of `facedocket evaluate`")
@@ -188,17 +196,16 @@ class Evaluations(Area):
         fingerprint = result.get("fingerprint") or ""
         if isinstance(fingerprint, dict):  # `facedocket evaluate` gives {"sha256": ..., "files": ..., "method": ...}
             fingerprint = fingerprint.get("sha256", "")
-        with self.ctx.write() as session:
-            run = EvaluationRun(agency_id=actor.agency_id, user_id=actor.user_id, fingerprint=str(fingerprint)[:64],
-                                model_id=str(result["model"])[:80], detector=str(result["detector"])[:40],
-                                settings=dict(result.get("settings") or {}), results=result,
-                                created=self.clock())  # fmt: skip
-            session.add(run)
-            session.flush()
-            self.ctx.audit(session, actor, "evaluation.recorded", "evaluation_run", run.id,
-                           {"fingerprint": run.fingerprint, "model": run.model_id,
-                            "groups": sorted(str(g) for g in groups)})  # fmt: skip
-            return run.id
+        run = EvaluationRun(agency_id=actor.agency_id, user_id=actor.user_id, fingerprint=str(fingerprint)[:64],
+                            model_id=str(result["model"])[:80], detector=str(result["detector"])[:40],
+                            settings=dict(result.get("settings") or {}), results=result,
+                            created=self.clock())  # fmt: skip
+        session.add(run)
+        session.flush()
+        self.ctx.audit(session, actor, "evaluation.recorded", "evaluation_run", run.id,
+                       {"fingerprint": run.fingerprint, "model": run.model_id,
+                        "groups": sorted(str(g) for g in groups)})  # fmt: skip
+        return run.id
 
     def list_evaluations(self, actor: Actor) -> list[EvaluationRecord]:
         require(actor, "evaluation.record")

@@ -11,6 +11,7 @@ from facedocket.api.routes import (
     evaluations,
     galleries,
     health,
+    models,
     oversight,
     policy,
     reports,
@@ -36,6 +37,7 @@ ROUTERS: list[APIRouter] = [
     reports.router,
     oversight.router,
     evaluations.router,
+    models.router,
 ]
 
 TAGS = [
@@ -63,4 +65,8 @@ TAGS = [
     {"name": "reports", "description": "Transparency reports: counts per period, anchored to the audit chain."},
     {"name": "oversight", "description": "Legal holds and the retention run (erasure and access export: subjects)."},
     {"name": "evaluations", "description": "Accuracy evaluations kept on record; the threshold calibrated from one."},
+    {
+        "name": "models",
+        "description": "Template models: the shipped ones and the operator's own, and calibrating the latter.",
+    },
 ]
