@@ -106,6 +106,8 @@ RETENTION_RECORDS = (
     "enrolment_images",
     "templates",
     "watchlist_entries",
+    "unconfirmed_alerts",
+    "incident_records",
     "audit_events",
 )
 """Record types with a retention period."""
@@ -129,6 +131,45 @@ ENROLMENT_OUTCOMES = (
     "no-consent",
 )  # fmt: skip
 """What became of one photo given for enrolment."""
+
+WATCHLIST_PURPOSE = "watchlist"
+"""The declared purpose of a gallery that is a watchlist (matched by video deployments)."""
+
+WATCHLIST_REASONS = (
+    "theft-with-violence",
+    "repeated-theft",
+    "violence-or-threats",
+    "fraud",
+    "ban-order",
+    "missing-person",
+    "self-exclusion",
+)
+"""Why a person is on a watchlist; a profile picks the reasons it allows (``watchlists.reasons``).
+
+``theft-with-violence``: a recorded theft with violence or threats of it; ``repeated-theft``:
+recorded thefts on several occasions; ``violence-or-threats``: violence or threats against
+staff or customers; ``fraud``: recorded fraud; ``ban-order``: a court or banning order that
+excludes the person from the site; ``missing-person``: a missing (vulnerable) person whose
+guardian or the police asked; ``self-exclusion``: the person asked to be kept out (e.g.
+gambling), by their own written consent.
+"""
+
+ENTRY_STATES = ("pending", "active", "expired", "removed")
+"""A watchlist entry: ``pending`` a second person's approval (where the profile asks for it),
+``active`` (matched), ``expired`` (its expiry passed; its templates are deleted) or
+``removed`` by a person (its templates deleted at once)."""
+
+ALERT_STATES = ("pending", "confirmed", "dismissed")
+"""An alert waits (``pending``) until a person confirms it (an incident record is made) or
+dismisses it (a false alert); nothing is identified before that."""
+
+DEPLOYMENT_STATES = ("stopped", "running", "waiting")
+"""A deployment is ``running`` (matching), ``waiting`` (its worker waits for a time window to
+open) or ``stopped``."""
+
+SOURCE_KINDS = ("file", "rtsp", "http", "udp", "device")
+"""What a deployment watches: a recorded file, an RTSP camera, an HTTP or UDP stream, a
+capture device. Every kind but ``file`` is live video."""
 
 LEAD_LABEL = "investigative lead — not a positive identification"
 """The label on every candidate list: a score is a similarity, not an identification."""
@@ -219,6 +260,41 @@ _ACTIONS = (
     ("audit.listed", "someone read audit events (filters, count)"),
     ("audit.verified", "someone verified the audit chain (result, head)"),
     ("audit.exported", "someone exported the audit log"),
+    # watchlists, deployments, alerts (video)
+    (
+        "watchlist.entry_added",
+        "a watchlist entry was added (subject, reason code, incident reference, who authorised "
+        "it, expiry; active, or pending a second person's approval)",
+    ),
+    ("watchlist.entry_approved", "a second person approved a watchlist entry: it is matched from now on"),
+    ("watchlist.entry_refused", "the policy refused a watchlist entry (every failed rule)"),
+    ("watchlist.entry_expired", "a watchlist entry reached its expiry and left the list; its templates were deleted"),
+    ("watchlist.entry_removed", "a person removed a watchlist entry (reason); its templates were deleted"),
+    (
+        "deployment.created",
+        "a deployment was described (source kind, site, place, windows, watchlists, threshold, "
+        "DPIA reference, signage)",
+    ),
+    ("deployment.authorised", "a supervisor authorised a deployment (reference)"),
+    ("deployment.started", "a deployment started matching (source kind, policy, watchlist size, threshold)"),
+    (
+        "deployment.stopped",
+        "a deployment stopped matching (why: by a person, its time window closed, the source "
+        "ended, the policy refused; faces seen, alerts)",
+    ),
+    ("deployment.refused", "the policy gate refused to start or to go on with a deployment (every failed rule)"),
+    ("deployment.source_dropped", "a deployment's live source dropped (one line, no credentials; next try)"),
+    ("deployment.source_reconnected", "a deployment's live source delivers frames again (attempts, outage)"),
+    ("deployment.worker_restarted", "a deployment's background worker died and was restarted (the error)"),
+    (
+        "alert.raised",
+        "a watchlist match became an alert awaiting a person (entry, score, threshold, expected false alerts per hour)",
+    ),
+    ("alert.repeated", "the same person was matched again on the same alert (merged, no new crop)"),
+    ("alert.confirmed", "a person confirmed an alert (reason); an incident record was made"),
+    ("alert.dismissed", "a person dismissed an alert as a false alert (reason)"),
+    ("alert.crop_viewed", "someone looked at an alert's face crop"),
+    ("deployment.reported", "someone made a deployment's report (period)"),
 )
 
 AUDIT_ACTIONS: dict[str, AuditAction] = {name: AuditAction(name, text) for name, text in _ACTIONS}
@@ -252,5 +328,16 @@ TEXT_LIMITS: dict[str, int] = {
     "rationale": 5000,
     "consent given by": 200,
     "consent purpose": 2000,
+    "incident reference": 200,
+    "evidence notes": 5000,
+    "authorised by": 200,
+    "deployment name": 200,
+    "video source": 2000,
+    "site": 500,
+    "place": 500,
+    "time window": 60,
+    "time zone": 60,
+    "DPIA reference": 200,
+    "authorisation reference": 200,
 }
 """The longest text each free-text field accepts, in characters (docs/api.md lists them)."""

@@ -1,6 +1,7 @@
 """Regenerate docs/cli.md (every command's --help), docs/settings.md (every setting),
 docs/api.md (every route), and the generated sections of docs/audit.md (every audit action)
-and docs/architecture.md (permissions, the request state machine, the policy's rules).
+and docs/architecture.md (permissions, the request state machine, the policy's rules for
+requests and for watchlists and video deployments).
 
 python scripts/gen_docs.py          # write the files
 python scripts/gen_docs.py --check  # exit 1 if they are out of date (run by the tests)
@@ -112,6 +113,16 @@ def rules_markdown() -> str:
     return "\n".join(rows)
 
 
+def video_rules_markdown() -> str:
+    from facedocket.governance.watchlists import DEPLOYMENT_RULES, ENTRY_RULES
+
+    rows = ["| rule | asks | checked |", "| --- | --- | --- |"]
+    rows += [f"| `{rule.name}` | {rule.words} | when an entry is added |" for rule in ENTRY_RULES]
+    rows += [f"| `{rule.name}` | {rule.words} | when a deployment starts, and at each time window |"
+             for rule in DEPLOYMENT_RULES]  # fmt: skip
+    return "\n".join(rows)
+
+
 def with_generated(path: Path, sections: dict[str, str]) -> str:
     """``path``'s text with each ``<!-- generated: NAME -->`` section replaced."""
     text = path.read_text()
@@ -134,7 +145,12 @@ def main() -> None:
         DOCS / "audit.md": with_generated(DOCS / "audit.md", {"audit actions": audit_actions_markdown()}),
         DOCS / "architecture.md": with_generated(
             DOCS / "architecture.md",
-            {"permissions": table_markdown(), "transitions": transitions_markdown(), "rules": rules_markdown()},
+            {
+                "permissions": table_markdown(),
+                "transitions": transitions_markdown(),
+                "rules": rules_markdown(),
+                "video rules": video_rules_markdown(),
+            },
         ),
     }
     if "--check" in sys.argv:

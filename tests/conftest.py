@@ -56,9 +56,24 @@ def dev_photo() -> Path:
 
 @pytest.fixture(scope="session")
 def pipeline():  # type: ignore[no-untyped-def]
-    from facedocket.vision.pipeline import FacePipeline, PipelineOptions
+    """The default pipeline, remembering what it made of each photo (tests/remembering.py);
+    tests/vision has a plain one of the same name."""
+    from remembering import RememberingPipeline
 
-    return FacePipeline(PipelineOptions())
+    from facedocket.vision.pipeline import PipelineOptions
+
+    return RememberingPipeline(PipelineOptions())
+
+
+@pytest.fixture(scope="session")
+def fast_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The pipeline of the service tests: no jitter (fast), remembering what it made of each
+    photo (tests/remembering.py)."""
+    from remembering import RememberingPipeline
+
+    from facedocket.config import Settings
+
+    return RememberingPipeline.from_settings(Settings(home=tmp_path_factory.mktemp("pipeline"), jitter=False))
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,13 @@ concluded `lead` or `no-lead` and closed. Every action lands in a hash-chained a
 (`/audit`). Agencies see only their own data, the galleries shared with them, and (for a
 request to another agency) the candidates released to them.
 
+Watchlists on video: a watchlist is a gallery of purpose `watchlist` whose entries carry a
+reason code, the incident, who authorised them and an expiry (`/watchlists`); a deployment
+says where and when a camera or recording is matched against it (`/deployments`), and the
+policy gate checks it when it starts and at each time window. Its background worker raises
+**alerts** that a person confirms or dismisses (`/alerts`; new ones by long-poll or
+server-sent events). Nothing of the faces that do not match is kept, only counts.
+
 Authenticate with `Authorization: Bearer fd_...`. Every error has one shape:
 `{"ok": false, "error": "...", "errors": [...], "status": 422}`.
 """
@@ -73,9 +80,13 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         job.start()
         retention = RetentionJob(opened, settings.retention_interval_s)
         retention.start()
+        closed = opened.video_workers.close_orphans()
+        if closed:
+            log.warning("deployments %s were left running by a process that ended: stopped (recorded)", closed)
         try:
             yield
         finally:
+            opened.video_workers.stop_all()
             retention.stop()
             job.stop()
             opened.indexes.flush()  # write index files with unsaved changes on shutdown

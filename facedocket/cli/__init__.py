@@ -40,6 +40,7 @@ def cli(ctx: click.Context, home: Path | None) -> None:
 
 from facedocket.cli import accounts as _account_commands  # noqa: E402,F401
 from facedocket.cli import audit as _audit_commands  # noqa: E402,F401
+from facedocket.cli import evaluation as _evaluation_commands  # noqa: E402,F401
 from facedocket.cli import models as _model_commands  # noqa: E402,F401
 from facedocket.cli import oversight as _oversight_commands  # noqa: E402,F401
 from facedocket.cli import pipeline as _pipeline_commands  # noqa: E402,F401  (registers commands)
@@ -47,6 +48,7 @@ from facedocket.cli import policy as _policy_commands  # noqa: E402,F401
 from facedocket.cli import report as _report_commands  # noqa: E402,F401
 from facedocket.cli import requests as _request_commands  # noqa: E402,F401
 from facedocket.cli import service as _service_commands  # noqa: E402,F401
+from facedocket.cli import video as _video_commands  # noqa: E402,F401
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -70,7 +70,23 @@ RETENTION_WORDS = {
     "enrolment_images": "Enrolment photos",
     "templates": "Templates",
     "watchlist_entries": "Watchlist entries",
+    "unconfirmed_alerts": "Alerts nobody confirmed (with their face crops)",
+    "incident_records": "Incident records (confirmed alerts, with their face crops)",
 }
+
+VIDEO_RECORDS = ("unconfirmed_alerts", "incident_records")
+"""Retention records that exist only where watchlist alerts are allowed."""
+
+REASON_WORDS = {
+    "theft-with-violence": "a theft with violence or threats",
+    "repeated-theft": "repeated thefts",
+    "violence-or-threats": "violence or threats against staff or customers",
+    "fraud": "fraud",
+    "ban-order": "a court or banning order",
+    "missing-person": "a missing person",
+    "self-exclusion": "the person's own request to be kept out",
+}
+"""Each watchlist reason code in the words :func:`explain` uses."""
 
 PERIOD_WORDS = {"weekly": "every week", "monthly": "every month", "quarterly": "every quarter", "annual": "every year"}
 
@@ -143,7 +159,7 @@ def explain(profile: PolicyProfile) -> list[str]:
         lines.append(
             "This profile is for evaluation only: no operational search, verification or watchlist alert runs under it."
         )
-    for section in (_requests, _approval, _probe, _search, _review, _retention, _reporting):
+    for section in (_requests, _approval, _probe, _search, _review, _watchlists, _retention, _reporting):
         lines.extend(section(profile))
     return lines
 
@@ -246,13 +262,46 @@ def _review(profile: PolicyProfile) -> list[str]:
     return ["Each candidate is decided by one trained reviewer."]
 
 
+def _watchlists(profile: PolicyProfile) -> list[str]:
+    """Who may be put on a watchlist, and what a video deployment needs and may do."""
+    if not profile.operational or "watchlist-alerts" in profile.forbidden_uses:
+        return []
+    w, d = profile.watchlists, profile.deployments
+    lines: list[str] = []
+    say = lines.append
+    if w.reasons:
+        say(f"A person may be put on a watchlist only for {_join((REASON_WORDS.get(r, r) for r in w.reasons), 'or')}, "
+            "with the incident it rests on, who authorised it and an expiry.")  # fmt: skip
+    else:
+        say("No reason is allowed for a watchlist entry, so nobody may be put on a watchlist.")
+    if w.entry_approval:
+        say("A second person approves each watchlist entry before it is matched.")
+    rate = min(w.threshold_floor_fmr, profile.search.threshold_floor_fmr)
+    say(_floor_sentence(rate).replace("No search may use", "No video deployment may match at"))
+    if w.max_false_alerts_per_face is not None:
+        share = _rate(w.max_false_alerts_per_face)
+        say(f"A deployment's watchlist may be expected to alert falsely on at most {share} of the faces it sees "
+            "(its entries times the false-match rate at its threshold).")  # fmt: skip
+    needs = [words for flag, words in ((d.dpia_required, "a data protection impact assessment"),
+                                       (d.signage_required, "signs at the site"),
+                                       (d.authorisation_required, "a supervisor's authorisation")) if flag]  # fmt: skip
+    if needs:
+        say(f"A video deployment needs {_join(needs, 'and')} before it starts.")
+    say("A deployment matches only within its time windows; faces that do not match are never stored, only how "
+        "many were seen each hour, and every alert waits for a person to confirm or dismiss it.")  # fmt: skip
+    return lines
+
+
 def _retention(profile: PolicyProfile) -> list[str]:
     """How long each kind of record is kept, the last-interaction limit, and the audit log."""
     kept = profile.retention
     lines: list[str] = []
     say = lines.append
+    alerts = profile.operational and "watchlist-alerts" not in profile.forbidden_uses
     for record, noun in RETENTION_WORDS.items():
         days: int | None = getattr(kept, record)
+        if record in VIDEO_RECORDS and not alerts:
+            continue
         if record == "enrolment_images":
             say(ENROLMENT_PHOTOS_NOTE)
         elif days is None:
@@ -334,8 +383,18 @@ def profile_warnings(profile: PolicyProfile) -> list[str]:
     for record in ("probe_images", "candidate_lists"):
         if getattr(kept, record) is None:
             warn(f"retention.{record} is not set: {RETENTION_WORDS[record].lower()} are kept until someone erases them")
-    if kept.watchlist_entries is None and "watchlist-alerts" not in profile.forbidden_uses:
-        warn("retention.watchlist_entries is not set: watchlist entries never expire")
+    if "watchlist-alerts" not in profile.forbidden_uses:
+        if kept.watchlist_entries is None:
+            warn("retention.watchlist_entries is not set: watchlist entries never expire")
+        if profile.watchlists.reasons and profile.watchlists.max_false_alerts_per_face is None:
+            warn(
+                "watchlists.max_false_alerts_per_face is not set: a long watchlist may alert falsely on many passers-by"
+            )
+        for record in VIDEO_RECORDS:
+            if profile.watchlists.reasons and getattr(kept, record) is None:
+                warn(f"retention.{record} is not set: {RETENTION_WORDS[record].lower()} are kept until erased")
+    elif profile.watchlists.reasons:
+        warn("watchlists.reasons has no effect: the profile forbids watchlist alerts")
     return warnings
 
 

@@ -129,6 +129,18 @@ _TABLE = (
     _p("calibration.set", "store a calibrated threshold", {"admin"}),
     _p("model.read", "list the installation's template models", _ALL),
     _p("model.register", "register or calibrate an operator's own template model", set(), {"admin"}, operator=True),
+    # watchlists, video deployments, alerts (one agency's own: never shared)
+    _p("watchlist.read", "list watchlists and their entries", {*_GALLERY_STAFF, "auditor"}),
+    _p("watchlist.add", "add an entry to a watchlist", _GALLERY_STAFF),
+    _p("watchlist.approve", "approve another person's watchlist entry (second person)", {"supervisor"}),
+    _p("watchlist.remove", "remove a watchlist entry", _OVERSIGHT),
+    _p("deployment.manage", "describe a video deployment", _OVERSIGHT),
+    _p("deployment.authorise", "authorise a video deployment", {"supervisor"}),
+    _p("deployment.run", "start and stop a video deployment", _GALLERY_STAFF),
+    _p("deployment.read", "read deployments, their status and reports", {*_GALLERY_STAFF, "auditor"}),
+    _p("alert.read", "read alerts and wait for new ones", {*_GALLERY_STAFF, "auditor"}),
+    _p("alert.decide", "confirm or dismiss an alert", _UNIT),
+    _p("alert.crop", "look at an alert's face crop", _UNIT),
     _p("audit.read", "read, verify and export the audit log", _RECORDS, _RECORDS, operator=True),
     _p("report.generate", "make a transparency report", _RECORDS, _RECORDS, operator=True),
 )

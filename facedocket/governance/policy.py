@@ -32,6 +32,7 @@ from facedocket.vocab import (
     OFFENCE_CATEGORIES,
     PROBE_SOURCES,
     REQUEST_FIELDS,
+    WATCHLIST_REASONS,
     ForbiddenUse,
     ReportingPeriod,
 )
@@ -88,6 +89,49 @@ class SearchRules(_Strict):
     )
 
 
+class WatchlistRules(_Strict):
+    """Who may be put on a watchlist and how strictly a deployment matches against one."""
+
+    reasons: list[str] = Field(
+        default_factory=list,
+        description="Reason codes a watchlist entry may carry (from FaceDocket's fixed list); empty: no entry "
+        "may be added.",
+    )
+    entry_approval: bool = Field(
+        False,
+        description="A second person (a supervisor other than the one who added it) approves each entry "
+        "before it is matched.",
+    )
+    threshold_floor_fmr: float = Field(
+        MAX_FLOOR_FMR,
+        gt=0,
+        le=MAX_FLOOR_FMR,
+        description="The loosest threshold a deployment may match at, as a false-match rate per comparison "
+        "(the stricter of this and search.threshold_floor_fmr applies), resolved through the model's card.",
+    )
+    max_false_alerts_per_face: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="The most false alerts a deployment may expect per face it sees: the watchlist's entries "
+        "times the false-match rate at its threshold (model card). None: not limited.",
+    )
+
+
+class DeploymentRules(_Strict):
+    """What a video deployment must record before it may start."""
+
+    authorisation_required: bool = Field(
+        False, description="A supervisor records an authorisation (reference) for each deployment before it starts."
+    )
+    dpia_required: bool = Field(
+        False, description="A deployment names its data protection impact assessment before it starts."
+    )
+    signage_required: bool = Field(
+        False, description="A deployment confirms that signs tell people at the site that cameras match faces."
+    )
+
+
 class ReviewRules(_Strict):
     two_person: bool = Field(False, description="A second, independent reviewer decides each candidate.")
 
@@ -108,6 +152,18 @@ class RetentionRules(_Strict):
     templates: int | None = Field(None, ge=0, le=MAX_RETENTION_DAYS, description="Days an enrolled template is kept.")
     watchlist_entries: int | None = Field(
         None, ge=0, le=MAX_RETENTION_DAYS, description="Days a watchlist entry lasts before it expires."
+    )
+    unconfirmed_alerts: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_RETENTION_DAYS,
+        description="Days an alert nobody confirmed (dismissed, or never decided) and its face crop are kept.",
+    )
+    incident_records: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_RETENTION_DAYS,
+        description="Days a confirmed alert (an incident record, with its face crop) is kept.",
     )
     audit_events: int | None = Field(
         None, ge=0, le=MAX_RETENTION_DAYS, description="Days the audit log must at least be kept (it is never purged)."
@@ -136,6 +192,8 @@ class PolicyProfile(_Strict):
     probe: ProbeRules = ProbeRules()
     search: SearchRules = SearchRules()
     review: ReviewRules = ReviewRules()
+    watchlists: WatchlistRules = WatchlistRules()
+    deployments: DeploymentRules = DeploymentRules()
     retention: RetentionRules = RetentionRules()
     reporting: ReportingRules = ReportingRules()
     forbidden_uses: list[ForbiddenUse] = Field(default_factory=list, description="Uses this profile forbids outright.")
@@ -182,6 +240,9 @@ def rule_problems(data: Mapping[str, Any]) -> list[str]:
     allowed = [b for b in legal_bases if b in LEGAL_BASES]
     known(emergency_bases, allowed, "requests.emergency_bases (must also be allowed legal bases)")
     known(values(p, "forbidden_sources", []), PROBE_SOURCES, "probe.forbidden_sources")
+    watchlists = data.get("watchlists")
+    w: Mapping[str, Any] = watchlists if isinstance(watchlists, Mapping) else {}
+    known(values(w, "reasons", []), WATCHLIST_REASONS, "watchlists.reasons")
     if emergency_bases and r.get("emergency_deadline_hours") is None:
         problems.append("requests.emergency_deadline_hours is required when emergency_bases are given")
     if data.get("operational", True) is not False and isinstance(requests, Mapping) and not legal_bases:

@@ -165,10 +165,18 @@ def _quality(p: PolicyProfile, f: Facts) -> str | None:
     return None
 
 
-def floor_score(profile: PolicyProfile, model_id: str) -> float:
+def floor_fmr(profile: PolicyProfile, use: str = "search") -> float:
+    """The profile's floor as a false-match rate: ``search.threshold_floor_fmr`` for a search;
+    for watchlist matching (``use="watchlist"``) the stricter of it and
+    ``watchlists.threshold_floor_fmr``."""
+    rate = profile.search.threshold_floor_fmr
+    return min(rate, profile.watchlists.threshold_floor_fmr) if use == "watchlist" else rate
+
+
+def floor_score(profile: PolicyProfile, model_id: str, use: str = "search") -> float:
     """The profile's threshold floor as a score for ``model_id``: the threshold at which the
-    model card's calibration measured the profile's false-match rate."""
-    return threshold_at_fmr(model_id, profile.search.threshold_floor_fmr)
+    model card's calibration measured the profile's false-match rate (:func:`floor_fmr`)."""
+    return threshold_at_fmr(model_id, floor_fmr(profile, use))
 
 
 def _threshold(p: PolicyProfile, f: Facts) -> str | None:

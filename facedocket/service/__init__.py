@@ -22,8 +22,10 @@ from facedocket.config import Settings
 from facedocket.governance.permissions import Actor
 from facedocket.matching.index import KINDS as INDEX_KINDS
 from facedocket.service.accounts import Accounts, AgencyInfo, IssuedToken, UserInfo
+from facedocket.service.alerts import ALERT_LABEL, AlertInfo, Alerts
 from facedocket.service.audit import AuditLog, EventInfo
 from facedocket.service.context import Clock, Context, system_clock
+from facedocket.service.deployments import DeploymentDraft, DeploymentInfo, Deployments
 from facedocket.service.enrolment import EnrolItem, Enrolment, EnrolmentReport, Outcome, read_source
 from facedocket.service.evaluation import EvaluationRecord, EvaluationResult, Evaluations, EvaluationSpec
 from facedocket.service.galleries import Galleries, GalleryInfo, SubjectInfo
@@ -36,6 +38,9 @@ from facedocket.service.reports import Reports
 from facedocket.service.requests import CaseInfo, RequestDraft, RequestInfo, Requests
 from facedocket.service.review import ReviewArea, ReviewInfo
 from facedocket.service.search import EMPTY_LABEL, LEAD_LABEL, CandidateInfo, Searches, SearchResult
+from facedocket.service.video_workers import VideoWorkers, WorkerStatus
+from facedocket.service.watching import RunSummary, Watching
+from facedocket.service.watchlists import EntryDraft, EntryInfo, WatchlistInfo, Watchlists
 from facedocket.store import db
 from facedocket.vision.pipeline import FacePipeline
 from facedocket.vocab import ROLES
@@ -59,6 +64,11 @@ class Service:
         self.models = Models(ctx, self.evaluation)
         self.reports = Reports(ctx, self.requests, self.searches, self.review)
         self.audit = AuditLog(ctx)
+        self.watchlists = Watchlists(ctx, self.galleries)
+        self.deployments = Deployments(ctx)
+        self.alerts = Alerts(ctx)
+        self.watching = Watching(ctx, self.deployments, self.alerts)
+        self.video_workers = VideoWorkers(ctx, self.deployments, self.watching)
 
     @property
     def settings(self) -> Settings:
@@ -85,7 +95,9 @@ class Service:
         return self.ctx.indexes
 
     def close(self) -> None:
-        """Write indexes with unsaved changes and release the database connections."""
+        """Stop the video workers, write indexes with unsaved changes and release the
+        database connections."""
+        self.video_workers.stop_all()
         self.ctx.close()
 
 
@@ -116,6 +128,7 @@ def open_service(
 
 
 __all__ = [
+    "ALERT_LABEL",
     "EMPTY_LABEL",
     "INDEX_KINDS",
     "LEAD_LABEL",
@@ -123,11 +136,16 @@ __all__ = [
     "ActivePolicy",
     "Actor",
     "AgencyInfo",
+    "AlertInfo",
     "CandidateInfo",
     "CaseInfo",
+    "DeploymentDraft",
+    "DeploymentInfo",
     "Document",
     "EnrolItem",
     "EnrolmentReport",
+    "EntryDraft",
+    "EntryInfo",
     "EvaluationRecord",
     "EvaluationResult",
     "EvaluationSpec",
@@ -144,10 +162,13 @@ __all__ = [
     "RequestInfo",
     "RetentionReport",
     "ReviewInfo",
+    "RunSummary",
     "SearchResult",
     "Service",
     "SubjectInfo",
     "UserInfo",
+    "WatchlistInfo",
+    "WorkerStatus",
     "open_service",
     "read_source",
 ]

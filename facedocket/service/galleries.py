@@ -29,7 +29,8 @@ from facedocket.store.queries import galleries as queries
 from facedocket.store.queries import oversight as oversight_queries
 from facedocket.store.queries import reembedding as reembed_queries
 from facedocket.store.tables import Gallery, GalleryShare, Subject
-from facedocket.vision.models import DEFAULT_MODEL_ID
+from facedocket.vision.models import DEFAULT_MODEL_ID, WATCHLIST_MODEL_ID
+from facedocket.vocab import WATCHLIST_PURPOSE
 
 MAX_PAGE = 1000
 
@@ -104,8 +105,9 @@ class Galleries(Area):
         """A new, empty gallery owned by the actor's agency. Source and purpose are required:
         they say where the photos come from and what they may be searched for. Its templates
         are made with ``model_id``, a template model of this installation (default
-        :data:`~facedocket.vision.models.DEFAULT_MODEL_ID`, the measured best), for good:
-        changing it means re-embedding the gallery."""
+        :data:`~facedocket.vision.models.DEFAULT_MODEL_ID`, the measured best; a watchlist's
+        is :data:`~facedocket.vision.models.WATCHLIST_MODEL_ID`), for good: changing it means
+        re-embedding the gallery."""
         require(actor, "gallery.create")
         if index_kind not in ("auto", *KINDS):
             raise InvalidInput(f"index kind must be auto, {' or '.join(KINDS)}")
@@ -114,7 +116,11 @@ class Galleries(Area):
         for key, value in values.items():
             if not value:
                 raise InvalidInput(f"a gallery needs a {key}; pass --{key}")
-        model = model_id or DEFAULT_MODEL_ID
+        model = model_id or (WATCHLIST_MODEL_ID if values["purpose"] == WATCHLIST_PURPOSE else DEFAULT_MODEL_ID)
+        if values["purpose"] == WATCHLIST_PURPOSE and model != WATCHLIST_MODEL_ID:
+            raise InvalidInput(
+                f"watchlists use {WATCHLIST_MODEL_ID}: the video path's thresholds were measured with it"
+            )
         self.ctx.models.card(model)  # a template model this installation knows, its files checked
         with self.ctx.write() as session:
             gallery = Gallery(agency_id=actor.agency_id, model_id=model, index_kind=index_kind,

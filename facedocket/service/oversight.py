@@ -4,7 +4,9 @@ Retention periods come from the owning agency's active policy profile (a gallery
 its own template period); :mod:`facedocket.governance.retention` decides what is due.
 ``retention_run`` deletes what has expired — probe photos, candidate lists, templates (from
 the database and the index files), subjects past the "last interaction" limit (BIPA: at
-most three years) and subjects of consent galleries whose consent ended — and skips
+most three years), subjects of consent galleries whose consent ended, and on the video
+side expired watchlist entries' templates, unconfirmed alerts and old incident records with
+their face crops (:mod:`.video_retention`) — and skips
 whatever a legal hold on its case or subject covers. Each agency is one transaction: one
 agency's failure is recorded (``retention.failed``) and never stops another's run. The audit
 log is append-only: its period is a minimum and nothing purges it. A dry run lists what
@@ -37,6 +39,7 @@ from facedocket.service.galleries import owned_gallery, visible_subject
 from facedocket.service.indexes import bump
 from facedocket.service.inputs import text
 from facedocket.service.policy import policy_of
+from facedocket.service.video_retention import video_due
 from facedocket.store.queries import accounts as account_queries
 from facedocket.store.queries import galleries as gallery_queries
 from facedocket.store.queries import oversight as queries
@@ -200,6 +203,11 @@ class Oversight(Area):
                 return part
             self._requests_due(session, agency_id, active.profile, now, part)
             self._subjects_due(session, agency_id, active.profile, now, part)
+            video, touched = video_due(self.ctx, session, agency_id, active.profile, now)
+            for record_type, due in video.items():
+                part.add(record_type, due)
+            for gallery_id, removed in touched.items():
+                part.touched.setdefault(gallery_id, []).extend(removed)
             if dry_run:
                 session.rollback()
                 return part

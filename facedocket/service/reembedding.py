@@ -44,7 +44,9 @@ from facedocket.store.queries import reembedding as queries
 from facedocket.store.tables import Reembedding as Job
 from facedocket.store.tables import StagedTemplate, TemplateRow
 from facedocket.vision.images import sha256_hex
+from facedocket.vision.models import WATCHLIST_MODEL_ID
 from facedocket.vision.pipeline import FacePipeline, FoundFace, ImageResult
+from facedocket.vocab import WATCHLIST_PURPOSE
 
 MIN_OVERLAP = 0.3
 """The least intersection-over-union between a face found again and the old template's
@@ -130,6 +132,10 @@ class Reembedding(Area):
         self.ctx.models.card(model_id)
         with self.ctx.read() as session:
             gallery = owned_gallery(session, actor, gallery_id)
+            if gallery.purpose == WATCHLIST_PURPOSE:
+                raise InvalidInput(
+                    f"watchlists keep {WATCHLIST_MODEL_ID}: the video path's thresholds were measured with it"
+                )
             running = queries.running(session, gallery_id)
             _check_start(gallery.name, gallery.model_id, running, model_id)
         photos = iter(self.kept_photos.kept_source_photos(actor, gallery_id))

@@ -1,4 +1,4 @@
-"""Reports: the case file of one request, and transparency reports.
+"""Reports: the case file of one request, transparency reports, and a video deployment's report.
 
 The case file is one self-contained HTML file per request — what a defence lawyer receives
 in disclosure: the request and its legal basis, the probe photo (unless purged), every
@@ -25,6 +25,7 @@ from facedocket.errors import NotFound
 from facedocket.governance.permissions import Actor, require
 from facedocket.governance.review import sees_unreleased
 from facedocket.oversight import transparency
+from facedocket.oversight.transparency.video import faces_by_hour, video_counts
 from facedocket.service.audit import event_dict
 from facedocket.service.context import Area, Context
 from facedocket.service.export import render_case_file
@@ -32,6 +33,7 @@ from facedocket.service.requests import Requests, visible_request
 from facedocket.service.review import ReviewArea
 from facedocket.service.search import Searches
 from facedocket.store.queries import audit as audit_queries
+from facedocket.store.queries import deployments as deployment_queries
 from facedocket.store.queries import requests as request_queries
 from facedocket.store.queries.transparency import chain_events, report_rows
 
@@ -83,7 +85,7 @@ class Reports(Area):
         chosen = transparency.check_request(period, field_set)
         self.requests.expire_overdue()
         with self.ctx.read() as session:
-            rows = report_rows(session, chosen.start, chosen.end, scope, transparency.COUNTED_ACTIONS)
+            rows = report_rows(session, chosen.start, chosen.end, scope, transparency.COUNTED_ACTIONS, self.clock())
             report = transparency.build_report(rows, chain_events(session), period, self.clock(), field_set)
         digest = transparency.report_digest(report)
         details = {"period": report["period"]["label"], "agency_id": scope, "field_set": field_set, "sha256": digest}
@@ -92,4 +94,39 @@ class Reports(Area):
                                    agency_id=actor.agency_id if scope is None else scope)  # fmt: skip
             seq = event.seq
         report["recorded_as"] = {"seq": seq, "sha256": digest}
+        return report
+
+    def deployment_report(self, actor: Actor, deployment_id: int, period: str) -> dict[str, Any]:
+        """One deployment's report for ``period``: what it is (site, place, windows,
+        watchlists, threshold, DPIA, signage, authorisation), its runs in the period, hours
+        active, faces seen (and per hour), alerts, confirmed, dismissed, false-alert figures,
+        refusals and the entries added to or gone from its watchlists. Recorded."""
+        require(actor, "deployment.read")
+        chosen = transparency.period_of(period)
+        with self.ctx.read() as session:
+            row = deployment_queries.deployment(session, deployment_id)
+            if row is None or row.agency_id != actor.agency_id:
+                raise NotFound(f"no deployment {deployment_id} in your agency")
+            rows = report_rows(session, chosen.start, chosen.end, actor.agency_id, transparency.COUNTED_ACTIONS,
+                               self.clock())  # fmt: skip
+            runs = deployment_queries.runs_between(session, row.id, chosen.start, chosen.end)
+            report: dict[str, Any] = {
+                "deployment": {"id": row.id, "name": row.name, "source_kind": row.source_kind, "site": row.site,
+                               "place": row.place, "windows": list(row.windows), "timezone": row.timezone,
+                               "watchlists": list(row.watchlists), "threshold": row.threshold,
+                               "dpia_reference": row.dpia_reference, "signage": row.signage,
+                               "authorisation_reference": row.authorisation_reference,
+                               "authorised": row.authorised.isoformat() if row.authorised else None},
+                "period": {"label": chosen.label, "start": chosen.start.isoformat(), "end": chosen.end.isoformat()},
+                "generated": self.clock().isoformat(),
+                "fields": video_counts(rows, row.id, set(row.watchlists)),
+                "definitions": {k: dict(v) for k, v in transparency.FIELD_DEFINITIONS.items()
+                                if k in transparency.FIELD_SETS["live-facial-recognition"].fields},
+                "faces_by_hour": faces_by_hour(rows, row.id),
+                "runs": [{"id": r.id, "started": r.started.isoformat(),
+                          "ended": r.ended.isoformat() if r.ended else None, "reason": r.end_reason,
+                          "source_kind": r.source_kind, "faces": r.faces, "alerts": r.alerts, "entries": r.entries,
+                          "threshold": r.threshold} for r in runs],
+            }  # fmt: skip
+        self.ctx.record(actor, "deployment.reported", "deployment", deployment_id, {"period": chosen.label})
         return report

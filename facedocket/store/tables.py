@@ -479,3 +479,12 @@ class Calibration(Base):
     evaluation_run_id: Mapped[int] = mapped_column(ForeignKey("evaluation_run.id"))
     created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# The video tables share this metadata (one schema, one migration chain); re-exported here.
+from facedocket.store.video_tables import Alert as Alert  # noqa: E402
+from facedocket.store.video_tables import Deployment as Deployment  # noqa: E402
+from facedocket.store.video_tables import DeploymentRun as DeploymentRun  # noqa: E402
+from facedocket.store.video_tables import FaceCount as FaceCount  # noqa: E402
+from facedocket.store.video_tables import Incident as Incident  # noqa: E402
+from facedocket.store.video_tables import WatchlistEntry as WatchlistEntry  # noqa: E402

@@ -55,8 +55,13 @@ TEMPLATE_MODEL_ID = "dlib-resnet-v1"
 """The model of every template made so far; galleries keep it until they are re-embedded."""
 
 DEFAULT_MODEL_ID = "sface-2021dec"
-"""The template model new galleries should use: the most accurate on the development set
-at the speed target (benchmarks/results/models.md, docs/models.md)."""
+"""The template model new galleries use: the most accurate on the development set at the
+speed target (benchmarks/results/models.md, docs/models.md)."""
+
+WATCHLIST_MODEL_ID = TEMPLATE_MODEL_ID
+"""The template model of watchlists (galleries of purpose ``watchlist``): the video path's
+thresholds and false alerts per face were measured with it (docs/video.md); watchlists
+move to the default model once the video benchmark is rerun with it."""
 
 KINDS = ("template", "landmarks", "detector")
 ALIGNMENTS = ("dlib-chip", "similarity-5")

@@ -34,6 +34,7 @@ from facedocket.vocab import (
     REPORTING_PERIODS,
     REQUEST_FIELDS,
     RETENTION_RECORDS,
+    WATCHLIST_REASONS,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,6 +151,10 @@ def test_retail_watchlist() -> None:
     assert p.retention.watchlist_entries == 365
     assert p.retention.last_interaction_days == 1095  # BIPA 14/15(a)
     assert p.search.gallery_purposes == ["watchlist"]
+    assert p.watchlists.entry_approval and "missing-person" not in p.watchlists.reasons
+    assert p.watchlists.threshold_floor_fmr == 1e-4 and p.watchlists.max_false_alerts_per_face == 0.01
+    assert p.deployments.authorisation_required and p.deployments.dpia_required and p.deployments.signage_required
+    assert p.retention.unconfirmed_alerts == 30 and p.retention.incident_records == 365
 
 
 def test_research_is_not_operational() -> None:
@@ -436,7 +441,8 @@ def test_profiles_ship_in_the_package() -> None:
 def test_docs_describe_every_field_vocabulary_and_profile() -> None:
     doc = (REPO / "docs" / "policy.md").read_text(encoding="utf-8")
     sections = [PolicyProfile, *(PolicyProfile.model_fields[s].annotation for s in
-                                 ("requests", "probe", "search", "review", "retention", "reporting"))]  # fmt: skip
+                                 ("requests", "probe", "search", "review", "watchlists", "deployments", "retention",
+                                  "reporting"))]  # fmt: skip
     for model in sections:
         assert isinstance(model, type)
         for field in model.model_fields:  # type: ignore[attr-defined]
@@ -448,6 +454,7 @@ def test_docs_describe_every_field_vocabulary_and_profile() -> None:
         *REQUEST_FIELDS,
         *FORBIDDEN_USES,
         *REPORTING_PERIODS,
+        *WATCHLIST_REASONS,
     ):
         assert f"`{word}`" in doc, word
     for name in SHIPPED:

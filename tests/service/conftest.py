@@ -25,13 +25,6 @@ TEMPLATE_DATABASE = "facedocket_migrated"
 ServiceFactory = Callable[..., Service]
 
 
-@pytest.fixture(scope="session")
-def fast_pipeline(tmp_path_factory: pytest.TempPathFactory) -> FacePipeline:
-    """The one pipeline of the session (no jitter: fast, and every test uses the same)."""
-    home = tmp_path_factory.mktemp("pipeline")
-    return FacePipeline.from_settings(Settings(home=home, jitter=False))
-
-
 def _open(settings: Settings, pipeline: FacePipeline, **kwargs: Any) -> Service:
     """``open_service`` with the shared pipeline."""
     return open_service(settings, pipeline=pipeline, **kwargs)

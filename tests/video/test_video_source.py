@@ -7,13 +7,13 @@ import itertools
 import threading
 import wave
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import av
 import pytest
 import scenes
+from streams import FakeSleep, TsServer
 
 from facedocket.errors import InvalidVideo, SourceUnavailable
 from facedocket.types import Box
@@ -30,16 +30,6 @@ from facedocket.video.tracking import IouTracker
 from facedocket.video.watch import Watcher
 from facedocket.video.watchlist import Watchlist
 from facedocket.vision.pipeline import FacePipeline
-
-
-class FakeSleep:
-    """The back-off seam: records the delays instead of waiting."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 def test_source_kinds() -> None:
@@ -128,41 +118,11 @@ def test_reconnect_after_a_failed_open_then_frames_resume(walk_video: Path) -> N
 # --- a live stream from a local HTTP server -------------------------------------------------
 
 
-class _TsServer(ThreadingHTTPServer):
-    """Serves one MPEG-TS file: the first connection is cut after ``cut`` bytes (a drop),
-    the second gets the whole stream, later ones are refused (the camera is gone)."""
-
-    def __init__(self, data: bytes, cut: int) -> None:
-        super().__init__(("127.0.0.1", 0), _TsHandler)
-        self.data, self.cut, self.connections = data, cut, 0
-
-
-class _TsHandler(BaseHTTPRequestHandler):
-    server: _TsServer
-
-    def do_GET(self) -> None:
-        self.server.connections += 1
-        n = self.server.connections
-        if n > 2:
-            self.send_error(503, "camera offline")
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "video/mp2t")
-        self.end_headers()
-        body = self.server.data[: self.server.cut] if n == 1 else self.server.data
-        for start in range(0, len(body), 188 * 64):
-            self.wfile.write(body[start : start + 188 * 64])
-        self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def ts_server(walk_scene: scenes.Scene, tmp_path: Path) -> Iterator[_TsServer]:
+def ts_server(walk_scene: scenes.Scene, tmp_path: Path) -> Iterator[TsServer]:
     path = scenes.render(walk_scene, tmp_path / "walk.ts", codec="mpeg2video", gop=12)
     data = path.read_bytes()
-    server = _TsServer(data, cut=len(data) * 2 // 5 // 188 * 188)
+    server = TsServer(data, cut=len(data) * 2 // 5 // 188 * 188)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -172,7 +132,7 @@ def ts_server(walk_scene: scenes.Scene, tmp_path: Path) -> Iterator[_TsServer]:
 
 
 def test_live_stream_survives_a_dropped_connection(
-    ts_server: _TsServer, pipeline: FacePipeline, watchlist: Watchlist, walk_scene: scenes.Scene
+    ts_server: TsServer, pipeline: FacePipeline, watchlist: Watchlist, walk_scene: scenes.Scene
 ) -> None:
     url = f"http://127.0.0.1:{ts_server.server_address[1]}/live.ts"
     sleep = FakeSleep()

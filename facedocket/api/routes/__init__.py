@@ -6,8 +6,10 @@ from fastapi import APIRouter
 
 from facedocket.api.routes import (
     agencies,
+    alerts,
     audit,
     cases,
+    deployments,
     evaluations,
     galleries,
     health,
@@ -20,6 +22,7 @@ from facedocket.api.routes import (
     subjects,
     tokens,
     users,
+    watchlists,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -37,6 +40,9 @@ ROUTERS: list[APIRouter] = [
     reports.router,
     oversight.router,
     evaluations.router,
+    watchlists.router,
+    deployments.router,
+    alerts.router,
     models.router,
 ]
 
@@ -65,6 +71,21 @@ TAGS = [
     {"name": "reports", "description": "Transparency reports: counts per period, anchored to the audit chain."},
     {"name": "oversight", "description": "Legal holds and the retention run (erasure and access export: subjects)."},
     {"name": "evaluations", "description": "Accuracy evaluations kept on record; the threshold calibrated from one."},
+    {
+        "name": "watchlists",
+        "description": "Watchlists (galleries of purpose watchlist) and their entries: reason code, incident, who "
+        "authorised it, expiry, a second person's approval.",
+    },
+    {
+        "name": "deployments",
+        "description": "Where and when a camera or video is matched against watchlists; the policy gate; background "
+        "workers started and stopped here; per-deployment reports.",
+    },
+    {
+        "name": "alerts",
+        "description": "Watchlist matches waiting for a person to confirm or dismiss them (never identifications); "
+        "new ones by long-poll or server-sent events.",
+    },
     {
         "name": "models",
         "description": "Template models: the shipped ones and the operator's own, and calibrating the latter.",

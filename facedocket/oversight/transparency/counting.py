@@ -23,6 +23,7 @@ from facedocket.errors import NotFound
 from facedocket.governance import audit
 from facedocket.governance.review import candidate_state
 from facedocket.oversight.transparency.fields import FIELD_DEFINITIONS, check_request, field_set_of
+from facedocket.oversight.transparency.video import VIDEO_ACTIONS, video_counts
 from facedocket.vocab import LEGAL_BASES, OFFENCE_CATEGORIES
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ APPROVAL_ENDINGS = ("approved", "denied", "expired", "pending")
 REQUEST_ACTIONS = ("request.filed", "request.submitted", "request.approved", "request.denied", "request.expired",
                    "request.purged")  # fmt: skip
 COUNTED_ACTIONS = (*REQUEST_ACTIONS, "search.denied", "subject.erased", "retention.purged", "hold.placed",
-                   "hold.released")  # fmt: skip
+                   "hold.released", *VIDEO_ACTIONS)  # fmt: skip
 """The audit actions a report counts: the service reads the period's events of these."""
 
 
@@ -112,6 +113,7 @@ def count_fields(rows: TransparencyRows) -> dict[str, Any]:
         **_search_counts(rows, names),
         **_possible_matches(rows),
         **_event_counts(rows),
+        **video_counts(rows),
     }
 
 

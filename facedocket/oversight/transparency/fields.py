@@ -13,6 +13,10 @@ _MA = "M.G.L. c. 6 § 220"
 _MD = "Md. Code, Crim. Proc. § 2-510"
 _EU = "Regulation (EU) 2024/1689 Art. 26(10)"
 _FD = "FaceDocket audit log"
+_APP = "College of Policing, Authorised Professional Practice: Live facial recognition (2022)"
+_ICO = "ICO Opinion on live facial recognition in public places (2021)"
+_FTC = "FTC v. Rite Aid Corp. order (2023), automated biometric security systems"
+_EU5 = "Regulation (EU) 2024/1689 Art. 5(4), 5(6)"
 
 FIELD_DEFINITIONS: dict[str, dict[str, str]] = {
     "searches": {
@@ -154,6 +158,62 @@ FIELD_DEFINITIONS: dict[str, dict[str, str]] = {
         "definition": "Legal holds released in the period.",
         "source": _FD,
     },
+    "video_deployments": {
+        "definition": "Video deployments (a camera or a recording matched against watchlists) that matched faces "
+        "at some time in the period.",
+        "source": f"{_APP}; {_ICO}; {_EU5}",
+    },
+    "video_hours_active": {
+        "definition": "Hours the deployments matched faces in the period (from each start the policy gate allowed "
+        "to its stop), summed over deployments.",
+        "source": f"{_APP}; {_ICO}",
+    },
+    "faces_seen": {
+        "definition": "Faces that came into view of the deployments in the period (one per tracked face; a person "
+        "who walks past twice counts twice). Only this number is kept of the faces that did not match.",
+        "source": f"{_APP}; {_ICO}",
+    },
+    "alerts": {
+        "definition": "Alerts raised in the period: watchlist matches put before a person (repeated matches of the "
+        "same person merged). An alert is not an identification.",
+        "source": f"{_APP}; {_ICO}; {_FTC}; {_EU5}",
+    },
+    "alerts_confirmed": {
+        "definition": "Alerts a person confirmed in the period (an incident record was made).",
+        "source": f"{_APP}; {_ICO}; {_FTC}",
+    },
+    "alerts_dismissed": {
+        "definition": "Alerts a person dismissed in the period as false alerts.",
+        "source": f"{_APP}; {_ICO}; {_FTC}",
+    },
+    "false_alert_share": {
+        "definition": "Alerts dismissed in the period as a share of the alerts decided in it (confirmed or "
+        "dismissed); empty when none was decided.",
+        "source": f"{_APP}; {_ICO}; {_FTC}",
+    },
+    "false_alert_rate": {
+        "definition": "Alerts dismissed in the period per face seen in it (the rate at which a passer-by is wrongly "
+        "alerted on); empty when no face was seen.",
+        "source": f"{_APP}; {_ICO}; {_FTC}",
+    },
+    "deployments_refused": {
+        "definition": "Times the policy gate refused to start a deployment or to let it go on (a forbidden use, a "
+        "threshold below the floor, no DPIA, signage or authorisation, no open time window).",
+        "source": f"{_APP}; {_ICO}; {_FD}",
+    },
+    "watchlist_entries_added": {
+        "definition": "Watchlist entries added in the period (each with a reason code, an incident, who authorised "
+        "it and an expiry).",
+        "source": f"{_APP}; {_ICO}",
+    },
+    "watchlist_entries_expired": {
+        "definition": "Watchlist entries whose expiry passed in the period (their templates were deleted).",
+        "source": f"{_APP}; {_ICO}; {_FD}",
+    },
+    "watchlist_entries_removed": {
+        "definition": "Watchlist entries a person removed in the period (their templates were deleted).",
+        "source": f"{_APP}; {_ICO}; {_FD}",
+    },
 }
 """Every field a report can hold: a plain definition and the law (or record) it serves."""
 
@@ -229,7 +289,31 @@ FIELD_SETS: dict[str, FieldSet] = {
             "records_purged",
         ),
     ),
-    "full": FieldSet("Transparency report: every field", f"{_MA}; {_MD}; {_EU}; {_FD}", None, tuple(FIELD_DEFINITIONS)),
+    "live-facial-recognition": FieldSet(
+        "Live facial recognition: deployments and alerts",
+        f"{_APP}; {_ICO}",
+        None,
+        (
+            "video_deployments",
+            "video_hours_active",
+            "faces_seen",
+            "alerts",
+            "alerts_confirmed",
+            "alerts_dismissed",
+            "false_alert_share",
+            "false_alert_rate",
+            "deployments_refused",
+            "watchlist_entries_added",
+            "watchlist_entries_expired",
+            "watchlist_entries_removed",
+        ),
+    ),
+    "full": FieldSet(
+        "Transparency report: every field",
+        f"{_MA}; {_MD}; {_EU}; {_APP}; {_ICO}; {_FTC}; {_FD}",
+        None,
+        tuple(FIELD_DEFINITIONS),
+    ),
 }
 """Field sets by name; each is named after the law it serves."""
 

@@ -25,6 +25,8 @@ from facedocket.store.tables import (
     AuditHead,
     Candidate,
     Case,
+    DeploymentRun,
+    FaceCount,
     Gallery,
     Request,
     Review,
@@ -128,6 +130,26 @@ class ChainEvent:
 
 
 @dataclass(frozen=True)
+class RunRow:
+    """A run of a video deployment that overlaps the period (``ended`` None: still running)."""
+
+    deployment_id: int
+    agency_id: int
+    started: datetime
+    ended: datetime | None
+
+
+@dataclass(frozen=True)
+class FaceCountRow:
+    """Faces a deployment saw in one clock hour of the period."""
+
+    deployment_id: int
+    agency_id: int
+    hour: datetime
+    faces: int
+
+
+@dataclass(frozen=True)
 class TransparencyRows:
     """Everything a report of ``[start, end)`` counts, for agency ``scope`` (None: all).
 
@@ -136,6 +158,8 @@ class TransparencyRows:
     ``galleries`` every gallery the period's searches named; ``users`` maps user id to agency
     id. ``head`` is the chain's (sequence, hash) as the database records it, None before the
     first event; ``period_events``, ``period_first`` and ``period_last`` place the period in it.
+    ``runs`` and ``face_counts`` are the video deployments' runs and hourly face counts of the
+    period (every agency); ``now`` ends a run that is still going.
     """
 
     start: datetime
@@ -152,10 +176,18 @@ class TransparencyRows:
     period_events: int
     period_first: Anchor | None
     period_last: Anchor | None
+    runs: tuple[RunRow, ...] = ()
+    face_counts: tuple[FaceCountRow, ...] = ()
+    now: datetime | None = None
 
 
 def report_rows(
-    session: Session, start: datetime, end: datetime, scope: int | None, actions: Iterable[str]
+    session: Session,
+    start: datetime,
+    end: datetime,
+    scope: int | None,
+    actions: Iterable[str],
+    now: datetime | None = None,
 ) -> TransparencyRows:
     """The rows of a report of ``[start, end)`` for agency ``scope`` (None: all agencies),
     with the audit events of ``actions`` in the period (see :class:`TransparencyRows`)."""
@@ -183,6 +215,9 @@ def report_rows(
         period_events=int(count or 0),
         period_first=_anchor(session, first),
         period_last=_anchor(session, last),
+        runs=_runs(session, start, end),
+        face_counts=_face_counts(session, start, end),
+        now=now,
     )
 
 
@@ -277,6 +312,24 @@ def _reviews(session: Session, start: datetime, end: datetime, scope: int | None
     return tuple(ReviewRow(*row) for row in rows)
 
 
+def _runs(session: Session, start: datetime, end: datetime) -> tuple[RunRow, ...]:
+    rows = session.execute(
+        select(DeploymentRun.deployment_id, DeploymentRun.agency_id, DeploymentRun.started, DeploymentRun.ended)
+        .where(DeploymentRun.started < end, (DeploymentRun.ended.is_(None)) | (DeploymentRun.ended > start))
+        .order_by(DeploymentRun.id)
+    )
+    return tuple(RunRow(int(d), int(a), s, e) for d, a, s, e in rows)
+
+
+def _face_counts(session: Session, start: datetime, end: datetime) -> tuple[FaceCountRow, ...]:
+    rows = session.execute(
+        select(FaceCount.deployment_id, FaceCount.agency_id, FaceCount.hour, FaceCount.faces)
+        .where(FaceCount.hour >= start, FaceCount.hour < end)
+        .order_by(FaceCount.deployment_id, FaceCount.hour)
+    )
+    return tuple(FaceCountRow(int(d), int(a), h, int(n)) for d, a, h, n in rows)
+
+
 def _anchor(session: Session, seq: int | None) -> Anchor | None:
     if seq is None:
         return None
@@ -292,8 +345,10 @@ __all__ = [
     "CandidateRow",
     "ChainEvent",
     "EventRow",
+    "FaceCountRow",
     "GalleryRow",
     "ReviewRow",
+    "RunRow",
     "SearchRow",
     "TransparencyRows",
     "chain_events",

@@ -2,7 +2,7 @@
 re-embeddings of a gallery and their staged templates, and each search's models
 
 Revision ID: 0010_models
-Revises: 0007
+Revises: 0009_watchlists
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_models"
-down_revision = "0007"
+down_revision = "0009_watchlists"
 branch_labels = None
 depends_on = None
 
