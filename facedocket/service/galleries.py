@@ -121,7 +121,7 @@ class Galleries(Area):
             raise InvalidInput(
                 f"watchlists use {WATCHLIST_MODEL_ID}: the video path's thresholds were measured with it"
             )
-        self.ctx.models.card(model)  # a template model this installation knows, its files checked
+        self.ctx.models.choose(model)  # a template model this installation knows, its files checked
         with self.ctx.write() as session:
             gallery = Gallery(agency_id=actor.agency_id, model_id=model, index_kind=index_kind,
                               created=self.clock(), **values)  # fmt: skip

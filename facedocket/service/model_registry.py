@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from facedocket.errors import ConfigurationError
+from facedocket.errors import ConfigurationError, InvalidInput
 from facedocket.store.queries import models as queries
 from facedocket.store.tables import RegisteredModel
 from facedocket.vision import models
@@ -53,6 +53,18 @@ class ModelRegistry:
             except ConfigurationError:
                 continue
         return dict(self.problems)
+
+    def choose(self, model_id: str) -> ModelCard:
+        """The card of a template model a user names (for a new gallery, a re-embedding):
+        InvalidInput when this installation has no such template model, ConfigurationError
+        when its files fail their check."""
+        with self.sessions() as session:
+            known = self.template_ids(session)
+            if model_id not in known:
+                raise InvalidInput(
+                    f"no template model {model_id!r} here; choose one of: {', '.join(known)} (`facedocket model list`)"
+                )
+            return self.card(model_id, session)
 
     def card(self, model_id: str, session: Session | None = None) -> ModelCard:
         """The card of template model ``model_id`` as this installation knows it; a

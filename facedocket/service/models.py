@@ -195,6 +195,13 @@ class Models(Area):
 
     # --- calibrating ----------------------------------------------------------------------
 
+    def calibrate_dataset(self, actor: Actor, model_id: str, dataset: str, **options: Any) -> ModelInfo:
+        """:meth:`calibrate` on a data set named by one folder name under the
+        ``evaluation_data_dir`` setting (what the API reaches; the permission is checked
+        before the name is looked up)."""
+        require(actor, "model.register", OTHER)
+        return self.calibrate(actor, model_id, self.evaluations.dataset(dataset), **options)
+
     def calibrate(self, actor: Actor, model_id: str, data_dir: Path, progress: Callable[[int], None] | None = None,
                   target_fmr: float = 0.001, max_identities: int | None = None, max_impostor_pairs: int = 100_000,
                   seed: int = 0) -> ModelInfo:  # fmt: skip

@@ -129,7 +129,7 @@ class Reembedding(Area):
         run for the same model) and swap the new templates in; see the module docstring."""
         require(actor, "gallery.reembed")
         start = time.perf_counter()
-        self.ctx.models.card(model_id)
+        self.ctx.models.choose(model_id)
         with self.ctx.read() as session:
             gallery = owned_gallery(session, actor, gallery_id)
             if gallery.purpose == WATCHLIST_PURPOSE:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from facedocket.errors import ConfigurationError, InvalidInput, PolicyDenied
+from facedocket.errors import InvalidInput, PolicyDenied
 from facedocket.service import SearchResult
 from facedocket.service.ranking import expected_false_candidates
 from facedocket.store.tables import Gallery, Search, TemplateRow
@@ -46,10 +46,9 @@ def test_new_galleries_use_the_default_model_and_templates_record_it(two_models:
     assert all(len(v) == 128 * 4 for _, _, v in rows)
     created = service.audit.list_audit(world.admin, action="gallery.created")
     assert [e.as_dict()["details"]["model_id"] for e in reversed(created)] == [DEFAULT_MODEL_ID, TEMPLATE_MODEL_ID]
-    with pytest.raises(ConfigurationError, match="unknown template model 'arcface-r100'"):
-        service.galleries.create_gallery(world.admin, "other", "photos", "investigations", model_id="arcface-r100")
-    with pytest.raises(ConfigurationError, match="not a template model"):
-        service.galleries.create_gallery(world.admin, "other", "photos", "investigations", model_id="dlib-hog")
+    for unknown in ("arcface-r100", "dlib-hog"):  # no such model; not a template model
+        with pytest.raises(InvalidInput, match=f"no template model '{unknown}' here; choose one of: dlib-resnet-v1"):
+            service.galleries.create_gallery(world.admin, "other", "photos", "investigations", model_id=unknown)
     assert row_counts(service, Gallery)["gallery"] == 2
 
 

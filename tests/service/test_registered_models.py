@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from model_cards import MODEL, write_card
 from sqlalchemy import select
 
 from facedocket.errors import ConfigurationError, Conflict, Forbidden, InvalidInput, NotFound
@@ -22,45 +23,10 @@ from facedocket.vision.models import DEFAULT_MODEL_ID, threshold_at_fmr
 from .conftest import ServiceFactory
 from .support import DEV, World, items_for, probe, row_counts, run_search, second_agency
 
-MODEL = "agency-sface-copy"
 PEOPLE = {"Amelia_Vega": [1, 2], "Abdullah_Gul": [1, 2]}
 CALIBRATION_IDENTITIES = 16
 """The first 16 development identities: 60 photos, 1,659 impostor pairs, enough to measure
 a false-match rate of 1e-3."""
-
-
-def write_card(folder: Path, model_id: str = MODEL, sha256: str | None = None) -> Path:
-    """A card for SFace's shipped weights file under another model id, as an operator
-    would write one for a network of their own (no calibration)."""
-    shipped = models.model_card(DEFAULT_MODEL_ID)
-    pre = shipped.preprocessing
-    assert pre is not None
-    weights = models.weights_path(shipped)
-    template = ", ".join(f"[{x}, {y}]" for x, y in pre.template)
-    text = f"""
-model_id = "{model_id}"
-kind = "template"
-implementation = "onnx"
-description = "SFace under a second card: stands in for an operator's own network in the tests"
-file = "{weights}"
-sha256 = "{sha256 or shipped.sha256}"
-licence = "Apache-2.0"
-source = "the shipped sface-2021dec file"
-input = "112x112 RGB, ArcFace 5-point alignment"
-dimensions = 128
-
-[preprocessing]
-alignment = "similarity-5"
-input_size = [112, 112]
-template = [{template}]
-landmarks = "detector"
-colour = "RGB"
-symmetry_ramp = [0.93, 0.98]
-"""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{model_id}.toml"
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture(autouse=True)

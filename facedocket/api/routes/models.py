@@ -75,8 +75,7 @@ def calibrate_model(model_id: str, body: ModelCalibrationCreate, actor: ActorDep
     photos), the evaluation is kept on record, and the threshold for ``target_fmr`` and the
     FMR table are stored with the model, so policy floors and estimates resolve through
     them. Recorded."""
-    folder = service.evaluation.dataset(body.dataset)
-    info = service.models.calibrate(actor, model_id, folder, target_fmr=body.target_fmr,
-                                    max_identities=body.max_identities,
-                                    max_impostor_pairs=body.max_impostor_pairs, seed=body.seed)  # fmt: skip
+    info = service.models.calibrate_dataset(actor, model_id, body.dataset, target_fmr=body.target_fmr,
+                                            max_identities=body.max_identities,
+                                            max_impostor_pairs=body.max_impostor_pairs, seed=body.seed)  # fmt: skip
     return ModelPublic.model_validate(info)
