@@ -47,7 +47,7 @@ from facedocket.service.model_registry import CARD_FILE
 from facedocket.store.queries import models as queries
 from facedocket.store.tables import RegisteredModel
 from facedocket.vision import models
-from facedocket.vision.models import DEFAULT_MODEL_ID, TEMPLATE_MODEL_ID, ModelCard
+from facedocket.vision.models import ModelCard
 
 MODEL_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}")
 """A registered model's id: it names its folder under HOME/models."""
@@ -74,19 +74,11 @@ class ModelInfo:
     """Why a registered model cannot be used now (its files failed their check), else empty."""
 
 
-def _roles(model_id: str) -> tuple[str, ...]:
-    if model_id == DEFAULT_MODEL_ID:
-        return ("default for new galleries",)
-    if model_id == TEMPLATE_MODEL_ID:
-        return ("model of galleries made before models were chosen per gallery",)
-    return ()
-
-
 def _info(card: ModelCard, shipped: bool, galleries: int, row: RegisteredModel | None = None,
           problem: str = "") -> ModelInfo:  # fmt: skip
     calibration = asdict(card.calibration) if card.calibration is not None else None
     return ModelInfo(card.model_id, card.description, card.licence, card.source, card.sha256, card.dimensions,
-                     shipped, _roles(card.model_id), galleries, calibration,
+                     shipped, tuple(models.model_roles(card.model_id)), galleries, calibration,
                      row.registered if row is not None else None, problem)  # fmt: skip
 
 

@@ -63,6 +63,20 @@ WATCHLIST_MODEL_ID = TEMPLATE_MODEL_ID
 thresholds and false alerts per face were measured with it (docs/video.md); watchlists
 move to the default model once the video benchmark is rerun with it."""
 
+
+def model_roles(model_id: str) -> list[str]:
+    """What a model is for here, in words: the default for new galleries, the model of the
+    galleries made before galleries chose theirs, the model of watchlists."""
+    roles = []
+    if model_id == DEFAULT_MODEL_ID:
+        roles.append("default for new galleries")
+    if model_id == TEMPLATE_MODEL_ID:
+        roles.append("model of galleries made before galleries chose their model")
+    if model_id == WATCHLIST_MODEL_ID:
+        roles.append("model of watchlists")
+    return roles
+
+
 KINDS = ("template", "landmarks", "detector")
 ALIGNMENTS = ("dlib-chip", "similarity-5")
 IMPLEMENTATIONS = ("dlib-resnet", "onnx")

@@ -81,8 +81,3 @@ def delete_staged_of_subject(session: Session, subject_id: int) -> int:
     """Delete a subject's staged templates (an erasure or deletion reaches them too)."""
     result = session.execute(delete(StagedTemplate).where(StagedTemplate.subject_id == subject_id))
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def staged_of_subject(session: Session, subject_id: int) -> int:
-    query = select(func.count()).where(StagedTemplate.subject_id == subject_id)
-    return int(session.scalar(query) or 0)
