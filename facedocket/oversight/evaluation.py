@@ -210,6 +210,28 @@ def checked_fmr_table(verification: dict[str, Any]) -> list[dict[str, float]]:
     return rows
 
 
+def impostor_pair_count(identities: dict[str, list[Path]], max_impostor_pairs: int) -> int:
+    """How many impostor pairs :func:`verification` will use on ``identities`` (every pair of
+    photos of two identities, at most ``max_impostor_pairs``), known before any photo is read."""
+    sizes = [len(photos) for photos in identities.values()]
+    total = sum(sizes)
+    return min(max_impostor_pairs, total * (total - 1) // 2 - sum(n * (n - 1) // 2 for n in sizes))
+
+
+def check_measurable(target_fmr: float, impostor_pairs: int) -> None:
+    """InvalidInput unless ``target_fmr`` is one of the FMR table's rates and ``impostor_pairs``
+    can measure it (at least 1/rate pairs)."""
+    if not any(abs(rate - target_fmr) <= target_fmr * 1e-9 for rate in FMR_TABLE_RATES) or (
+        target_fmr * impostor_pairs < 1 - 1e-9
+    ):
+        need = math.ceil(1 / target_fmr)
+        raise InvalidInput(
+            f"an FMR of {target_fmr:g} cannot be calibrated here: it needs one of the FMR table's rates "
+            f"({', '.join(f'{r:g}' for r in FMR_TABLE_RATES)}) and at least {need:,} impostor pairs (this data set "
+            f"gives {impostor_pairs:,}); use more identities or photos, or a larger rate"
+        )
+
+
 def calibration_of(result: dict[str, Any], data: str, target_fmr: float, date: str) -> Calibration:
     """The model-card calibration an evaluation result gives: the threshold for
     ``target_fmr`` with the FNMR there, the FMR table, and the data (``data``, a description,
@@ -222,14 +244,10 @@ def calibration_of(result: dict[str, Any], data: str, target_fmr: float, date: s
     ver = result["verification"]
     table = checked_fmr_table(ver)
     pairs = int(ver["impostor_pairs"])
+    check_measurable(target_fmr, pairs)
     row = next((r for r in table if abs(r["fmr"] - target_fmr) <= target_fmr * 1e-9), None)
-    if row is None:
-        need = math.ceil(1 / target_fmr)
-        raise InvalidInput(
-            f"an FMR of {target_fmr:g} is not in the evaluation's FMR table: it needs one of its rates "
-            f"({', '.join(f'{r:g}' for r in FMR_TABLE_RATES)}) and at least {need:,} impostor pairs (this data set "
-            f"gave {pairs:,}); use more identities or photos, or a larger rate"
-        )
+    if row is None:  # every genuine score was -inf (no face found anywhere): no finite threshold
+        raise InvalidInput(f"the evaluation measured no threshold for FMR {target_fmr:g}; check its photos")
     key = _key(target_fmr)
     threshold = float(ver.get("threshold_at_fmr", {}).get(key, row["threshold"]))
     fnmr = float(ver.get("fnmr_at_fmr", {}).get(key, row["fnmr"]))

@@ -147,13 +147,20 @@ class Evaluations(Area):
     """Running evaluations and keeping them on record (see the module docstring)."""
 
     def evaluate(self, actor: Actor, spec: EvaluationSpec, progress: Callable[[int], None] | None = None,
-                 save: bool = True, pipeline: FacePipeline | None = None) -> EvaluationResult:  # fmt: skip
-        """Run an evaluation (with ``pipeline``, default the service's; the role is checked
-        before the long run) and, with ``save``, keep it on record."""
+                 save: bool = True, pipeline: FacePipeline | None = None,
+                 model_id: str | None = None) -> EvaluationResult:  # fmt: skip
+        """Run an evaluation (with ``pipeline``, default the service's with template model
+        ``model_id``, default its own; the role is checked before the long run) and, with
+        ``save``, keep it on record."""
         require(actor, "evaluation.run")
         if save:
             require(actor, "evaluation.record")
-        outcome = run_evaluation(pipeline or self.ctx.pipeline, spec, progress)
+        if pipeline is None:
+            pipeline = self.ctx.pipeline
+            if model_id is not None:
+                self.ctx.models.choose(model_id)
+                pipeline = pipeline.for_model(model_id)
+        outcome = run_evaluation(pipeline, spec, progress)
         if not save:
             return outcome
         return EvaluationResult(outcome.result, self.save_evaluation(actor, outcome.result), outcome.report_path)

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from facedocket.errors import Conflict, InvalidInput, NotFound
 from facedocket.governance.permissions import OTHER, Actor, require
+from facedocket.oversight import evaluation
 from facedocket.oversight.evaluation import calibration_of
 from facedocket.service.context import Area, Context
 from facedocket.service.evaluation import Evaluations, EvaluationSpec, run_evaluation
@@ -208,6 +209,8 @@ class Models(Area):
                 "threshold for it is `facedocket evaluation calibrate`"
             )
         self.ctx.models.card(model_id)
+        identities = evaluation.list_identities(data_dir, max_identities)
+        evaluation.check_measurable(target_fmr, evaluation.impostor_pair_count(identities, max_impostor_pairs))
         spec = EvaluationSpec(data_dir, max_identities, max_impostor_pairs, seed, target_fmr=target_fmr, bootstrap=1)
         result = run_evaluation(self.ctx.pipeline.for_model(model_id), spec, progress).result
         fingerprint = str((result.get("fingerprint") or {}).get("sha256", ""))

@@ -90,7 +90,8 @@ class ReembedReport:
     already_staged: int = 0
     """Photos a previous, interrupted run had embedded."""
     failed: Counter[str] = field(default_factory=Counter)
-    """Photos the new model's pipeline gave no usable face for, by reason."""
+    """Photos the new model's pipeline gave no usable face for, by reason (once swapped: over
+    the whole re-embedding; their templates were deleted)."""
     skipped: int = 0
     """Kept photos with no template in the gallery (nothing to re-embed)."""
     dropped_without_photo: int = 0
@@ -288,6 +289,7 @@ class Reembedding(Area):
                             "old_templates": len(templates), **counts})  # fmt: skip
         self.ctx.indexes.rebuild(job.gallery_id)  # the new model's templates (of its own size)
         report.finished, report.templates, report.dropped_without_photo = True, len(rows), len(unkept)
+        report.failed = lost  # over the whole re-embedding, resumed runs included
 
 
 def _check_start(name: str, model_of_gallery: str, running: Job | None, model_id: str) -> None:

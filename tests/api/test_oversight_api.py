@@ -333,3 +333,9 @@ def test_an_evaluation_runs_on_a_data_set_the_server_holds(world: SimpleNamespac
     assert ran["run_id"] and ran["identities"] == 6 and ran["verification"]["genuine_pairs"] > 0
     saved = api.ok("GET", f"/evaluations/{ran['run_id']}", world.auditor)
     assert saved["verification"] == ran["verification"]
+    assert ran["model"] == "dlib-resnet-v1"  # as `facedocket evaluate`; model_id picks another
+    sface = api.ok(
+        "POST", "/evaluations/run", world.auditor, 201, json=body | {"model_id": DEFAULT_MODEL_ID, "save": False}
+    )
+    assert (sface["model"], sface["run_id"], sface["identities"]) == (DEFAULT_MODEL_ID, None, 6)
+    assert_error(api.call("POST", "/evaluations/run", world.auditor, json=body | {"model_id": "nope"}), 400, "nope")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from facedocket.errors import Conflict, Forbidden, InvalidInput
 from facedocket.governance.permissions import Actor
@@ -184,3 +184,19 @@ def test_erasure_and_access_reach_the_staged_templates(world: World, tmp_path: P
     certificate = service.oversight.erase_subject(admin, ids["Abdullah_Gul"], "erasure request of 2026-12-01")
     assert certificate["erased"]["templates"] == 3 + 3  # the gallery's and the staged ones
     assert staged_count(service) == 1
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_a_face_not_found_again_loses_its_template(world: World) -> None:
+    """The new template is made from the face the old one was made from (the box that
+    overlaps it most); when the new model's pipeline does not find that face, the template
+    is lost in the swap, and the report and the event count it."""
+    service, admin = world.service, world.admin
+    gallery = legacy_gallery(world, {"Amelia_Vega": [1, 2, 3]})
+    first = template_ids(service, gallery.id)[0]
+    with service.ctx.write() as session:  # as if the enrolled face had been elsewhere in the photo
+        session.execute(update(TemplateRow).where(TemplateRow.id == first).values(box=[0.0, 0.0, 6.0, 6.0]))
+    report = service.reembedding.reembed(admin, gallery.id, DEFAULT_MODEL_ID)
+    assert (report.templates, dict(report.failed)) == (2, {"no-face": 1})
+    (swapped,) = [e.as_dict()["details"] for e in service.audit.list_audit(admin, action="gallery.reembedded")]
+    assert (swapped["old_templates"], swapped["templates"], swapped["lost"]) == (3, 2, {"no-face": 1})
