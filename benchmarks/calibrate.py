@@ -24,29 +24,16 @@ reads the table to estimate the FMR at any score.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+
+from facedocket.errors import InvalidInput
+from facedocket.oversight.evaluation import calibration_of, checked_fmr_table
 
 CARDS = Path(__file__).resolve().parents[1] / "facedocket" / "vision" / "model_cards.json"
-
-
-def fmr_table(verification: dict[str, Any]) -> list[dict[str, float]]:
-    """The evaluation's table, checked: FMR falling, threshold rising, every rate measurable."""
-    rows = [
-        {"fmr": float(r["fmr"]), "threshold": float(r["threshold"]), "fnmr": float(r["fnmr"])}
-        for r in verification["fmr_table"]
-    ]
-    pairs = int(verification["impostor_pairs"])
-    for a, b in itertools.pairwise(rows):
-        if not (a["fmr"] > b["fmr"] and a["threshold"] <= b["threshold"]):
-            raise SystemExit(f"fmr_table is not monotone at FMR {a['fmr']} -> {b['fmr']}")
-    if any(r["fmr"] * pairs < 1 - 1e-9 for r in rows):
-        raise SystemExit(f"fmr_table has a rate below 1/{pairs}, which {pairs} impostor pairs cannot measure")
-    return rows
 
 
 def main() -> None:
@@ -63,10 +50,15 @@ def main() -> None:
     args = parser.parse_args()
     result = json.loads(args.evaluation.read_text())
     ver = result["verification"]
-    if "fmr_table" not in ver:
-        raise SystemExit("the evaluation JSON has no verification.fmr_table; rerun `facedocket evaluate --json`")
-    table = fmr_table(ver)
-    threshold = round(float(ver["threshold_at_fmr"][args.target_fmr]), 6)
+    try:
+        table = checked_fmr_table(ver)
+        # the same calibration record `facedocket calibrate` stores with a registered model
+        record = asdict(
+            calibration_of(result, args.data or "", float(args.target_fmr), datetime.now(UTC).strftime("%Y-%m-%d"))
+        )
+    except InvalidInput as e:
+        raise SystemExit(str(e)) from None
+    threshold = record["threshold"]
     cards = json.loads(CARDS.read_text())
     found = False
     for card in cards["models"]:
@@ -87,18 +79,6 @@ def main() -> None:
         else:
             if not args.data:
                 parser.error("--data is required unless --table-only")
-            record = {
-                "threshold": threshold,
-                "target_fmr": float(args.target_fmr),
-                "data": f"{args.data}: {result['images']} photos of {result['identities']} people",
-                "genuine_pairs": ver["genuine_pairs"],
-                "impostor_pairs": ver["impostor_pairs"],
-                "fnmr_at_threshold": ver["fnmr_at_fmr"][args.target_fmr],
-                "detector": result["detector"],
-                "flip": bool(result["flip"]),
-                "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-                "fmr_table": table,
-            }
             if args.other:
                 others = [c for c in card.get("other_calibrations", []) if c["flip"] != record["flip"]]
                 card["other_calibrations"] = [*others, record]

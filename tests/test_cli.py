@@ -190,7 +190,10 @@ def test_models_lists_both_template_cards_with_their_roles() -> None:
     assert result.exit_code == 0, result.output
     cards = json.loads(result.output)
     assert cards["sface-2021dec"]["roles"] == ["default for new galleries"]
-    assert cards["dlib-resnet-v1"]["roles"] == ["model of existing galleries"]
+    assert cards["dlib-resnet-v1"]["roles"] == [
+        "model of galleries made before galleries chose their model",
+        "model of watchlists",
+    ]
     assert cards["sface-2021dec"]["calibration"]["flip"] is True
     assert [c["flip"] for c in cards["sface-2021dec"]["other_calibrations"]] == [False]
     text = CliRunner().invoke(cli, ["models"]).output

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from facedocket.cli import main
+from facedocket.vision.models import DEFAULT_MODEL_ID, threshold_at_fmr
 
 PEOPLE = ["Yao_Ming", "Venus_Williams", "Wen_Jiabao"]
 OUTSIDER = "Aaron_Peirsol"  # never enrolled here
@@ -201,7 +202,8 @@ def test_policy_refusal_is_one_line_naming_every_failed_rule(world: World, dev_d
     line = one_line_error(world.as_("examiner", "search", pending), "requests.approval_before_search")
     assert "policy refuses" in line
     rid = str(approved(world, probe))
-    line = one_line_error(world.as_("examiner", "search", rid, "-k", "50", "--threshold", "0.5"),
+    loose = str(threshold_at_fmr(DEFAULT_MODEL_ID, 1e-2))  # below the floor of the gallery's model (SFace)
+    line = one_line_error(world.as_("examiner", "search", rid, "-k", "50", "--threshold", loose),
                           "search.max_candidates", "search.threshold_floor_fmr")  # fmt: skip
     # a court order without its document is refused when submitted, by the rule the search gate names
     one_line_error(file_run(world, probe, document=False), "requests.document_required_for", "document_reference")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from facedocket.api.responses import AUTHENTICATED, WITH_BODY, WITH_ID, ErrorPublic, error_responses
 from facedocket.service.inputs import MAX_ID
@@ -26,6 +26,9 @@ def _as_utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+FiniteScore = Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]
+"""A similarity score: a finite number from -1 to 1."""
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 """An id in a request body: 1 to 2**63-1 (a signed 64-bit integer, what every table holds)."""
@@ -169,6 +172,12 @@ class GalleryCreate(BaseModel):
     source: str = text_field("gallery source", "Where the photos come from, e.g. 'RMV licence photos 2020-2024'.")
     purpose: str = text_field("gallery purpose", "What the gallery may be searched for.")
     index_kind: str = text_field("choice", "auto (default), exact or hnsw.", "auto")
+    model_id: str | None = text_field(
+        "model id",
+        "The template model its templates are made with, for good (GET /models lists them); default "
+        "sface-2021dec, the measured best. Changing it later means re-embedding the gallery.",
+        None,
+    )
     keep_photos: bool | None = Field(
         None,
         description="Keep each subject's enrolment photo and face crop (encrypted) for examiners to compare "
@@ -441,9 +450,22 @@ class SearchCreate(BaseModel):
         ge=-1.0,
         le=1.0,
         allow_inf_nan=False,
-        description="Minimum score, -1 to 1 (default: the model's calibrated threshold; the policy sets a floor).",
+        description="Minimum score, -1 to 1, for galleries of one template model (default: the agency's "
+        "calibration, else the model card's; the policy sets a floor).",
+    )
+    thresholds: dict[Annotated[str, StringConstraints(max_length=TEXT_LIMITS["model id"])], FiniteScore] | None = Field(
+        None,
+        max_length=20,
+        description="Minimum score per template model id, for galleries of several models (scores of two "
+        "models are on different scales); a model not named gets its default. Give this or threshold, not both.",
     )
     face: int | None = Field(None, ge=1, le=1000, description="Which face of the probe, 1-based, when it has several.")
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> SearchCreate:
+        if self.threshold is not None and self.thresholds is not None:
+            raise ValueError("give threshold or thresholds, not both")
+        return self
 
 
 class VerificationCreate(BaseModel):
@@ -512,7 +534,16 @@ class CandidatePublic(_Public):
         "(gallery size x false-match rate); null when the model card has no calibration table."
     )
     released: bool = Field(description="Released to the requesting agency after review.")
+    model_id: str = Field("", description="The template model whose score this is (the gallery's model).")
     label: str = Field(LEAD, description="What a candidate is, and is not.")
+
+
+class SearchModelPublic(_Public):
+    model_id: str = Field(description="A template model searched.")
+    threshold: float = Field(description="Its candidates scored at least this (scores are on each model's scale).")
+    galleries: list[int] = Field(description="Its galleries searched (shown to the receiving agency only).")
+    gallery_size: int = Field(description="Its templates compared.")
+    probe_quality: float = Field(description="The probe face's quality as this model rates it, 0 to 1.")
 
 
 class SearchPublic(_Public):
@@ -526,8 +557,8 @@ class SearchPublic(_Public):
     probe_quality: float = Field(description="Quality score of the probe's face, 0 to 1.")
     galleries: list[int] = Field(description="Galleries searched (shown to the receiving agency only).")
     gallery_size: int = Field(description="Templates searched.")
-    model_id: str = Field(description="The template model used.")
-    threshold: float = Field(description="Candidates scored at least this.")
+    model_id: str = Field(description="The template model of the first gallery searched (models: each one).")
+    threshold: float = Field(description="Candidates of that model scored at least this.")
     k: int = Field(description="At most this many candidates.")
     duration_ms: float = Field(description="How long the comparison took, in milliseconds.")
     created: UtcDatetime = Field(description="When it ran (UTC).")
@@ -539,6 +570,12 @@ class SearchPublic(_Public):
     subject_id: int | None = Field(None, description="The compared subject (verifications only).")
     best_score: float | None = Field(None, description="A verification's best score, above the threshold or not.")
     purged: bool = Field(False, description="The request was purged: its candidates are gone.")
+    models: list[SearchModelPublic] = Field(
+        default_factory=list,
+        description="Each template model searched: the probe is embedded once per model and compared only with "
+        "templates of that model, at that model's threshold. Candidates of several models are ranked by the "
+        "false-match rate each model's calibration gives their score.",
+    )
     label: str = Field(LEAD, description="What a candidate list is, and is not.")
 
 

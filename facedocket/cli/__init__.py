@@ -41,6 +41,7 @@ def cli(ctx: click.Context, home: Path | None) -> None:
 from facedocket.cli import accounts as _account_commands  # noqa: E402,F401
 from facedocket.cli import audit as _audit_commands  # noqa: E402,F401
 from facedocket.cli import evaluation as _evaluation_commands  # noqa: E402,F401
+from facedocket.cli import models as _model_commands  # noqa: E402,F401
 from facedocket.cli import oversight as _oversight_commands  # noqa: E402,F401
 from facedocket.cli import pipeline as _pipeline_commands  # noqa: E402,F401  (registers commands)
 from facedocket.cli import policy as _policy_commands  # noqa: E402,F401

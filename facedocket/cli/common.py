@@ -137,7 +137,10 @@ def _pipeline(ctx: click.Context, model: str | None = None, **overrides: Any) ->
     return shared_pipeline(replace(options, model=model) if model else options)
 
 
-MODEL_HELP = "Template model id (see `facedocket models`); default dlib-resnet-v1, the model of existing galleries."
+MODEL_HELP = (
+    "Template model id (see `facedocket models`); default dlib-resnet-v1, the model of galleries made before "
+    "galleries chose their model (new galleries use sface-2021dec)."
+)
 
 
 def _echo_json(data: object) -> None:

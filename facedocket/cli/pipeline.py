@@ -343,17 +343,19 @@ def _print_groups(result: dict[str, Any]) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def models(as_json: bool) -> None:
-    """Show the model cards: id, source, licence, checksum, preprocessing, calibrated thresholds.
+    """Show the shipped model cards: id, source, licence, checksum, preprocessing, calibrated
+    thresholds, known per-group differentials.
 
-    dlib-resnet-v1 is the model of every template made so far; the card marked "default
-    for new galleries" is the one the measurements in docs/models.md favour.
+    New galleries use the card marked "default for new galleries", the one the
+    measurements in docs/models.md favour; galleries made before galleries chose their
+    model, and watchlists, use dlib-resnet-v1. `facedocket model list` shows the models of
+    an installation, with the operator's own.
     """
-    from facedocket.vision.models import DEFAULT_MODEL_ID, TEMPLATE_MODEL_ID, model_cards
+    from facedocket.vision.models import model_cards, model_roles
 
     cards: dict[str, dict[str, Any]] = {k: v.as_dict() for k, v in model_cards().items()}
-    roles = {DEFAULT_MODEL_ID: ["default for new galleries"], TEMPLATE_MODEL_ID: ["model of existing galleries"]}
     for model_id, card in cards.items():
-        card["roles"] = roles.get(model_id, [])
+        card["roles"] = model_roles(model_id)
     if as_json:
         _echo_json(cards)
         return
@@ -372,6 +374,8 @@ def models(as_json: bool) -> None:
             if cal:
                 flip = "on" if cal["flip"] else "off"
                 echo(f"  threshold {cal['threshold']} at FMR {cal['target_fmr']} (flip {flip}) on {cal['data']}")
+        if card["extra"].get("differentials"):
+            echo(f"  per group: {card['extra']['differentials']}")
 
 
 @cli.command()

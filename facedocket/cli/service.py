@@ -31,6 +31,7 @@ from facedocket.service import (
     read_source,
 )
 from facedocket.service.inputs import MAX_ID
+from facedocket.vision.models import DEFAULT_MODEL_ID
 
 TOKEN_FILE = "token"
 
@@ -142,6 +143,8 @@ def gallery() -> None:
 @click.option("--photos/--no-photos", "keep_photos", default=None,
               help="Keep each subject's enrolment photo and face crop (encrypted) for examiners to compare "
                    "candidates with; default: what the policy profile allows.")  # fmt: skip
+@click.option("--model", "model_id", default=DEFAULT_MODEL_ID, show_default=True,
+              help="Template model of its templates, for good (see `facedocket model list`).")  # fmt: skip
 @token_option
 @json_option
 @click.pass_context
@@ -151,14 +154,19 @@ def gallery_create(
     source: str,
     purpose: str,
     index_kind: str,
+    model_id: str,
     keep_photos: bool | None,
     token: str | None,
     as_json: bool,
 ) -> None:
-    """Create gallery NAME in your agency."""
-    info = _service(ctx).galleries.create_gallery(_actor(ctx, token), name, source, purpose, index_kind,
+    """Create gallery NAME in your agency.
+
+    Its templates are made with --model: the default is the most accurate model measured
+    (docs/models.md). Changing it later means `facedocket gallery reembed`.
+    """
+    info = _service(ctx).galleries.create_gallery(_actor(ctx, token), name, source, purpose, index_kind, model_id,
                                                   keep_photos=keep_photos)  # fmt: skip
-    _show(info, as_json, f"gallery {info.id} {info.name!r} created; {info.photos_note}")
+    _show(info, as_json, f"gallery {info.id} {info.name!r} created (model {info.model_id}); {info.photos_note}")
 
 
 @gallery.command("photos")
@@ -186,7 +194,8 @@ def gallery_list(ctx: click.Context, token: str | None, as_json: bool) -> None:
     """List galleries your agency owns or may search."""
     galleries = _service(ctx).galleries.list_galleries(_actor(ctx, token))
     lines = [
-        f"{g.id}\t{g.name}\t{g.subjects} subjects\t{g.templates} templates\t{'owned' if g.owned else 'shared with you'}"
+        f"{g.id}\t{g.name}\t{g.subjects} subjects\t{g.templates} templates\t{g.model_id}"
+        f"\t{'owned' if g.owned else 'shared with you'}"
         for g in galleries
     ]
     _show(galleries, as_json, "\n".join(lines) or "no galleries")
@@ -330,7 +339,9 @@ def _print_result(result: SearchResult, as_json: bool) -> None:
         return
     what = "1:1 verification" if result.kind == "verify" else "search"
     echo(f"search {result.id} ({what}) under request {result.request_id}, case {result.case_number}")
-    echo(f"threshold {result.threshold:.4f}; {result.gallery_size} templates compared in {result.duration_ms:.1f} ms")
+    for use in result.models:
+        echo(f"model {use.model_id}: threshold {use.threshold:.4f}, {use.gallery_size} templates compared")
+    echo(f"{result.gallery_size} templates compared in {result.duration_ms:.1f} ms")
     if result.purged:
         echo("the request was purged: its probe and candidates were deleted")
         return
@@ -338,23 +349,50 @@ def _print_result(result: SearchResult, as_json: bool) -> None:
         echo(EMPTY_LABEL)
         return
     echo(f"candidates for trained human review: {LEAD_LABEL}")
+    several = len(result.models) > 1
     rows = [
         [
             str(c.rank),
             str(c.id),
             c.subject_reference or "(deleted subject)",
             f"{c.score:.4f}",
+            *([c.model_id] if several else []),
             _expected(c.expected_false),
         ]
         for c in result.candidates
     ]
-    for line in _table(["rank", "candidate", "subject", "score", "expected false candidates"], rows):
+    headers = ["rank", "candidate", "subject", "score", *(["model"] if several else []), "expected false candidates"]
+    for line in _table(headers, rows):
         echo(f"  {line}")
 
 
 threshold_option = click.option(
-    "--threshold", type=float, help="Score threshold (default: the model card's; the policy sets a floor)."
-)
+    "--threshold", "thresholds", multiple=True, metavar="[MODEL=]SCORE",
+    help="Score threshold (default: your agency's calibration, else the model card's; the policy sets a floor). "
+    "For galleries of several template models give one per model, e.g. --threshold sface-2021dec=0.45 "
+    "(repeatable).",
+)  # fmt: skip
+
+
+def _thresholds(given: tuple[str, ...]) -> float | dict[str, float] | None:
+    """--threshold values as the service takes them: None, one score, or a score per model."""
+    if not given:
+        return None
+    per_model: dict[str, float] = {}
+    for item in given:
+        model, equals, score = item.rpartition("=")
+        try:
+            value = float(score)
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not SCORE or MODEL=SCORE", param_hint="--threshold") from None
+        if not equals:
+            if len(given) > 1:
+                raise click.BadParameter("give one SCORE, or MODEL=SCORE per model", param_hint="--threshold")
+            return value
+        per_model[model] = value
+    return per_model
+
+
 face_option = click.option("--face", type=int, help="Face N of the probe when it shows several.")
 
 
@@ -369,7 +407,7 @@ face_option = click.option("--face", type=int, help="Face N of the probe when it
 @json_option
 @click.pass_context
 def search(
-    ctx: click.Context, request_id: int, galleries: tuple[str, ...], k: int | None, threshold: float | None,
+    ctx: click.Context, request_id: int, galleries: tuple[str, ...], k: int | None, thresholds: tuple[str, ...],
     face: int | None, token: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Search the probe of request REQUEST_ID against galleries (examiners, supervisors).
@@ -381,10 +419,14 @@ def search(
     of false candidates expected at its score: an investigative lead, not a positive
     identification. "no candidate above threshold" is a normal result. Review the
     candidates with `facedocket request review`.
+
+    The probe is embedded with each gallery's template model and compared only with
+    templates of that model, at that model's threshold; a list mixing models is ranked by
+    the false-match rate each model's calibration gives the score.
     """
     service, actor = _service(ctx), _actor(ctx, token)
     ids = [service.galleries.gallery_by_name(actor, g).id for g in galleries] or None
-    _print_result(service.searches.search(actor, request_id, ids, k, threshold, face), as_json)
+    _print_result(service.searches.search(actor, request_id, ids, k, _thresholds(thresholds), face), as_json)
 
 
 @cli.command()
@@ -396,7 +438,7 @@ def search(
 @json_option
 @click.pass_context
 def verify(
-    ctx: click.Context, request_id: int, subject_id: int, threshold: float | None, face: int | None,
+    ctx: click.Context, request_id: int, subject_id: int, thresholds: tuple[str, ...], face: int | None,
     token: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Compare the probe of request REQUEST_ID with one subject's templates (1:1).
@@ -406,7 +448,7 @@ def verify(
     candidate above threshold".
     """
     service, actor = _service(ctx), _actor(ctx, token)
-    _print_result(service.searches.verify(actor, request_id, subject_id, threshold, face), as_json)
+    _print_result(service.searches.verify(actor, request_id, subject_id, _thresholds(thresholds), face), as_json)
 
 
 @cli.group()

@@ -104,6 +104,7 @@ _TABLE = (
     _p("subject.delete", "delete a subject", {"admin", "supervisor"}),
     _p("enrolment.run", "enrol photos", _GALLERY_STAFF),
     _p("index.rebuild", "rebuild a gallery's index", _GALLERY_STAFF),
+    _p("gallery.reembed", "re-embed a gallery with another template model", {"admin", "supervisor"}),
     _p("consent.record", "record or withdraw a consent", _GALLERY_STAFF),
     # cases and requests
     _p("case.create", "open a case", _STAFF),
@@ -139,6 +140,8 @@ _TABLE = (
     _p("evaluation.record", "keep and read evaluations on record", {"auditor", "admin", "supervisor"}),
     _p("evaluation.run", "run an accuracy evaluation", {"auditor", "admin", "supervisor"}),
     _p("calibration.set", "store a calibrated threshold", {"admin"}),
+    _p("model.read", "list the installation's template models", _ALL),
+    _p("model.register", "register or calibrate an operator's own template model", set(), {"admin"}, operator=True),
     # watchlists, video deployments, alerts (one agency's own: never shared)
     _p("watchlist.read", "list watchlists and their entries", {*_GALLERY_STAFF, "auditor"}),
     _p("watchlist.add", "add an entry to a watchlist", _GALLERY_STAFF),

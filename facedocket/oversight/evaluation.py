@@ -38,12 +38,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from facedocket.errors import InvalidInput
 from facedocket.matching import metrics
+from facedocket.vision.models import Calibration
 from facedocket.vision.pipeline import FacePipeline
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -190,6 +192,71 @@ def fmr_table(genuine: np.ndarray, impostor: np.ndarray) -> list[dict[str, float
             continue
         rows.append({"fmr": rate, "threshold": threshold, "fnmr": round(metrics.fnmr_at(genuine, threshold), 6)})
     return rows
+
+
+def checked_fmr_table(verification: dict[str, Any]) -> list[dict[str, float]]:
+    """An evaluation's ``fmr_table``, checked: FMR falling, threshold rising, and every rate
+    one that its impostor pairs can measure. InvalidInput names what is wrong."""
+    if "fmr_table" not in verification:
+        raise InvalidInput("the evaluation has no verification.fmr_table; run `facedocket evaluate --json` again")
+    rows = [{"fmr": float(r["fmr"]), "threshold": float(r["threshold"]), "fnmr": float(r["fnmr"])}
+            for r in verification["fmr_table"]]  # fmt: skip
+    pairs = int(verification["impostor_pairs"])
+    for a, b in itertools.pairwise(rows):
+        if not (a["fmr"] > b["fmr"] and a["threshold"] <= b["threshold"]):
+            raise InvalidInput(f"fmr_table is not monotone at FMR {a['fmr']:g} -> {b['fmr']:g}")
+    if any(r["fmr"] * pairs < 1 - 1e-9 for r in rows):
+        raise InvalidInput(f"fmr_table has a rate below 1/{pairs}, which {pairs} impostor pairs cannot measure")
+    return rows
+
+
+def impostor_pair_count(identities: dict[str, list[Path]], max_impostor_pairs: int) -> int:
+    """How many impostor pairs :func:`verification` will use on ``identities`` (every pair of
+    photos of two identities, at most ``max_impostor_pairs``), known before any photo is read."""
+    sizes = [len(photos) for photos in identities.values()]
+    total = sum(sizes)
+    return min(max_impostor_pairs, total * (total - 1) // 2 - sum(n * (n - 1) // 2 for n in sizes))
+
+
+def check_measurable(target_fmr: float, impostor_pairs: int) -> None:
+    """InvalidInput unless ``target_fmr`` is one of the FMR table's rates and ``impostor_pairs``
+    can measure it (at least 1/rate pairs)."""
+    if not any(abs(rate - target_fmr) <= target_fmr * 1e-9 for rate in FMR_TABLE_RATES) or (
+        target_fmr * impostor_pairs < 1 - 1e-9
+    ):
+        need = math.ceil(1 / target_fmr)
+        raise InvalidInput(
+            f"an FMR of {target_fmr:g} cannot be calibrated here: it needs one of the FMR table's rates "
+            f"({', '.join(f'{r:g}' for r in FMR_TABLE_RATES)}) and at least {need:,} impostor pairs (this data set "
+            f"gives {impostor_pairs:,}); use more identities or photos, or a larger rate"
+        )
+
+
+def calibration_of(result: dict[str, Any], data: str, target_fmr: float, date: str) -> Calibration:
+    """The model-card calibration an evaluation result gives: the threshold for
+    ``target_fmr`` with the FNMR there, the FMR table, and the data (``data``, a description,
+    with the result's photo and identity counts), detector, flip and ``date`` it came from.
+    ``benchmarks/calibrate.py`` writes it into a shipped card; ``facedocket calibrate``
+    stores it with a registered model.
+
+    Raises InvalidInput when the target rate is one the impostor pairs cannot measure.
+    """
+    ver = result["verification"]
+    table = checked_fmr_table(ver)
+    pairs = int(ver["impostor_pairs"])
+    check_measurable(target_fmr, pairs)
+    row = next((r for r in table if abs(r["fmr"] - target_fmr) <= target_fmr * 1e-9), None)
+    if row is None:  # every genuine score was -inf (no face found anywhere): no finite threshold
+        raise InvalidInput(f"the evaluation measured no threshold for FMR {target_fmr:g}; check its photos")
+    key = _key(target_fmr)
+    threshold = float(ver.get("threshold_at_fmr", {}).get(key, row["threshold"]))
+    fnmr = float(ver.get("fnmr_at_fmr", {}).get(key, row["fnmr"]))
+    return Calibration(
+        threshold=round(threshold, 6), target_fmr=float(target_fmr),
+        data=f"{data}: {result['images']} photos of {result['identities']} people",
+        genuine_pairs=int(ver["genuine_pairs"]), impostor_pairs=pairs, fnmr_at_threshold=fnmr,
+        detector=str(result["detector"]), flip=bool(result["flip"]), date=date, fmr_table=table,
+    )  # fmt: skip
 
 
 def _quality_bands(

@@ -4,8 +4,9 @@ rendered from the ``evaluation.html`` template (:mod:`facedocket.render`).
 The HTML has no external assets: CSS is inline, every figure is a PNG embedded as a
 ``data:`` URI, and every piece of text (identity labels, group values, paths) is escaped.
 It puts the findings first, in plain language, then the threshold and how it was set, the
-overall figures, the per-group tables with their 95 % intervals and ratios, and the data
-set's fingerprint, model and detector.
+overall figures, every template model side by side (from their cards' calibrations, with
+their known per-group differentials), the per-group tables with their 95 % intervals and
+ratios, and the data set's fingerprint, model and detector.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ import numpy.typing as npt
 from facedocket.matching import metrics
 from facedocket.oversight.demographics import Differentials, GroupScores
 from facedocket.render import render
+from facedocket.vision.models import DEFAULT_MODEL_ID, model_card, template_model_ids
+
+COMPARED_RATES = (1e-2, 1e-3, 1e-4)
+"""The false-match rates at which the report sets the template models side by side."""
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -125,9 +130,29 @@ def recorded_det_png(result: Mapping[str, Any], title: str = "DET, as kept on re
     return buffer.getvalue()
 
 
+def model_comparison(evaluated: object = None) -> list[dict[str, Any]]:
+    """Every template model this process knows, side by side, from its card: the FNMR its
+    calibration measured at :data:`COMPARED_RATES`, its FMR-1e-3 threshold, the data and
+    date, and the per-group differentials the card records (``extra.differentials``)."""
+    rows = []
+    for model_id in template_model_ids():
+        card = model_card(model_id)
+        calibration = card.calibration
+        measured = {round(float(r["fmr"]), 12): r.get("fnmr") for r in calibration.fmr_table} if calibration else {}
+        rows.append({
+            "model": model_id, "evaluated": model_id == evaluated, "default": model_id == DEFAULT_MODEL_ID,
+            "fnmr": [measured.get(round(rate, 12)) for rate in COMPARED_RATES],
+            "threshold": calibration.threshold if calibration else None,
+            "data": f"{calibration.data}, {calibration.date}" if calibration else "not calibrated",
+            "differentials": card.extra.get("differentials", ""),
+        })  # fmt: skip
+    return rows
+
+
 def render_html(result: Mapping[str, Any], figures: Mapping[str, bytes] | None = None) -> str:
     """The report as one HTML string. ``figures``: ``"all"`` and column names -> PNG bytes."""
-    return render("evaluation.html", result=result, figures=figures or {})
+    return render("evaluation.html", result=result, figures=figures or {}, models=model_comparison(result.get("model")),
+                  rates=COMPARED_RATES)  # fmt: skip
 
 
 def figures(result: Mapping[str, Any], overall: GroupScores, diff: Differentials | None = None) -> dict[str, bytes]:

@@ -34,9 +34,11 @@ from facedocket.service.enrolment import EnrolItem, Enrolment, EnrolmentReport, 
 from facedocket.service.evaluation import EvaluationRecord, EvaluationResult, Evaluations, EvaluationSpec
 from facedocket.service.galleries import Galleries, GalleryInfo, SubjectInfo
 from facedocket.service.indexes import IndexManager
+from facedocket.service.models import ModelInfo, Models
 from facedocket.service.oversight import Document, HoldInfo, Oversight, RetentionReport
 from facedocket.service.photos import FileContent, KeptPhoto, PhotoInfo, Photos
 from facedocket.service.policy import ActivePolicy, Policies
+from facedocket.service.reembedding import Reembedding, ReembedReport
 from facedocket.service.reports import Reports
 from facedocket.service.requests import CaseInfo, ProbeFaces, RequestDraft, RequestInfo, Requests
 from facedocket.service.review import ReviewArea, ReviewInfo
@@ -60,10 +62,13 @@ class Service:
         self.galleries = Galleries(ctx)
         self.enrolment = Enrolment(ctx)
         self.requests = Requests(ctx)
+        self.photos = Photos(ctx, self.requests)
+        self.reembedding = Reembedding(ctx, self.photos)
         self.review = ReviewArea(ctx, self.requests)
         self.searches = Searches(ctx, self.requests)
         self.oversight = Oversight(ctx)
         self.evaluation = Evaluations(ctx)
+        self.models = Models(ctx, self.evaluation)
         self.reports = Reports(ctx, self.requests, self.searches, self.review)
         self.audit = AuditLog(ctx)
         self.watchlists = Watchlists(ctx, self.galleries)
@@ -71,7 +76,6 @@ class Service:
         self.alerts = Alerts(ctx)
         self.watching = Watching(ctx, self.deployments, self.alerts)
         self.video_workers = VideoWorkers(ctx, self.deployments, self.watching)
-        self.photos = Photos(ctx, self.requests)
         self.comparison = Comparisons(ctx, self.requests, self.searches, self.review)
         self.signin = Sessions(ctx)
 
@@ -129,7 +133,9 @@ def open_service(
     migrate: bool = True,
     pipeline: FacePipeline | None = None,
 ) -> Service:
-    """Open (and by default migrate) the database named by ``settings`` and return the service.
+    """Open (and by default migrate) the database named by ``settings`` and return the service,
+    with the operator's registered template models loaded (a model whose files fail their
+    check is reported when it is used, and does not stop the others).
 
     ``clock`` and ``pipeline`` are seams: tests pass a fixed clock, and one pipeline shared
     by many services so the models load once.
@@ -153,7 +159,10 @@ def open_service(
             )
     elif migrate:
         db.migrate(engine)
-    return Service(Context(settings, engine, clock, pipeline, read_only=read_only))
+    service = Service(Context(settings, engine, clock, pipeline, read_only=read_only))
+    if migrate or db.has_table(engine, "registered_model"):
+        service.ctx.models.load_all()
+    return service
 
 
 __all__ = [
@@ -186,9 +195,11 @@ __all__ = [
     "HoldInfo",
     "IssuedToken",
     "KeptPhoto",
+    "ModelInfo",
     "Outcome",
     "PhotoInfo",
     "ProbeFaces",
+    "ReembedReport",
     "RequestDraft",
     "RequestInfo",
     "RetentionReport",

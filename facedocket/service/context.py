@@ -1,5 +1,6 @@
 """What every area of the service shares: settings, the database, the clock, the audit
-writer, the indexes, the encrypted file store and (built on first use) the face pipeline.
+writer, the indexes, the encrypted file store, the template models of the installation and
+(built on first use) the face pipeline.
 
 Transactions come in two kinds. :meth:`Context.read` is a session for reading.
 :meth:`Context.write` is one write transaction that commits or rolls back as a whole; on
@@ -34,6 +35,7 @@ from facedocket.governance import audit as chain
 from facedocket.governance.permissions import Actor
 from facedocket.service.files import FileStore
 from facedocket.service.indexes import IndexManager
+from facedocket.service.model_registry import ModelRegistry
 from facedocket.service.probes import AnalysedProbe, ProbeCache, analyse
 from facedocket.service.signins import SignInGuard
 from facedocket.store import db
@@ -141,6 +143,7 @@ class Context:
         self.files = FileStore(settings, clock)
         self.sign_ins = SignInGuard(settings.auth_failure_limit, timedelta(seconds=settings.auth_failure_window_s))
         self.probes = ProbeCache(settings.probe_cache_size, timedelta(seconds=settings.probe_cache_ttl_s), clock)
+        self.models = ModelRegistry(settings.home / "models", self.sessions)
         self._pipeline: FacePipeline | None = pipeline
         self._pipeline_lock = threading.Lock()
         self.hooks = Hooks()
@@ -240,8 +243,10 @@ class Context:
         return self.probes.get(key, lambda: analyse(pipeline, data))
 
     def close(self) -> None:
-        """Write indexes with unsaved changes and release the database connections."""
+        """Write indexes with unsaved changes, forget this installation's registered models
+        and release the database connections."""
         self.indexes.flush()
+        self.models.forget()
         self.engine.dispose()
 
 

@@ -43,7 +43,7 @@ from facedocket.store.queries import galleries as gallery_queries
 from facedocket.store.queries import watchlists as watchlist_queries
 from facedocket.store.tables import Deployment, DeploymentRun
 from facedocket.video.source import source_kind
-from facedocket.vision.models import TEMPLATE_MODEL_ID
+from facedocket.vision.models import WATCHLIST_MODEL_ID
 from facedocket.vocab import WATCHLIST_PURPOSE
 
 RECHECK_S = 60.0
@@ -126,7 +126,7 @@ def _floor(active: ActivePolicy | None) -> float | None:
     if active is None:
         return None
     try:
-        return floor_score(active.profile, TEMPLATE_MODEL_ID, use="watchlist")
+        return floor_score(active.profile, WATCHLIST_MODEL_ID, use="watchlist")
     except Exception:  # a profile whose floor the card cannot resolve: the gate says why
         return None
 
@@ -227,7 +227,7 @@ class Deployments(Area):
         return DeploymentFacts(
             source_kind=kind or row.source_kind, watchlists=purposes,
             entries=watchlist_queries.active_count(session, row.watchlists, now), threshold=row.threshold,
-            model_id=TEMPLATE_MODEL_ID, dpia_reference=row.dpia_reference, signage=row.signage,
+            model_id=WATCHLIST_MODEL_ID, dpia_reference=row.dpia_reference, signage=row.signage,
             authorised=row.authorised is not None, window_open=window_rules.is_open(windows, now, row.timezone),
         )  # fmt: skip
 

@@ -6,6 +6,9 @@ reference), or a CSV manifest with columns ``subject`` (or ``reference``), ``ima
 ``path``, relative to the CSV's folder) and optional ``sex``, ``birth_year`` and any other
 attribute columns.
 
+Templates are made with the gallery's template model (``gallery.model_id``), never another;
+while the gallery is being re-embedded, enrolment into it is refused.
+
 Each image ends with one outcome: ``enrolled``, ``already-enrolled`` (its SHA-256 is in
 the gallery: a re-run skips it), ``duplicate`` (the same bytes twice in this run),
 ``no-face``, ``several-faces`` (when the multi-face policy is ``reject``),
@@ -35,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facedocket.csvcells import csv_cell
-from facedocket.errors import InvalidImage, InvalidInput, StorageFull, StorageReadOnly
+from facedocket.errors import Conflict, InvalidImage, InvalidInput, StorageFull, StorageReadOnly
 from facedocket.governance.permissions import Actor, require
 from facedocket.governance.retention import photos_kept
 from facedocket.oversight.evaluation import list_identities
@@ -47,7 +50,8 @@ from facedocket.service.policy import policy_of
 from facedocket.store.queries import enrolment as queries
 from facedocket.store.queries import galleries as gallery_queries
 from facedocket.store.queries import oversight as oversight_queries
-from facedocket.store.tables import Subject, TemplateRow
+from facedocket.store.queries import reembedding as reembed_queries
+from facedocket.store.tables import Gallery, Subject, TemplateRow
 from facedocket.vision.images import ImageLimits, encode_jpeg, read_bytes, sha256_hex
 from facedocket.vision.pipeline import FoundFace, ImageResult
 from facedocket.vocab import ENROLMENT_OUTCOMES as OUTCOMES
@@ -166,7 +170,9 @@ class Enrolment(Area):
         that are not enrolled are recorded per batch (``enrolment.failed``: counts and SHA-256s)."""
         require(actor, "enrolment.run")
         with self.ctx.read() as session:
-            owned_gallery(session, actor, gallery_id)
+            gallery = owned_gallery(session, actor, gallery_id)
+            _not_reembedding(session, gallery)
+            self.ctx.models.card(gallery.model_id, session)
         report = EnrolmentReport(outcomes_file=str(outcomes_file) if outcomes_file else None)
         start = time.perf_counter()
         writer = _OutcomeWriter(outcomes_file)
@@ -242,11 +248,13 @@ class Enrolment(Area):
     ) -> list[Outcome]:
         with self.ctx.read() as session:
             gallery = gallery_queries.gallery(session, gallery_id)
-            active = policy_of(session, gallery.agency_id) if gallery is not None else None
-            keep = gallery is not None and photos_kept(active.profile if active else None, gallery.keep_photos)
+            assert gallery is not None
+            model_id = gallery.model_id
+            active = policy_of(session, gallery.agency_id)
+            keep = photos_kept(active.profile if active else None, gallery.keep_photos)
             consented = (
                 oversight_queries.consented_references(session, gallery_id, {i.reference for i in batch}, self.clock())
-                if gallery is not None and gallery.requires_consent
+                if gallery.requires_consent
                 else None
             )
             known = queries.known_photos(session, gallery_id, [sha for _data, sha, _err in loaded if sha])
@@ -271,7 +279,8 @@ class Enrolment(Area):
                 seen.add(sha)
                 todo.append(i)
         sources = [(batch[i].source, loaded[i][0] or b"") for i in todo]
-        results = list(self.ctx.pipeline.run_many(sources, batch_size=max(1, len(sources))))
+        pipeline = self.ctx.pipeline.for_model(model_id)  # the gallery's model makes its templates
+        results = list(pipeline.run_many(sources, batch_size=max(1, len(sources))))
         chosen: list[tuple[int, FoundFace]] = []
         sizes: dict[int, tuple[int, int]] = {}
         for i, result in zip(todo, results, strict=True):
@@ -321,6 +330,12 @@ class Enrolment(Area):
         """Write the chosen faces' subjects and templates (and, per ``photos``, the source photo
         and face crop of each) in one transaction; returns (template id, subject id) per face."""
         with self.ctx.write() as session:
+            gallery = gallery_queries.lock_gallery(session, gallery_id)
+            assert gallery is not None
+            _not_reembedding(session, gallery)
+            made_with = {face.template.model_id for _, face in chosen}
+            if made_with != {gallery.model_id}:  # re-embedded between reading the gallery and now
+                raise Conflict(f"gallery {gallery.name!r} now uses {gallery.model_id}; enrol these photos again")
             subjects = self._subjects_for(session, gallery_id, [batch[i] for i, _ in chosen])
             rows = [
                 TemplateRow(
@@ -396,6 +411,17 @@ class Enrolment(Area):
                 subject.attributes = {**(subject.attributes or {}), **fields["attributes"]}
         session.flush()
         return found
+
+
+def _not_reembedding(session: Session, gallery: Gallery) -> None:
+    """Conflict while the gallery is being re-embedded (its new templates are made from the
+    photos it held when the re-embedding began)."""
+    running = reembed_queries.running(session, gallery.id)
+    if running is not None:
+        raise Conflict(
+            f"gallery {gallery.name!r} is being re-embedded with {running.model_id}; enrol once that is finished "
+            f"(`facedocket gallery reembed {gallery.name} --model {running.model_id}`) or abandoned"
+        )
 
 
 def _load(item: EnrolItem, max_bytes: int) -> tuple[bytes | None, str, str]:

@@ -17,12 +17,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from facedocket.errors import InvalidInput, NotFound
 from facedocket.governance.permissions import Actor, require
 from facedocket.oversight import demographics, evaluation
 from facedocket.service.context import Area
 from facedocket.service.galleries import owned_gallery
-from facedocket.service.inputs import json_problem
+from facedocket.service.inputs import json_problem, text
 from facedocket.store.queries import evaluations as queries
 from facedocket.store.tables import Calibration, EvaluationRun
 from facedocket.types import json_default
@@ -146,13 +148,20 @@ class Evaluations(Area):
     """Running evaluations and keeping them on record (see the module docstring)."""
 
     def evaluate(self, actor: Actor, spec: EvaluationSpec, progress: Callable[[int], None] | None = None,
-                 save: bool = True, pipeline: FacePipeline | None = None) -> EvaluationResult:  # fmt: skip
-        """Run an evaluation (with ``pipeline``, default the service's; the role is checked
-        before the long run) and, with ``save``, keep it on record."""
+                 save: bool = True, pipeline: FacePipeline | None = None,
+                 model_id: str | None = None) -> EvaluationResult:  # fmt: skip
+        """Run an evaluation (with ``pipeline``, default the service's with template model
+        ``model_id``, default its own; the role is checked before the long run) and, with
+        ``save``, keep it on record."""
         require(actor, "evaluation.run")
         if save:
             require(actor, "evaluation.record")
-        outcome = run_evaluation(pipeline or self.ctx.pipeline, spec, progress)
+        if pipeline is None:
+            pipeline = self.ctx.pipeline
+            if model_id is not None:
+                self.ctx.models.choose(model_id)
+                pipeline = pipeline.for_model(model_id)
+        outcome = run_evaluation(pipeline, spec, progress)
         if not save:
             return outcome
         return EvaluationResult(outcome.result, self.save_evaluation(actor, outcome.result), outcome.report_path)
@@ -161,6 +170,7 @@ class Evaluations(Area):
         """A data set folder under the ``evaluation_data_dir`` setting, by name (API callers
         reach nothing else)."""
         root = self.ctx.settings.resolved_evaluation_dir().resolve()
+        name = text(name, "data set")  # refuses NUL and other characters no folder name holds
         if not name or "/" in name or "\\" in name or name.startswith("."):
             raise InvalidInput("a data set is named by one folder name under the evaluation data directory")
         path = (root / name).resolve()
@@ -170,7 +180,8 @@ class Evaluations(Area):
 
     def dataset_file(self, folder: Path, name: str) -> Path:
         """A file directly inside a data set folder, by name (a group labels CSV)."""
-        if "/" in name or "\\" in name or name.startswith("."):
+        name = text(name, "data set")
+        if not name or "/" in name or "\\" in name or name.startswith("."):
             raise InvalidInput("a data set file is named by its file name only")
         path = folder / name
         if not path.is_file():
@@ -180,6 +191,12 @@ class Evaluations(Area):
     def save_evaluation(self, actor: Actor, result: dict[str, Any]) -> int:
         """Keep an evaluation result (``facedocket evaluate --json``) on record."""
         require(actor, "evaluation.record")
+        with self.ctx.write() as session:
+            return self.record(session, actor, result)
+
+    def record(self, session: Session, actor: Actor, result: dict[str, Any]) -> int:
+        """Keep an evaluation result on record inside the caller's write transaction (with its
+        audit event); returns the run id. The caller has checked ``evaluation.record``."""
         for key in ("model", "detector", "verification"):
             if key not in result:
                 raise InvalidInput(f"an evaluation result needs {key!r}; give the JSON of `facedocket evaluate`")
@@ -191,17 +208,16 @@ class Evaluations(Area):
         fingerprint = result.get("fingerprint") or ""
         if isinstance(fingerprint, dict):  # `facedocket evaluate` gives {"sha256": ..., "files": ..., "method": ...}
             fingerprint = fingerprint.get("sha256", "")
-        with self.ctx.write() as session:
-            run = EvaluationRun(agency_id=actor.agency_id, user_id=actor.user_id, fingerprint=str(fingerprint)[:64],
-                                model_id=str(result["model"])[:80], detector=str(result["detector"])[:40],
-                                settings=dict(result.get("settings") or {}), results=result,
-                                created=self.clock())  # fmt: skip
-            session.add(run)
-            session.flush()
-            self.ctx.audit(session, actor, "evaluation.recorded", "evaluation_run", run.id,
-                           {"fingerprint": run.fingerprint, "model": run.model_id,
-                            "groups": sorted(str(g) for g in groups)})  # fmt: skip
-            return run.id
+        run = EvaluationRun(agency_id=actor.agency_id, user_id=actor.user_id, fingerprint=str(fingerprint)[:64],
+                            model_id=str(result["model"])[:80], detector=str(result["detector"])[:40],
+                            settings=dict(result.get("settings") or {}), results=result,
+                            created=self.clock())  # fmt: skip
+        session.add(run)
+        session.flush()
+        self.ctx.audit(session, actor, "evaluation.recorded", "evaluation_run", run.id,
+                       {"fingerprint": run.fingerprint, "model": run.model_id,
+                        "groups": sorted(str(g) for g in groups)})  # fmt: skip
+        return run.id
 
     def list_evaluations(self, actor: Actor) -> list[EvaluationRecord]:
         require(actor, "evaluation.record")

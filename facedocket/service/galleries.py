@@ -1,8 +1,11 @@
 """Galleries, sharing, subjects, and deleting a subject everywhere at once.
 
 A gallery belongs to one agency; another agency may search it only once it is shared with
-it, and never changes it. Subject records (with their recorded sex and birth year) are read
-only by the roles the permission table allows, and every read of them is recorded.
+it, and never changes it. A gallery has one template model, recorded on it and on every
+template: new galleries get the measured default (SFace), galleries made before keep dlib's
+until they are re-embedded (:mod:`facedocket.service.reembedding`). Subject records (with
+their recorded sex and birth year) are read only by the roles the permission table allows,
+and every read of them is recorded.
 
 A gallery keeps each subject's enrolment photo and aligned face crop (encrypted, for
 examiners to compare candidates with) unless its ``keep_photos`` setting is off or the
@@ -40,8 +43,10 @@ from facedocket.store.queries import accounts as account_queries
 from facedocket.store.queries import galleries as queries
 from facedocket.store.queries import oversight as oversight_queries
 from facedocket.store.queries import photos as photo_queries
+from facedocket.store.queries import reembedding as reembed_queries
 from facedocket.store.tables import Gallery, GalleryShare, Subject
-from facedocket.vision.models import TEMPLATE_MODEL_ID
+from facedocket.vision.models import DEFAULT_MODEL_ID, WATCHLIST_MODEL_ID
+from facedocket.vocab import WATCHLIST_PURPOSE
 
 MAX_PAGE = 1000
 
@@ -129,12 +134,16 @@ def _subject_info(subject: Subject, templates: int, photos: list[tuple[int, str]
 class Galleries(Area):
     """Galleries, shares and subjects (see the module docstring)."""
 
-    def create_gallery(self, actor: Actor, name: str, source: str, purpose: str,
-                       index_kind: str = "auto", keep_photos: bool | None = None) -> GalleryInfo:  # fmt: skip
+    def create_gallery(self, actor: Actor, name: str, source: str, purpose: str, index_kind: str = "auto",
+                       model_id: str | None = None, keep_photos: bool | None = None) -> GalleryInfo:  # fmt: skip
         """A new, empty gallery owned by the actor's agency. Source and purpose are required:
-        they say where the photos come from and what they may be searched for. ``keep_photos``
-        (default: whatever the policy profile allows) keeps enrolment photos for review; True
-        under a profile that forbids it is refused, naming the rule."""
+        they say where the photos come from and what they may be searched for. Its templates
+        are made with ``model_id``, a template model of this installation (default
+        :data:`~facedocket.vision.models.DEFAULT_MODEL_ID`, the measured best; a watchlist's
+        is :data:`~facedocket.vision.models.WATCHLIST_MODEL_ID`), for good: changing it means
+        re-embedding the gallery. ``keep_photos`` (default: whatever the policy profile
+        allows) keeps enrolment photos for review; True under a profile that forbids it is
+        refused, naming the rule."""
         require(actor, "gallery.create")
         if index_kind not in ("auto", *KINDS):
             raise InvalidInput(f"index kind must be auto, {' or '.join(KINDS)}")
@@ -143,20 +152,27 @@ class Galleries(Area):
         for key, value in values.items():
             if not value:
                 raise InvalidInput(f"a gallery needs a {key}; pass --{key}")
+        model = model_id or (WATCHLIST_MODEL_ID if values["purpose"] == WATCHLIST_PURPOSE else DEFAULT_MODEL_ID)
+        if values["purpose"] == WATCHLIST_PURPOSE and model != WATCHLIST_MODEL_ID:
+            raise InvalidInput(
+                f"watchlists use {WATCHLIST_MODEL_ID}: the video path's thresholds were measured with it"
+            )
+        self.ctx.models.choose(model)  # a template model this installation knows, its files checked
         with self.ctx.write() as session:
             profile = _profile(session, actor.agency_id)
             keep = photos_allowed(profile) if keep_photos is None else keep_photos
             refused = photo_refusal(profile) if keep else None
             if refused:
                 raise PolicyDenied([(PHOTO_RULE, refused)])
-            gallery = Gallery(agency_id=actor.agency_id, model_id=TEMPLATE_MODEL_ID, index_kind=index_kind,
+            gallery = Gallery(agency_id=actor.agency_id, model_id=model, index_kind=index_kind,
                               keep_photos=keep, created=self.clock(), **values)  # fmt: skip
             session.add(gallery)
             try:
                 session.flush()
             except IntegrityError:
                 raise Conflict(f"your agency already has a gallery named {values['name']!r}") from None
-            self.ctx.audit(session, actor, "gallery.created", "gallery", gallery.id, {**values, "keep_photos": keep})
+            self.ctx.audit(session, actor, "gallery.created", "gallery", gallery.id,
+                           values | {"model_id": model, "keep_photos": keep})  # fmt: skip
             return self._info(session, actor, gallery)
 
     def _info(self, session: Session, actor: Actor, gallery: Gallery) -> GalleryInfo:
@@ -266,6 +282,7 @@ class Galleries(Area):
             subject = visible_subject(session, actor, subject_id)
             gallery = owned_gallery(session, actor, subject.gallery_id)
             ids = np.array(queries.subject_template_ids(session, subject_id), dtype=np.int64)
+            reembed_queries.delete_staged_of_subject(session, subject_id)
             queries.delete_subject(session, subject_id)
             generation = bump(session, gallery.id)
             self.ctx.audit(session, actor, "subject.deleted", "subject", subject_id,

@@ -87,9 +87,11 @@ class _Rows:
 
 
 def vectors_from_rows(blobs: list[bytes]) -> np.ndarray:
+    """Stored template vectors as one (n, dim) float32 array; a gallery's templates are all of
+    its model, so of one size (a 128-d model's by default when there are none)."""
     if not blobs:
         return np.zeros((0, TEMPLATE_DIM), dtype=np.float32)
-    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), TEMPLATE_DIM)
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), len(blobs[0]) // 4)
 
 
 def database_state(session: Session, gallery_id: int) -> Generation:
@@ -141,9 +143,8 @@ class IndexManager:
                 if _reflects(entry, state):
                     entry.epoch = state.epoch
                     return entry.index
-                if 0 <= entry.generation < state:  # other processes' commits since ours
-                    self._catch_up(session, gallery_id, entry)
-                    entry.generation, entry.epoch = int(state), state.epoch
+                if 0 <= entry.generation < state and self._catch_up(session, gallery_id, entry):
+                    entry.generation, entry.epoch = int(state), state.epoch  # other processes' commits since ours
                     return entry.index
                 candidate = entry.index if entry.generation >= 0 else None
                 if candidate is None and (loaded := self._load(gallery_id)) is not None:
@@ -171,6 +172,8 @@ class IndexManager:
         restored database, say)."""
         rows = _read_rows(session, gallery_id)
         index = candidate
+        if index is not None and rows.ids.size and index.dim != rows.vectors.shape[1]:
+            index = None  # the gallery was re-embedded with a model of another template size
         if index is not None:
             gone = np.setdiff1d(index.ids(), rows.ids, assume_unique=True)
             missing = np.isin(rows.ids, index.ids(), assume_unique=True, invert=True)
@@ -182,16 +185,23 @@ class IndexManager:
             index = _build(rows, _kind(session, gallery_id))
         entry.index, entry.generation, entry.epoch, entry.unsaved = index, int(state), state.epoch, 0
 
-    def _catch_up(self, session: Session, gallery_id: int, entry: _Entry) -> None:
+    def _catch_up(self, session: Session, gallery_id: int, entry: _Entry) -> bool:
+        """Bring the in-memory index level by template ids; False (nothing changed) when the
+        templates now have another size (the gallery was re-embedded): rebuild it instead."""
         in_db = np.array(queries.template_ids(session, gallery_id), dtype=np.int64)
         in_index = entry.index.ids()
         gone = np.setdiff1d(in_index, in_db, assume_unique=True)
         missing = np.setdiff1d(in_db, in_index, assume_unique=True)
+        chunks = [(np.array([r[0] for r in rows], dtype=np.int64), vectors_from_rows([r[1] for r in rows]))
+                  for rows in queries.vectors_of(session, [int(x) for x in missing])]  # fmt: skip
+        if any(vectors.shape[1] != entry.index.dim for _ids, vectors in chunks if len(vectors)):
+            return False
         entry.unsaved += int(gone.size + missing.size)
         if gone.size:
             entry.index.remove(gone)
-        for rows in queries.vectors_of(session, [int(x) for x in missing]):
-            entry.index.add(np.array([r[0] for r in rows], dtype=np.int64), vectors_from_rows([r[1] for r in rows]))
+        for ids, vectors in chunks:
+            entry.index.add(ids, vectors)
+        return True
 
     def search(self, gallery_id: int, vectors: np.ndarray, k: int,
                known: Generation | None = None) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
@@ -222,6 +232,11 @@ class IndexManager:
                 entry.index.remove(removed)
                 entry.unsaved += int(removed.size)
             if added is not None and added[0].size:
+                if added[1].shape[1] != entry.index.dim:
+                    if len(entry.index):  # another size than the index holds: rebuild at the next get
+                        entry.generation = -1
+                        return
+                    entry.index = create_index(entry.index.kind, dim=added[1].shape[1])
                 entry.index.add(added[0], added[1])
                 entry.unsaved += int(added[0].size)
             entry.generation = int(generation)
@@ -353,7 +368,7 @@ def _kind(session: Session, gallery_id: int) -> str:
 
 
 def _build(rows: _Rows, kind: str) -> VectorIndex:
-    index = create_index(choose_kind(len(rows.ids)) if kind == "auto" else kind)
+    index = create_index(choose_kind(len(rows.ids)) if kind == "auto" else kind, dim=rows.vectors.shape[1])
     if rows.ids.size:
         index.add(rows.ids, rows.vectors)
     return index

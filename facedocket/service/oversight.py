@@ -332,8 +332,8 @@ class Oversight(Area):
 
     def export_subject(self, actor: Actor, subject_id: int) -> Document:
         """Everything held about a subject (an access request): the record, its templates
-        (with their vectors), its enrolment photos (base64), consents, candidate appearances
-        and holds. Recorded."""
+        (with their vectors; also those an unfinished re-embedding made), its enrolment photos
+        (base64), consents, candidate appearances and holds. Recorded."""
         require(actor, "subject.export")
         with self.ctx.write() as session:
             subject = visible_subject(session, actor, subject_id)
@@ -356,6 +356,12 @@ class Oversight(Area):
                                "source_image_sha256": t.source_sha256, "box": t.box, "created": t.created.isoformat(),
                                "vector": np.frombuffer(t.vector, dtype=np.float32).round(7).tolist()}
                               for t in templates],
+                "reembedding_templates": [{"model_id": model, "quality": row.quality, "outcome": row.outcome,
+                                           "source_image_sha256": row.source_sha256, "box": row.box,
+                                           "created": row.created.isoformat(),
+                                           "vector": np.frombuffer(row.vector, dtype=np.float32).round(7).tolist()
+                                           if row.vector is not None else None}
+                                          for row, model in queries.staged_of_subject(session, subject_id)],
                 "candidate_appearances": [{"search_id": c.search_id, "request_id": request_id, "rank": c.rank,
                                            "score": round(c.score, 6), "released": c.released,
                                            "time": created.isoformat()} for c, request_id, created in appearances],

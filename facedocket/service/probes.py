@@ -8,8 +8,8 @@ request is searched again and again (other galleries, thresholds, a second exami
 its probe never changes, so its faces are computed once and kept, by the photo's SHA-256,
 for ``probe_cache_ttl_s`` at most and for at most ``probe_cache_size`` photos (the least
 recently used go first). Only this process's memory holds them; nothing is written. Filing
-a request computes its probe's faces already (it decodes the probe to check it anyway), so
-a search soon after finds them.
+a request computes its probe's faces already, with the default model of new galleries (it
+decodes the probe to check it anyway), so a search soon after finds them.
 
 The templates are biometric data: a purge of the request (denial, expiry) forgets its
 probe's entry at once, and a retention run that deletes probe photos forgets them all.

@@ -54,6 +54,7 @@ from facedocket.store.queries import accounts as account_queries
 from facedocket.store.queries import photos as photo_queries
 from facedocket.store.queries import requests as queries
 from facedocket.store.tables import Case, Request
+from facedocket.vision.models import DEFAULT_MODEL_ID
 from facedocket.vocab import OFFENCE_CATEGORIES
 
 __all__ = ["CaseInfo", "ProbeFace", "ProbeFaces", "RequestDraft", "RequestInfo", "Requests", "visible_request"]
@@ -179,7 +180,7 @@ class Requests(Area):
         """The faces of a probe photo, so the requester can choose one before filing (nothing
         is kept)."""
         require(actor, "request.file")
-        analysed = self.ctx.probe_faces(probe)  # kept a while: filing it next finds them
+        analysed = self.ctx.probe_faces(probe, DEFAULT_MODEL_ID)  # kept a while: filing it next finds them
         faces = [ProbeFace(i, f.face.box.as_list(), [[round(x, 1), round(y, 1)] for x, y in f.face.landmarks],
                            round(f.template.quality, 4)) for i, f in enumerate(analysed.faces, start=1)]  # fmt: skip
         return ProbeFaces(analysed.width, analysed.height, faces)
@@ -195,7 +196,7 @@ class Requests(Area):
         if document is not None:
             draft = with_document(draft, document)
         # refuses what is not a safe, decodable image; its faces are kept for the search
-        chosen = choose_face(self.ctx.probe_faces(probe), draft.probe_face)
+        chosen = choose_face(self.ctx.probe_faces(probe, DEFAULT_MODEL_ID), draft.probe_face)
         digest = hashlib.sha256(probe).hexdigest()
         try:
             with self.ctx.write() as session:

@@ -9,6 +9,15 @@ long, each with an estimate of how many false candidates a gallery of this size 
 that score. It is an investigative lead for human review, never an identification; an
 empty list ("no candidate above threshold") is a normal result.
 
+The probe is embedded with each gallery's template model, once per model, and only
+templates of the same model are compared. Everything that depends on the model is per
+model: the threshold (explicit, else the agency's calibration, else the card's, never
+looser than the policy's floor as the model's card resolves it), the gate's check of it
+and of the probe's quality, and the expected-false-candidate estimate (the model's FMR at
+the score, times the templates of that model searched). Candidates of several models are
+ranked by that estimated false-match rate, which means the same for every model (scores
+do not), and the list still holds one row per subject.
+
 A search is one read transaction (the request, probe, galleries, policy) and one write
 transaction: the request row is locked, the gate runs again on what the row says now (a
 denial or an expiry that landed meanwhile refuses the search, and nothing is written but
@@ -19,15 +28,15 @@ are written together.
 from __future__ import annotations
 
 import contextlib
-import math
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from facedocket.errors import ConfigurationError, InvalidInput, ModelMismatch, NoFaceFound, NotFound, PolicyDenied
+from facedocket.errors import ConfigurationError, InvalidInput, NoFaceFound, NotFound, PolicyDenied
 from facedocket.governance import requests as machine
 from facedocket.governance import review as review_rules
 from facedocket.governance.permissions import Actor, require
@@ -36,18 +45,31 @@ from facedocket.matching.index import Generation
 from facedocket.service.context import Area, Context
 from facedocket.service.galleries import usable_gallery, visible_subject
 from facedocket.service.policy import ActivePolicy, policy_of
+from facedocket.service.ranking import (
+    Hit,
+    ModelUse,
+    Thresholds,
+    calibrated,
+    check_thresholds,
+    collapse,
+    expected_false_candidates,
+    merged,
+    ranking,
+    uses_of,
+)
 from facedocket.service.requests import Requests, request_facts, state_of, visible_request
-from facedocket.store.queries import evaluations as calibration_queries
 from facedocket.store.queries import galleries as gallery_queries
 from facedocket.store.queries import requests as request_queries
 from facedocket.store.queries import searches as queries
 from facedocket.store.tables import Candidate, Gallery, Request, Search
 from facedocket.types import Template
-from facedocket.vision import models
 from facedocket.vision.models import default_threshold
 from facedocket.vocab import LEAD_LABEL
 
-__all__ = ["EMPTY_LABEL", "LEAD_LABEL", "CandidateInfo", "SearchResult", "Searches", "expected_false_candidates"]
+__all__ = [
+    "EMPTY_LABEL", "LEAD_LABEL", "CandidateInfo", "ModelUse", "SearchResult", "Searches", "Thresholds",
+    "expected_false_candidates",
+]  # fmt: skip
 
 EMPTY_LABEL = review_rules.EMPTY
 
@@ -63,6 +85,8 @@ class CandidateInfo:
     score: float
     expected_false: float | None
     released: bool
+    model_id: str = ""
+    """The template model whose score this is."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +102,9 @@ class SearchResult:
     galleries: list[int]
     gallery_size: int
     model_id: str
+    """The model of the first gallery searched (``models`` has each model's figures)."""
     threshold: float
+    """That model's threshold."""
     k: int
     duration_ms: float
     created: datetime
@@ -92,6 +118,8 @@ class SearchResult:
     concluded: bool = False
     policy_name: str = ""
     policy_sha256: str = ""
+    models: list[ModelUse] = field(default_factory=list)
+    """Every template model searched, in the order of the galleries."""
 
     @property
     def empty(self) -> bool:
@@ -105,13 +133,6 @@ class SearchResult:
         return review_rules.candidate_summary(shown, shown + self.withheld, self.concluded)
 
 
-def expected_false_candidates(model_id: str, score: float, gallery_size: int) -> float | None:
-    """How many false candidates a gallery of ``gallery_size`` templates is expected to yield
-    at or above ``score``: gallery size × FMR(score), from the model's calibration."""
-    fmr = models.fmr_at_score(model_id, score)
-    return None if fmr is None else round(gallery_size * fmr, 4)
-
-
 @dataclass(frozen=True)
 class _Planned:
     """What the read transaction learned: the request's facts, its probe, the galleries."""
@@ -122,12 +143,25 @@ class _Planned:
     galleries: list[Gallery]
     policy: ActivePolicy | None
     k: int
-    threshold: float | None
-    calibrated: float | None
-    """The agency's newest calibrated threshold for these galleries' model, if any."""
+    threshold: Thresholds
+    calibrated: dict[str, float]
+    """The agency's newest calibrated threshold per model of these galleries, where it has one."""
     probe_face: int | None = None
     """The face of the probe chosen at filing (None: a probe filed before faces were chosen)."""
     probe_box: list[float] | None = None
+
+    @property
+    def model_ids(self) -> list[str]:
+        """The galleries' template models, each once, in the order of the galleries."""
+        return list(dict.fromkeys(g.model_id for g in self.galleries))
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """The probe as one template model sees it: its template, and the facts the gate checks."""
+
+    template: Template
+    facts: Facts
 
 
 class Searches(Area):
@@ -138,52 +172,59 @@ class Searches(Area):
         self.requests = requests
 
     def search(self, actor: Actor, request_id: int, gallery_ids: list[int] | None = None, k: int | None = None,
-               threshold: float | None = None, face: int | None = None) -> SearchResult:  # fmt: skip
+               threshold: Thresholds = None, face: int | None = None) -> SearchResult:  # fmt: skip
         """Search the request's probe against galleries the receiving agency may use (the
-        request's, or ``gallery_ids``), after the policy gate allows it."""
+        request's, or ``gallery_ids``), after the policy gate allows it. ``threshold`` is one
+        score, or a score per model id when the galleries hold templates of several models."""
         require(actor, "request.search")
         plan = self._plan(actor, request_id, "search", gallery_ids, k, threshold)
-        template, facts = self._template_and_facts(actor, plan, face)
+        probes = self._probes(actor, plan, face)
         self.ctx.hooks.call_after_gate(plan.request_id)
         start = time.perf_counter()
-        hits, size = self._top_templates(template, plan.galleries, facts.k or 1)
+        hits, sizes = self._top_templates(probes, plan.galleries, plan.k)
+        uses = _uses(plan.galleries, probes, sizes)
         with self.ctx.write() as session:
-            row, refused = self._locked_gate(session, actor, plan, facts)
+            row, refused = self._locked_gate(session, actor, plan, probes)
             if not refused:
-                ranked = _collapse(session, hits, float(facts.threshold or 0), facts.k or 1)
-                search = self._record(session, actor, row, "search", template, plan, facts, start, size)
+                ranked = collapse(session, hits, {u.model_id: u.threshold for u in uses}, plan.k, ranking(uses))
+                search = self._record(session, actor, row, "search", uses, probes, plan, start)
                 session.add_all(Candidate(search_id=search.id, rank=i + 1, subject_id=s, template_id=t, gallery_id=g,
                                           score=sc) for i, (s, t, g, sc) in enumerate(ranked))  # fmt: skip
                 session.flush()
                 result = self._result(session, actor, search, row)
                 # the event last: appending it locks the chain's head until the commit
                 self.ctx.audit(session, actor, "search.run", "search", search.id,
-                               {"request_id": row.id, "galleries": [g.id for g in plan.galleries], "k": facts.k,
-                                "threshold": facts.threshold, "candidates": len(ranked), "gallery_size": size,
-                                "policy_sha256": search.policy_sha256})  # fmt: skip
+                               {"request_id": row.id, "galleries": [g.id for g in plan.galleries], "k": plan.k,
+                                "threshold": uses[0].threshold, "candidates": len(ranked),
+                                "gallery_size": search.gallery_size, "policy_sha256": search.policy_sha256,
+                                "models": {u.model_id: {"threshold": u.threshold, "gallery_size": u.gallery_size}
+                                           for u in uses}})  # fmt: skip
                 return result
         raise PolicyDenied(refused)
 
-    def verify(self, actor: Actor, request_id: int, subject_id: int, threshold: float | None = None,
+    def verify(self, actor: Actor, request_id: int, subject_id: int, threshold: Thresholds = None,
                face: int | None = None) -> SearchResult:  # fmt: skip
-        """Compare the request's probe with one subject's templates (1:1), after the gate."""
+        """Compare the request's probe with one subject's templates (1:1), after the gate;
+        the probe is embedded with the subject's gallery's model."""
         require(actor, "request.search")
         with self.ctx.read() as session:
             subject = visible_subject(session, actor, subject_id)
             gallery_id = subject.gallery_id
             vectors = gallery_queries.subject_vectors(session, subject_id)
         plan = self._plan(actor, request_id, "verify", [gallery_id], 1, threshold)
-        template, facts = self._template_and_facts(actor, plan, face)
+        probes = self._probes(actor, plan, face)
+        probe = probes[plan.galleries[0].model_id]
         self.ctx.hooks.call_after_gate(plan.request_id)
         start = time.perf_counter()
-        scores = [float(np.frombuffer(v, dtype=np.float32) @ template.vector) for _, v in vectors]
+        scores = [float(np.frombuffer(v, dtype=np.float32) @ probe.template.vector) for _, v in vectors]
         best = int(np.argmax(scores)) if scores else -1
-        limit = float(facts.threshold or 0)
+        limit = float(probe.facts.threshold or 0)
         above = best >= 0 and scores[best] >= limit
+        uses = [ModelUse(probe.template.model_id, limit, [gallery_id], len(vectors), probe.template.quality)]
         with self.ctx.write() as session:
-            row, refused = self._locked_gate(session, actor, plan, facts)
+            row, refused = self._locked_gate(session, actor, plan, probes)
             if not refused:
-                search = self._record(session, actor, row, "verify", template, plan, facts, start, len(vectors))
+                search = self._record(session, actor, row, "verify", uses, probes, plan, start)
                 search.subject_id = subject_id
                 search.best_score = scores[best] if best >= 0 else None
                 if above:
@@ -194,18 +235,17 @@ class Searches(Area):
                 result = self._result(session, actor, search, row)
                 self.ctx.audit(session, actor, "verify.run", "search", search.id,
                                {"request_id": row.id, "subject_id": subject_id, "threshold": limit,
-                                "above_threshold": above, "policy_sha256": search.policy_sha256})  # fmt: skip
+                                "model_id": probe.template.model_id, "above_threshold": above,
+                                "policy_sha256": search.policy_sha256})  # fmt: skip
                 return result
         raise PolicyDenied(refused)
 
     # --- the two transactions ---------------------------------------------------------------
 
     def _plan(self, actor: Actor, request_id: int, kind: str, gallery_ids: list[int] | None, k: int | None,
-              threshold: float | None) -> _Planned:  # fmt: skip
+              threshold: Thresholds) -> _Planned:  # fmt: skip
         """The read transaction: the request (addressed to the actor's agency), its probe, the
         galleries to search, the policy, k."""
-        if threshold is not None and not math.isfinite(threshold):
-            raise InvalidInput("threshold must be a finite number")
         checked_k = self._check_k(k)
         with self.ctx.read() as session:
             row = request_queries.request(session, request_id) if 1 <= request_id <= 2**63 - 1 else None
@@ -223,42 +263,58 @@ class Searches(Area):
             if not chosen:
                 raise InvalidInput("name at least one gallery to search (the request names none)")
             galleries = [usable_gallery(session, actor, int(g)) for g in chosen]
+            check_thresholds(threshold, list(dict.fromkeys(g.model_id for g in galleries)))
+            for model_id in dict.fromkeys(g.model_id for g in galleries):
+                self.ctx.models.card(model_id, session)  # known here, its files checked
             image = request_queries.image(session, row.probe_image_id)
             probe = self.ctx.files.open(image) if image is not None else None
             facts = request_facts(row, {g.name: g.purpose for g in galleries}, kind=kind, status=row.status,
                                   approval=row.approval, purged=row.purged is not None)  # fmt: skip
-            calibrated = _calibrated(session, actor, galleries)
-            return _Planned(row.id, facts, probe, galleries, active, checked_k, threshold, calibrated, row.probe_face,
+            per_model = calibrated(session, actor, galleries)
+            return _Planned(row.id, facts, probe, galleries, active, checked_k, threshold, per_model, row.probe_face,
                             list(row.probe_box) if row.probe_box else None)  # fmt: skip
 
-    def _template_and_facts(self, actor: Actor, plan: _Planned, face: int | None) -> tuple[Template, Facts]:
-        """The probe's template (outside any transaction) and the complete facts; a refusal by
-        the gate is recorded and raised before any template is compared."""
+    def _probes(self, actor: Actor, plan: _Planned, face: int | None) -> dict[str, _Probe]:
+        """The probe's template with each gallery model (outside any transaction) and the
+        complete facts per model; a refusal by the gate is recorded and raised before any
+        template is compared."""
         if plan.probe is None:
             self._refuse(actor, plan.request_id, [("request.purged", "the request holds no probe: it was purged")])
         assert plan.probe is not None
-        template = self._probe_template(plan, face)
-        for gallery in plan.galleries:
-            if gallery.model_id != template.model_id:
-                raise ModelMismatch(f"gallery {gallery.name!r} holds {gallery.model_id} templates; the probe is "
-                                    f"{template.model_id}: re-enrol the gallery with this model")  # fmt: skip
-        limit = plan.threshold
-        if limit is None:  # the agency's calibration, else the card's; never looser than the policy's floor
-            limit = default_threshold(template.model_id) if plan.calibrated is None else plan.calibrated
-            if plan.policy is not None:
-                with contextlib.suppress(ConfigurationError):  # the gate names a floor it cannot resolve
-                    limit = max(limit, floor_score(plan.policy.profile, template.model_id))
-        facts = replace(plan.facts, probe_quality=template.quality, k=plan.k, threshold=float(limit),
-                        model_id=template.model_id)  # fmt: skip
-        refused = check_search(plan.policy.profile if plan.policy else None, facts)
+        probes: dict[str, _Probe] = {}
+        for model_id in plan.model_ids:
+            template = self._probe_template(plan, face, model_id)
+            facts = replace(plan.facts, probe_quality=template.quality, k=plan.k,
+                            threshold=float(self._threshold(plan, model_id)), model_id=model_id)  # fmt: skip
+            probes[model_id] = _Probe(template, facts)
+        profile = plan.policy.profile if plan.policy else None
+        refused = merged(check_search(profile, p.facts) for p in probes.values())
         if refused:
             self._refuse(actor, plan.request_id, refused)
-        return template, facts
+        return probes
 
-    def _probe_template(self, plan: _Planned, face: int | None) -> Template:
-        """The template of the face the request is for: the one chosen at filing (found again
-        by its box), or for a request filed before faces were chosen, ``face`` as given."""
-        found = self.ctx.probe_faces(plan.probe or b"").faces  # computed at filing, or kept from the last search
+    def _threshold(self, plan: _Planned, model_id: str) -> float:
+        """The threshold for ``model_id``'s templates: the one given, else the agency's
+        calibration, else the card's (for the pipeline's flip setting); a default never
+        looser than the policy's floor (the gate checks a given one)."""
+        given = plan.threshold
+        explicit = given.get(model_id) if isinstance(given, Mapping) else given
+        if explicit is not None:
+            return float(explicit)
+        limit = plan.calibrated.get(model_id)
+        if limit is None:
+            limit = default_threshold(model_id, self.ctx.settings.flip)
+        if plan.policy is not None:
+            with contextlib.suppress(ConfigurationError):  # the gate names a floor it cannot resolve
+                limit = max(limit, floor_score(plan.policy.profile, model_id))
+        return limit
+
+    def _probe_template(self, plan: _Planned, face: int | None, model_id: str) -> Template:
+        """The template (of ``model_id``) of the face the request is for: the one chosen at
+        filing (found again by its box), or for a request filed before faces were chosen,
+        ``face`` as given."""
+        # computed at filing (the default model's), or kept from the last search
+        found = self.ctx.probe_faces(plan.probe or b"", model_id).faces
         if plan.probe_box is None:
             return self.ctx.pipeline.pick(found, face, "the probe")
         if face is not None and face != plan.probe_face:
@@ -272,7 +328,7 @@ class Searches(Area):
         return found[overlaps.index(max(overlaps))].template
 
     def _locked_gate(
-        self, session: Session, actor: Actor, plan: _Planned, facts: Facts
+        self, session: Session, actor: Actor, plan: _Planned, probes: dict[str, _Probe]
     ) -> tuple[Request, list[Failure]]:
         """In the write transaction: lock the request, expire it if overdue, and run the gate
         again on what the row says now. A refusal is recorded here (the caller raises it once
@@ -280,8 +336,12 @@ class Searches(Area):
         row = visible_request(session, actor, plan.request_id, lock=True)
         self.requests.expire_if_overdue(session, row)
         active = policy_of(session, row.target_agency_id)
-        now = replace(facts, status=row.status, approval=row.approval, purged=row.purged is not None)
-        refused = check_search(active.profile if active else None, now)
+        profile = active.profile if active else None
+        refused = merged(
+            check_search(profile, replace(p.facts, status=row.status, approval=row.approval,
+                                          purged=row.purged is not None))
+            for p in probes.values()
+        )  # fmt: skip
         if active is not None and plan.policy is not None and active.sha256 != plan.policy.sha256:
             refused.append(("policy", "the agency's policy changed while the search ran; run it again"))
         if refused:
@@ -299,8 +359,8 @@ class Searches(Area):
                 self.ctx.audit(session, actor, "search.denied", "request", request_id, details)
         raise PolicyDenied(failures)
 
-    def _record(self, session: Session, actor: Actor, row: Request, kind: str, template: Template, plan: _Planned,
-                facts: Facts, start: float, size: int) -> Search:  # fmt: skip
+    def _record(self, session: Session, actor: Actor, row: Request, kind: str, uses: list[ModelUse],
+                probes: dict[str, _Probe], plan: _Planned, start: float) -> Search:  # fmt: skip
         now = self.clock()
         active = policy_of(session, row.target_agency_id)
         hours = active.profile.requests.emergency_deadline_hours if active else None
@@ -308,12 +368,14 @@ class Searches(Area):
         if row.status != after.status:
             row.searched = now
         row.status, row.deadline = after.status, after.state.deadline
+        first = probes[uses[0].model_id].template
         search = Search(
             request_id=row.id, agency_id=actor.agency_id, user_id=actor.user_id, kind=kind,
-            probe_sha256=template.source_sha256, probe_quality=template.quality,
-            galleries=[g.id for g in plan.galleries], model_id=template.model_id, threshold=facts.threshold, k=facts.k,
-            duration_ms=(time.perf_counter() - start) * 1000, gallery_size=size, created=now,
-            policy_name=active.profile.name if active else "", policy_sha256=active.sha256 if active else "",
+            probe_sha256=first.source_sha256, probe_quality=first.quality, galleries=[g.id for g in plan.galleries],
+            model_id=uses[0].model_id, threshold=uses[0].threshold, k=plan.k,
+            duration_ms=(time.perf_counter() - start) * 1000, gallery_size=sum(u.gallery_size for u in uses),
+            created=now, policy_name=active.profile.name if active else "",
+            policy_sha256=active.sha256 if active else "", models=[asdict(u) for u in uses],
         )  # fmt: skip
         session.add(search)
         session.flush()
@@ -327,19 +389,21 @@ class Searches(Area):
             raise InvalidInput(f"k must be between 1 and {self.ctx.settings.max_k}")
         return k
 
-    def _top_templates(self, template: Template, galleries: list[Gallery],
-                       k: int) -> tuple[list[tuple[float, int, int]], int]:  # fmt: skip
-        """(score, template id, gallery id) best first, and the total gallery size (each index
-        level with the generation the read transaction saw)."""
-        hits: list[tuple[float, int, int]] = []
-        size = 0
+    def _top_templates(self, probes: dict[str, _Probe], galleries: list[Gallery],
+                       k: int) -> tuple[list[Hit], dict[int, int]]:  # fmt: skip
+        """(score, template id, gallery id, model id), each gallery searched with the probe's
+        template of its model (each index level with the generation the read transaction
+        saw), and the templates of each gallery."""
+        hits: list[Hit] = []
+        sizes: dict[int, int] = {}
         for gallery in galleries:
             known = Generation(gallery.generation, epoch=gallery.epoch)
-            scores, ids, count = self.ctx.indexes.search(gallery.id, template.vector[None, :], k * 4, known)
-            size += count
-            hits += [(float(s), int(i), gallery.id) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
-        hits.sort(key=lambda h: (-h[0], h[1]))
-        return hits, size
+            vector = probes[gallery.model_id].template.vector
+            scores, ids, count = self.ctx.indexes.search(gallery.id, vector[None, :], k * 4, known)
+            sizes[gallery.id] = count
+            hits += [(float(s), int(i), gallery.id, gallery.model_id)
+                     for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]  # fmt: skip
+        return hits, sizes
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -392,18 +456,43 @@ class Searches(Area):
         rows = queries.candidates(session, row.id)
         shown = [c for c, _ in rows if sees_all or c.released]
         references = dict((c.id, ref) for c, ref in rows)
-        infos = [CandidateInfo(c.id, c.rank, c.subject_id if receiving else None, references[c.id],
-                               c.gallery_id if receiving else None, c.template_id if receiving else None,
-                               round(c.score, 6), expected_false_candidates(row.model_id, c.score, row.gallery_size),
-                               c.released) for c in shown]  # fmt: skip
+        uses = uses_of(row)
+        model_of = {g: u.model_id for u in uses for g in u.galleries}
+        sizes = {u.model_id: u.gallery_size for u in uses}
+        expected = self._estimates(session)
+        infos = []
+        for c in shown:
+            model_id = model_of.get(c.gallery_id, row.model_id)
+            infos.append(CandidateInfo(
+                c.id, c.rank, c.subject_id if receiving else None, references[c.id],
+                c.gallery_id if receiving else None, c.template_id if receiving else None, round(c.score, 6),
+                expected(model_id, c.score, sizes.get(model_id, row.gallery_size)), c.released, model_id,
+            ))  # fmt: skip
+        shown_uses = uses if receiving else [replace(u, galleries=[]) for u in uses]
         return SearchResult(
             row.id, row.request_id, row.kind, row.agency_id, request.case.number, request.legal_basis,
             row.probe_sha256, row.probe_quality, list(row.galleries) if receiving else [], row.gallery_size,
             row.model_id, row.threshold, row.k, round(row.duration_ms, 3), row.created, infos,
             row.subject_id if receiving else None, None if row.best_score is None else round(row.best_score, 6),
             request.purged is not None, LEAD_LABEL, len(rows) - len(shown),
-            request.status in ("reviewed", "closed"), row.policy_name, row.policy_sha256,
+            request.status in ("reviewed", "closed"), row.policy_name, row.policy_sha256, shown_uses,
         )  # fmt: skip
+
+    def _estimates(self, session: Session) -> Callable[[str, float, int], float | None]:
+        """expected_false_candidates, with each model's card made sure of once (a registered
+        model's card this installation cannot load gives no estimate)."""
+        usable: dict[str, bool] = {}
+
+        def estimate(model_id: str, score: float, size: int) -> float | None:
+            if model_id not in usable:
+                try:
+                    self.ctx.models.card(model_id, session)
+                    usable[model_id] = True
+                except ConfigurationError:
+                    usable[model_id] = False
+            return expected_false_candidates(model_id, score, size) if usable[model_id] else None
+
+        return estimate
 
 
 def _iou(a: list[float], b: list[float]) -> float:
@@ -415,30 +504,9 @@ def _iou(a: list[float], b: list[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _calibrated(session: Session, actor: Actor, galleries: list[Gallery]) -> float | None:
-    """The newest threshold the actor's agency calibrated for these galleries (the strictest
-    when they differ), else for their model; None when it calibrated none."""
-    model_id = galleries[0].model_id
-    found = [calibration_queries.newest_threshold(session, actor.agency_id, model_id, g.id) for g in galleries]
-    per_gallery = [t for t in found if t is not None]
-    if per_gallery:
-        return max(per_gallery)
-    return calibration_queries.newest_threshold(session, actor.agency_id, model_id, None)
-
-
-def _collapse(session: Session, hits: list[tuple[float, int, int]], threshold: float,
-              k: int) -> list[tuple[int, int, int, float]]:  # fmt: skip
-    """(subject, template, gallery, score) per subject, best first, at or above threshold."""
-    above = [h for h in hits if h[0] >= threshold]
-    owners = queries.template_owners(session, [h[1] for h in above])
-    ranked: list[tuple[int, int, int, float]] = []
-    seen: set[int] = set()
-    for score, template_id, gallery_id in above:
-        subject_id = owners.get(template_id)
-        if subject_id is None or subject_id in seen:
-            continue
-        seen.add(subject_id)
-        ranked.append((subject_id, template_id, gallery_id, score))
-        if len(ranked) == k:
-            break
-    return ranked
+def _uses(galleries: list[Gallery], probes: dict[str, _Probe], sizes: dict[int, int]) -> list[ModelUse]:
+    return [
+        ModelUse(model_id, float(probe.facts.threshold or 0), [g.id for g in galleries if g.model_id == model_id],
+                 sum(sizes[g.id] for g in galleries if g.model_id == model_id), probe.template.quality)
+        for model_id, probe in probes.items()
+    ]  # fmt: skip

@@ -38,7 +38,7 @@ from facedocket.video.events import FacesCounted, Hit
 from facedocket.video.source import SourceDropped, SourceItem, SourceOptions, SourceReconnected, VideoReader
 from facedocket.video.watch import Watcher, WatchOptions
 from facedocket.video.watchlist import Watchlist
-from facedocket.vision.models import TEMPLATE_MODEL_ID
+from facedocket.vision.models import WATCHLIST_MODEL_ID
 
 MIN_RATE_WINDOW_S = 60.0
 """Faces per hour (for an alert's expected false alerts) are the run's faces over at least
@@ -226,7 +226,7 @@ class Watching(Area):
 
     def _state(self, run: RunInfo, options: WatchOptions | None, summary: RunSummary) -> _State:
         watchlist, where = self._watchlist(run, summary, 0.0)
-        watcher = Watcher(self.ctx.pipeline, watchlist, options, origin=run.started)
+        watcher = Watcher(self.ctx.pipeline.for_model(WATCHLIST_MODEL_ID), watchlist, options, origin=run.started)
         return _State(run, watcher, where, summary)
 
     def _watchlist(self, run: RunInfo, summary: RunSummary, faces_per_hour: float) -> tuple[Watchlist, HitContext]:
@@ -234,11 +234,11 @@ class Watching(Area):
         template ids; ``entry_of`` maps them to entries)."""
         with self.ctx.read() as session:
             rows = watchlist_queries.matchable(session, run.watchlists, self.clock())
-        rows = [r for r in rows if r[4] == TEMPLATE_MODEL_ID]
+        rows = [r for r in rows if r[4] == WATCHLIST_MODEL_ID]
         templates = [Template(np.frombuffer(v, dtype=np.float32).copy(), m) for _t, _e, _g, v, m in rows]
         watchlist = Watchlist([t for t, *_ in rows], templates, run.threshold)
         entries = len({e for _t, e, *_ in rows})
-        where = HitContext(run.id, run.deployment_id, run.agency_id, run.threshold, TEMPLATE_MODEL_ID, entries,
+        where = HitContext(run.id, run.deployment_id, run.agency_id, run.threshold, WATCHLIST_MODEL_ID, entries,
                            {t: e for t, e, *_ in rows}, {t: g for t, _e, g, *_ in rows}, faces_per_hour)  # fmt: skip
         return watchlist, where
 

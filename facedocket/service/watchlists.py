@@ -38,6 +38,7 @@ from facedocket.store.queries import galleries as gallery_queries
 from facedocket.store.queries import oversight as oversight_queries
 from facedocket.store.queries import watchlists as queries
 from facedocket.store.tables import Gallery, Subject, TemplateRow, WatchlistEntry
+from facedocket.vision.models import WATCHLIST_MODEL_ID
 from facedocket.vision.pipeline import FoundFace
 from facedocket.vocab import ENTRY_STATES, WATCHLIST_PURPOSE
 
@@ -140,7 +141,8 @@ class Watchlists(Area):
 
     def create_watchlist(self, actor: Actor, name: str, source: str) -> GalleryInfo:
         """A new, empty gallery of purpose ``watchlist`` (``source``: where its photos come
-        from, e.g. "incident reports of the Main St store")."""
+        from, e.g. "incident reports of the Main St store"), of the watchlist model
+        (:data:`~facedocket.vision.models.WATCHLIST_MODEL_ID`)."""
         return self.galleries.create_gallery(actor, name, source, WATCHLIST_PURPOSE)
 
     def list_watchlists(self, actor: Actor) -> list[WatchlistInfo]:
@@ -263,7 +265,8 @@ class Watchlists(Area):
 
     def _face(self, photo: bytes) -> FoundFace:
         """The face of an entry's photo (the largest), made into a template."""
-        result = next(iter(self.ctx.pipeline.run_many([("watchlist photo", photo)], batch_size=1)))
+        pipeline = self.ctx.pipeline.for_model(WATCHLIST_MODEL_ID)
+        result = next(iter(pipeline.run_many([("watchlist photo", photo)], batch_size=1)))
         if result.invalid:
             raise InvalidInput(result.error)
         best = result.best

@@ -165,6 +165,13 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def has_table(engine: Engine, name: str) -> bool:
+    """Whether the database has table ``name`` (a database not migrated to head may not)."""
+    from sqlalchemy import inspect
+
+    return bool(inspect(engine).has_table(name))
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

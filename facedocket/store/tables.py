@@ -210,6 +210,63 @@ class TemplateRow(Base):
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class RegisteredModel(Base):
+    """An operator's own template model registered in this installation: its card as
+    registered (the files are in ``HOME/models/<model_id>/``), and the calibration run on the
+    operator's data, if any. ``revision`` goes up with every calibration."""
+
+    __tablename__ = "registered_model"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(80), unique=True)
+    card: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    registered_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    registered: Mapped[datetime] = mapped_column(UTCDateTime)
+    calibration: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    calibrated: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    calibrated_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    evaluation_run_id: Mapped[int | None] = mapped_column(ForeignKey("evaluation_run.id"), nullable=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Reembedding(Base):
+    """Re-embedding a gallery with another template model: ``running`` until its staged
+    templates are swapped in (``finished``) or it is ``abandoned``."""
+
+    __tablename__ = "reembedding"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gallery_id: Mapped[int] = mapped_column(ForeignKey("gallery.id"), index=True)
+    from_model: Mapped[str] = mapped_column(String(80))
+    model_id: Mapped[str] = mapped_column(String(80))
+    state: Mapped[str] = mapped_column(String(20))
+    started_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    started: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class StagedTemplate(Base):
+    """A template made by a running re-embedding, not yet searched: ``vector`` is None when
+    the new model's pipeline found no usable face (``outcome`` says why). Deleting the subject
+    deletes it."""
+
+    __tablename__ = "staged_template"
+    __table_args__ = (UniqueConstraint("reembedding_id", "source_sha256"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reembedding_id: Mapped[int] = mapped_column(ForeignKey("reembedding.id", ondelete="CASCADE"), index=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id", ondelete="CASCADE"), index=True)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    quality: Mapped[float | None] = mapped_column(Float, nullable=True)
+    box: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    outcome: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Case(Base):
     """An investigation: number, offence category, description. Holds written requests."""
 
@@ -324,6 +381,10 @@ class Search(Base):
     best_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     policy_name: Mapped[str] = mapped_column(String(80), default="")
     policy_sha256: Mapped[str] = mapped_column(String(64), default="")
+    models: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    """One entry per template model searched: model id, threshold, galleries, templates
+    compared, probe quality (None for searches made before galleries chose their model:
+    ``model_id`` and ``threshold`` say it all)."""
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     candidates: Mapped[list[Candidate]] = relationship(order_by="Candidate.rank", cascade="all, delete-orphan")

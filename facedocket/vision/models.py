@@ -55,8 +55,27 @@ TEMPLATE_MODEL_ID = "dlib-resnet-v1"
 """The model of every template made so far; galleries keep it until they are re-embedded."""
 
 DEFAULT_MODEL_ID = "sface-2021dec"
-"""The template model new galleries should use: the most accurate on the development set
-at the speed target (benchmarks/results/models.md, docs/models.md)."""
+"""The template model new galleries use: the most accurate on the development set at the
+speed target (benchmarks/results/models.md, docs/models.md)."""
+
+WATCHLIST_MODEL_ID = TEMPLATE_MODEL_ID
+"""The template model of watchlists (galleries of purpose ``watchlist``): the video path's
+thresholds and false alerts per face were measured with it (docs/video.md); watchlists
+move to the default model once the video benchmark is rerun with it."""
+
+
+def model_roles(model_id: str) -> list[str]:
+    """What a model is for here, in words: the default for new galleries, the model of the
+    galleries made before galleries chose theirs, the model of watchlists."""
+    roles = []
+    if model_id == DEFAULT_MODEL_ID:
+        roles.append("default for new galleries")
+    if model_id == TEMPLATE_MODEL_ID:
+        roles.append("model of galleries made before galleries chose their model")
+    if model_id == WATCHLIST_MODEL_ID:
+        roles.append("model of watchlists")
+    return roles
+
 
 KINDS = ("template", "landmarks", "detector")
 ALIGNMENTS = ("dlib-chip", "similarity-5")
@@ -309,6 +328,16 @@ def model_cards() -> dict[str, ModelCard]:
     return {**_shipped_cards(), **_registered}
 
 
+def shipped_model_ids() -> list[str]:
+    """Ids of the models that ship with FaceDocket (``model_cards.json``)."""
+    return list(_shipped_cards())
+
+
+def registered_card(model_id: str) -> ModelCard | None:
+    """The card registered in this process under ``model_id`` (None for a shipped or unknown id)."""
+    return _registered.get(model_id)
+
+
 def template_model_ids() -> list[str]:
     """Ids of the known template models."""
     return sorted(k for k, c in model_cards().items() if c.kind == "template")
@@ -323,15 +352,16 @@ def model_card(model_id: str) -> ModelCard:
         raise ConfigurationError(f"unknown model {model_id!r}; known models: {known}") from None
 
 
-def register_card(card: ModelCard) -> ModelCard:
+def register_card(card: ModelCard, overwrite: bool = False) -> ModelCard:
     """Make ``card`` known to :func:`model_card` for the life of this process.
 
     A shipped model id cannot be taken over, and registering the same id twice with
-    different content is refused. Returns the card."""
+    different content is refused unless ``overwrite`` (the service does, when the database
+    records a newer calibration of a registered model). Returns the card."""
     if card.model_id in _shipped_cards():
         raise ConfigurationError(f"{card.model_id!r} is a shipped model; give the card another model_id")
     known = _registered.get(card.model_id)
-    if known is not None and known != card:
+    if known is not None and known != card and not overwrite:
         raise ConfigurationError(f"a different card for {card.model_id!r} is already registered")
     _registered[card.model_id] = card
     return card

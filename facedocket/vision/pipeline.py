@@ -31,7 +31,7 @@ from facedocket.types import Face, Image, Quality, RGBArray, Template
 from facedocket.vision import quality as quality_mod
 from facedocket.vision.detect import DetectorOptions, create_detector
 from facedocket.vision.images import DEFAULT_LIMITS, ImageLimits, decode, load_image
-from facedocket.vision.models import TEMPLATE_MODEL_ID
+from facedocket.vision.models import TEMPLATE_MODEL_ID, model_card
 from facedocket.vision.template_models import TemplateModel, create_template_model
 from facedocket.vision.templates import chip_stack, embed
 
@@ -149,10 +149,11 @@ class FacePipeline:
 
     def for_model(self, model_id: str) -> FacePipeline:
         """A pipeline with this one's detector and options that makes ``model_id``'s
-        templates (built once, then reused)."""
+        templates (built once, then reused while the card names the same weights file)."""
+        card = model_card(model_id)
         with self._lock:
             other = self._others.get(model_id)
-            if other is None:
+            if other is None or (other.model.card.sha256, other.model.card.path) != (card.sha256, card.path):
                 other = copy.copy(self)
                 other.options = replace(self.options, model=model_id)
                 other._set_model(self._create_model(model_id))

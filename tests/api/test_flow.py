@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from facedocket import __version__
+from facedocket.vision.models import DEFAULT_MODEL_ID, threshold_at_fmr
 
 from .helpers import EMPTY, LEAD, Api, assert_error
 
@@ -151,9 +152,13 @@ def test_search_is_read_back(world: SimpleNamespace) -> None:
 
 def test_galleries_k_and_threshold(world: SimpleNamespace) -> None:
     request = _request(world, world.photo("Aaron_Peirsol", 3))
-    body = {"galleries": [world.gallery, world.gallery], "k": 1, "threshold": 0.931}
+    just_above_the_floor = round(threshold_at_fmr(DEFAULT_MODEL_ID, 1e-3) + 0.001, 6)
+    body = {"galleries": [world.gallery, world.gallery], "k": 1, "threshold": just_above_the_floor}
     result = world.api.ok("POST", f"/requests/{request}/searches", world.examiner, 201, json=body)
-    assert (result["galleries"], result["k"], result["threshold"]) == ([world.gallery], 1, 0.931)
+    assert (result["galleries"], result["k"], result["threshold"]) == ([world.gallery], 1, just_above_the_floor)
+    assert result["models"] == [{"model_id": DEFAULT_MODEL_ID, "threshold": just_above_the_floor,
+                                 "galleries": [world.gallery], "gallery_size": result["gallery_size"],
+                                 "probe_quality": result["probe_quality"]}]  # fmt: skip
     assert [c["subject_reference"] for c in result["candidates"]] == ["Aaron_Peirsol"]
 
 

@@ -22,7 +22,7 @@ from facedocket.api import create_app
 from facedocket.api.routes import oversight as routes
 from facedocket.crypto import derive_key
 from facedocket.oversight import evaluation
-from facedocket.vision.models import TEMPLATE_MODEL_ID, threshold_at_fmr
+from facedocket.vision.models import DEFAULT_MODEL_ID, threshold_at_fmr
 from facedocket.vision.pipeline import FacePipeline, PipelineOptions
 
 from .helpers import TEST_POLICY, Api, assert_error
@@ -59,10 +59,11 @@ def world(make_api: Callable[..., Api], photo: Callable[[str, int], Path]) -> Si
 
 @pytest.fixture(scope="module")
 def result(dev_dir: Path) -> dict[str, Any]:
-    """A real evaluation result of 8 identities of the dev set (the fast pipeline), as
-    `facedocket evaluate --json` gives it."""
+    """A real evaluation result of 8 identities of the dev set (the fast pipeline, with the
+    default model of new galleries), as `facedocket evaluate --json --model sface-2021dec` gives it."""
     extracted = evaluation.extract(
-        FacePipeline(PipelineOptions(jitter=False)), evaluation.list_identities(dev_dir, max_identities=8)
+        FacePipeline(PipelineOptions(jitter=False, model=DEFAULT_MODEL_ID)),
+        evaluation.list_identities(dev_dir, max_identities=8),
     )
     evaluated: dict[str, Any] = evaluation.evaluate(extracted, max_impostor_pairs=2000)
     return evaluated | {"fingerprint": evaluation.fingerprint(dev_dir, extracted.paths)}
@@ -276,7 +277,7 @@ def test_evaluations_on_record_set_the_search_threshold(world: SimpleNamespace, 
     search = api.search(world.examiner, request)
     assert search.status_code == 201, search.text
     # the default is the calibrated threshold, never looser than the policy's floor (FMR 1e-3)
-    assert search.json()["threshold"] == max(measured[0.01], threshold_at_fmr(TEMPLATE_MODEL_ID, 1e-3))
+    assert search.json()["threshold"] == max(measured[0.01], threshold_at_fmr(DEFAULT_MODEL_ID, 1e-3))
     assert_error(api.call("POST", "/evaluations", world.auditor, json={"model": "m"}), 422, "detector")
 
 
@@ -345,3 +346,9 @@ def test_an_evaluation_runs_on_a_data_set_the_server_holds(world: SimpleNamespac
     assert ran["run_id"] and ran["identities"] == 6 and ran["verification"]["genuine_pairs"] > 0
     saved = api.ok("GET", f"/evaluations/{ran['run_id']}", world.auditor)
     assert saved["verification"] == ran["verification"]
+    assert ran["model"] == "dlib-resnet-v1"  # as `facedocket evaluate`; model_id picks another
+    sface = api.ok(
+        "POST", "/evaluations/run", world.auditor, 201, json=body | {"model_id": DEFAULT_MODEL_ID, "save": False}
+    )
+    assert (sface["model"], sface["run_id"], sface["identities"]) == (DEFAULT_MODEL_ID, None, 6)
+    assert_error(api.call("POST", "/evaluations/run", world.auditor, json=body | {"model_id": "nope"}), 400, "nope")

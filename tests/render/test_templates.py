@@ -144,3 +144,16 @@ def test_the_evaluation_report_without_groups() -> None:
     page = report.render_html({"verification": {}, "identification": {}})
     assert "no per-group findings" in page and "Per-group figures" not in page
     assert "None photos of None identities" in page  # as before the templates: missing values say None
+
+
+def test_the_evaluation_report_sets_every_template_model_side_by_side() -> None:
+    """Every template model's calibrated FNMR, with the one evaluated and the default marked,
+    and the per-group differentials their cards record (SFace's wider sex gap stated plainly)."""
+    page = report.render_html({"verification": {}, "identification": {}, "model": "sface-2021dec"})
+    table = page[page.index("Template models side by side") : page.index("Known per-group differentials")]
+    assert "dlib-resnet-v1</td>" in table and "5.06 %" in table and "17.05 %" in table
+    assert "sface-2021dec (<strong>this evaluation</strong>) (default for new galleries)" in table
+    assert "1.61 %" in table and "2.19 %" in table
+    differentials = page[page.index("Known per-group differentials") :]
+    assert "max/min 2.35, women worse, a wider gap than dlib-resnet-v1" in differentials
+    assert "max/min 1.07, men worse" in differentials

@@ -30,7 +30,7 @@ from facedocket.governance.rules import floor_score
 from facedocket.service import Actor, EnrolItem, IssuedToken, RequestDraft, RequestInfo, SearchResult, Service
 from facedocket.service.search import EMPTY_LABEL
 from facedocket.store.tables import Candidate, Gallery, Search
-from facedocket.vision.models import TEMPLATE_MODEL_ID, default_threshold
+from facedocket.vision.models import DEFAULT_MODEL_ID, TEMPLATE_MODEL_ID, default_threshold, threshold_at_fmr
 
 from .conftest import ServiceFactory
 from .support import (
@@ -462,11 +462,14 @@ def test_a_profile_without_a_floor_does_not_search_below_the_card_threshold(worl
 def test_a_search_below_the_card_threshold_is_refused_by_the_gate(world: World) -> None:
     """Hole: with the test profile (floor -1.0) a search at threshold 0.5 ran. Fixed: whatever
     profile is active, the gate refuses a search whose threshold is below the model card's
-    FMR 1e-3 threshold, naming a threshold rule (search.threshold_floor)."""
+    FMR 1e-3 threshold, naming a threshold rule (search.threshold_floor). (0.5 was below
+    dlib's floor; the gallery's model is now SFace, so the loose threshold is SFace's score
+    at a false-match rate of 1e-2.)"""
     service, op = world.service, world.operator
     request_id = approved_request(service, op, probe(PERSON), [world.gallery.id])
+    assert world.gallery.model_id == DEFAULT_MODEL_ID
     with pytest.raises(PolicyDenied) as refused:
-        search(service, op.examiner, request_id, threshold=0.5)
+        search(service, op.examiner, request_id, threshold=threshold_at_fmr(DEFAULT_MODEL_ID, 1e-2))
     assert any("threshold" in rule for rule in policy_rules(refused.value)), refused.value.failures
 
 

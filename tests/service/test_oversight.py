@@ -13,7 +13,7 @@ from sqlalchemy import select
 from facedocket.errors import Conflict, NotFound
 from facedocket.oversight import evaluation
 from facedocket.store.tables import Candidate, StoredImage, Subject, TemplateRow
-from facedocket.vision.models import TEMPLATE_MODEL_ID, threshold_at_fmr
+from facedocket.vision.models import DEFAULT_MODEL_ID, threshold_at_fmr
 from facedocket.vocab import PROBE_KINDS
 
 from .conftest import ServiceFactory
@@ -182,7 +182,7 @@ def test_an_evaluation_kept_on_record_sets_the_search_threshold(service_factory:
     world = _world(service_factory, clock)
     service, op = world.service, world.operator
     identities = evaluation.list_identities(photo("Abdullah_Gul", 1).parents[1], max_identities=12)
-    extracted = evaluation.extract(service.pipeline, identities)
+    extracted = evaluation.extract(service.pipeline.for_model(world.gallery.model_id), identities)
     result = evaluation.evaluate(extracted, max_impostor_pairs=2000)
     run_id = service.evaluation.save_evaluation(op.auditor, result)
     assert service.evaluation.get_evaluation(op.auditor, run_id).results["verification"] == result["verification"]
@@ -192,7 +192,8 @@ def test_an_evaluation_kept_on_record_sets_the_search_threshold(service_factory:
         op.examiner, approved_request(service, op, probe("Amelia_Vega"), [world.gallery.id])
     )
     # searches default to the calibrated threshold, never looser than the policy's floor
-    floor = threshold_at_fmr(TEMPLATE_MODEL_ID, 1e-3)
+    floor = threshold_at_fmr(DEFAULT_MODEL_ID, 1e-3)
+    assert search.model_id == result["model"] == DEFAULT_MODEL_ID
     assert search.threshold == max(threshold, floor)
     assert np.isfinite(threshold)
 

@@ -36,7 +36,7 @@ def test_a_purge_forgets_the_probe(world: World) -> None:
     data = probe("Abdullah_Gul")
     request = approved_request(service, op, data, [world.gallery.id], legal_basis="emergency")
     service.searches.search(op.examiner, request)  # an emergency search before approval
-    key = (hashlib.sha256(data).hexdigest(), service.ctx.pipeline.model_id)
+    key = (hashlib.sha256(data).hexdigest(), world.gallery.model_id)
     assert service.ctx.probes._fresh(key) is not None
     service.requests.decide_request(op.supervisor, request, False, "no emergency after all")  # denied: purged
     assert service.ctx.probes._fresh(key) is None

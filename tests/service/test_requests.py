@@ -12,6 +12,7 @@ from tokens import own_token
 from facedocket.errors import Conflict, Forbidden, NotFound, PolicyDenied
 from facedocket.service import RequestDraft, Service
 from facedocket.store.tables import Candidate, StoredImage
+from facedocket.vision.models import DEFAULT_MODEL_ID, threshold_at_fmr
 from facedocket.vocab import PROBE_KINDS
 
 from .conftest import ServiceFactory
@@ -140,7 +141,7 @@ def test_the_gate_names_every_failed_rule(service_factory: ServiceFactory) -> No
     service.requests.decide_request(op.supervisor, request.id, True, "ok")
     service.policy.activate_policy_text(world.admin, STRICT)  # the gate checks the policy active now
     with pytest.raises(PolicyDenied) as refused:
-        service.searches.search(op.examiner, request.id, k=50, threshold=0.5)
+        service.searches.search(op.examiner, request.id, k=50, threshold=threshold_at_fmr(DEFAULT_MODEL_ID, 1e-2))
     rules = {rule for rule, _ in refused.value.failures}
     assert rules == {
         "requests.offence_categories", "probe.forbidden_sources", "search.threshold_floor_fmr", "search.max_candidates",

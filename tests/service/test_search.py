@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import event, update
 
 from facedocket.errors import (
+    ConfigurationError,
     Forbidden,
     InvalidInput,
-    ModelMismatch,
     NoFaceFound,
     NotFound,
     PolicyDenied,
@@ -22,7 +22,7 @@ from facedocket.errors import (
 )
 from facedocket.service import RequestDraft, SearchResult
 from facedocket.store.tables import Candidate, Gallery, Request, Search
-from facedocket.vision.models import TEMPLATE_MODEL_ID, default_threshold
+from facedocket.vision.models import DEFAULT_MODEL_ID, default_threshold
 
 from .support import (
     ENROLLED,
@@ -41,7 +41,7 @@ from .support import (
     template_count,
 )
 
-THRESHOLD = default_threshold(TEMPLATE_MODEL_ID)
+THRESHOLD = default_threshold(DEFAULT_MODEL_ID)  # new galleries use the default model
 RECORDS = (Request, Search, Candidate)
 SEARCH_RECORDS = (Search, Candidate)
 _numbers = itertools.count(1)
@@ -171,7 +171,7 @@ def test_the_search_is_recorded(enrolled: World) -> None:
         candidates = session.query(Candidate).filter(Candidate.search_id == row.id).order_by(Candidate.rank).all()
     assert row.probe_sha256 == hashlib.sha256(data).hexdigest() == result.probe_sha256
     assert row.galleries == [gallery_id]
-    assert row.model_id == TEMPLATE_MODEL_ID
+    assert row.model_id == DEFAULT_MODEL_ID == enrolled.gallery.model_id
     assert row.threshold == pytest.approx(THRESHOLD)
     assert row.k == 5
     assert row.duration_ms > 0
@@ -242,10 +242,12 @@ def test_probe_with_two_faces_needs_the_face_chosen_at_filing(enrolled: World) -
     assert row_counts(service, Search)["search"] == 3
 
 
-def test_gallery_of_another_model_is_a_mismatch(enrolled: World) -> None:
+def test_gallery_of_a_model_unknown_here_is_refused(enrolled: World) -> None:
+    """A gallery that says its templates come from a model this installation does not know
+    (a database restored elsewhere, say) is not searched: its probe cannot be embedded."""
     with enrolled.service.ctx.write() as session:
         session.execute(update(Gallery).where(Gallery.id == enrolled.gallery.id).values(model_id="arcface-r100"))
-    with pytest.raises(ModelMismatch):
+    with pytest.raises(ConfigurationError, match=r"unknown template model 'arcface-r100'.*facedocket model add"):
         run_search(enrolled.service, enrolled.operator, probe("Amelia_Vega"), [enrolled.gallery.id])
     assert no_search_recorded(enrolled)
 

@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from facedocket.service import EnrolItem
 from facedocket.store.tables import Alert, Base, FaceCount, StoredImage
-from facedocket.vision.models import default_threshold
+from facedocket.vision.models import WATCHLIST_MODEL_ID, default_threshold
 from facedocket.vision.pipeline import FacePipeline
 
 DIM = 128
@@ -141,7 +141,10 @@ def test_nothing_of_non_matching_people_is_kept(
     assert new_hashes(shop, hashes_before) == set()
 
     # the search finds a derivative when there is one: enrol one of the people on purpose
-    gallery = shop.service.galleries.create_gallery(shop.admin, "control", "test", "control")
+    # (in a gallery of the targets' model, the watchlists': new galleries' own model is another)
+    gallery = shop.service.galleries.create_gallery(
+        shop.admin, "control", "test", "control", model_id=WATCHLIST_MODEL_ID
+    )
     report = shop.service.enrolment.enroll(shop.admin, gallery.id, [EnrolItem(strangers[0], str(photos[strangers[0]]))])
     assert report.counts["enrolled"] == 1
     found = max(best_similarity(Path(p).read_bytes(), targets[:1]) for p in files_under(home))

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import uvicorn
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Route
 
 CHROMIUM = "/usr/bin/chromium"
@@ -107,7 +108,14 @@ def assert_accessible(page: Page, allow: Mapping[str, str] | None = None) -> lis
         Every violation axe found (any impact), for a test that wants to say more.
     """
     allow = allow or {}
-    violations: list[dict[str, Any]] = _axe.run(page).response["violations"]
+    page.wait_for_load_state("load")  # a click that navigates may still be loading the next page
+    try:
+        violations: list[dict[str, Any]] = _axe.run(page).response["violations"]
+    except PlaywrightError as exc:  # the document went away under axe: a navigation had not started yet
+        if "documentElement" not in str(exc):
+            raise
+        page.wait_for_load_state("load")
+        violations = _axe.run(page).response["violations"]
     failing = [v for v in violations if v["impact"] in FAILING_IMPACTS and v["id"] not in allow]
     lines = [
         f"{v['id']} ({v['impact']}): {v['help']} — {len(v['nodes'])} element(s), e.g. {v['nodes'][0]['target']}"

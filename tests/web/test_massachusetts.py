@@ -165,7 +165,7 @@ def test_a_refused_search_shows_each_failed_rule(
     examiner = people(world).as_("examiner")
     examiner.goto(f"{world.url}/requests/{request_id}")
     examiner.get_by_label("Candidates at most").fill("50")
-    examiner.get_by_label("Threshold").fill("0.5")
+    examiner.get_by_label("Threshold").fill("0.05")
     examiner.get_by_role("button", name="Run the search").click()
     failed = examiner.locator("ul.failed-rules li")
     expect(failed).to_have_count(2)

@@ -102,7 +102,7 @@ def test_admin_screens(world: World, people: Callable[[World], Browsing], screen
     expect(thumbs).to_have_count(6)  # 3 subjects, a face crop of each of their 2 photos
     for thumb in thumbs.all():
         expect(thumb).to_have_js_property("complete", True)
-        assert thumb.evaluate("i => i.naturalWidth") == 150
+        assert thumb.evaluate("i => i.naturalWidth") == 112  # SFace's aligned chip
     assert_accessible(admin)
     screenshot(admin, "admin-gallery")
 

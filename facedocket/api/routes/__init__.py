@@ -13,6 +13,7 @@ from facedocket.api.routes import (
     evaluations,
     galleries,
     health,
+    models,
     oversight,
     policy,
     reports,
@@ -42,6 +43,7 @@ ROUTERS: list[APIRouter] = [
     watchlists.router,
     deployments.router,
     alerts.router,
+    models.router,
 ]
 
 TAGS = [
@@ -83,5 +85,9 @@ TAGS = [
         "name": "alerts",
         "description": "Watchlist matches waiting for a person to confirm or dismiss them (never identifications); "
         "new ones by long-poll or server-sent events.",
+    },
+    {
+        "name": "models",
+        "description": "Template models: the shipped ones and the operator's own, and calibrating the latter.",
     },
 ]

@@ -101,6 +101,10 @@ class EvaluationRunCreate(BaseModel):
     )
     bootstrap: int = Field(1000, ge=1, le=100_000, description="Bootstrap replicates for the intervals.")
     save: bool = Field(True, description="Keep the result on record (the answer then carries its run id).")
+    model_id: str | None = text_field(
+        "model id", "The template model to evaluate (GET /models); default dlib-resnet-v1, as `facedocket evaluate`.",
+        None,
+    )  # fmt: skip
 
 
 class EvaluationRunPublic(BaseModel):
@@ -125,7 +129,7 @@ def run_evaluation(body: EvaluationRunCreate, actor: ActorDep, service: ServiceD
     groups = service.evaluation.dataset_file(folder, body.groups) if body.groups else None
     spec = EvaluationSpec(folder, body.max_identities, body.max_impostor_pairs, body.seed, groups, (),
                           body.target_fmr, body.bootstrap)  # fmt: skip
-    outcome = service.evaluation.evaluate(actor, spec, save=body.save)
+    outcome = service.evaluation.evaluate(actor, spec, save=body.save, model_id=body.model_id)
     return EvaluationRunPublic.model_validate(outcome.result | {"run_id": outcome.run_id})
 
 

@@ -21,11 +21,12 @@ router = APIRouter(tags=["galleries"], responses=error_responses(401, 403, 422))
 @router.post("/galleries", status_code=201, responses=error_responses(400, 409))
 def create_gallery(body: GalleryCreate, actor: ActorDep, service: ServiceDep) -> GalleryPublic:
     """Create an empty gallery owned by your agency (admins and supervisors). Source and
-    purpose are required: where the photos come from and what they may be searched for. It
-    keeps enrolment photos unless ``keep_photos`` is false or the policy forbids it (asking
-    for it then is a 403 naming the rule)."""
+    purpose are required: where the photos come from and what they may be searched for. Its
+    templates are made with ``model_id`` (default sface-2021dec, the measured best). It keeps
+    enrolment photos unless ``keep_photos`` is false or the policy forbids it (asking for it
+    then is a 403 naming the rule)."""
     gallery = service.galleries.create_gallery(actor, body.name, body.source, body.purpose, body.index_kind,
-                                               keep_photos=body.keep_photos)  # fmt: skip
+                                               body.model_id, keep_photos=body.keep_photos)  # fmt: skip
     return GalleryPublic.model_validate(gallery)
 
 

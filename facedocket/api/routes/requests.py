@@ -214,9 +214,8 @@ def search_request(
     not a positive identification; an empty list (``summary``: no candidate above threshold)
     is a normal result."""
     body = body or SearchCreate()
-    result = service.searches.search(
-        actor, request_id, body.galleries, k=body.k, threshold=body.threshold, face=body.face
-    )
+    threshold = body.thresholds if body.thresholds is not None else body.threshold
+    result = service.searches.search(actor, request_id, body.galleries, k=body.k, threshold=threshold, face=body.face)
     return SearchPublic.model_validate(result)
 
 

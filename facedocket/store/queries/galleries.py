@@ -12,6 +12,12 @@ def gallery(session: Session, gallery_id: int) -> Gallery | None:
     return session.get(Gallery, gallery_id)
 
 
+def lock_gallery(session: Session, gallery_id: int) -> Gallery | None:
+    """The gallery row, locked for the rest of the transaction (FOR UPDATE on PostgreSQL;
+    SQLite's write transaction holds the whole database)."""
+    return session.get(Gallery, gallery_id, with_for_update=True, populate_existing=True)
+
+
 def shared_with(session: Session, gallery_id: int, agency_id: int) -> bool:
     return session.get(GalleryShare, (gallery_id, agency_id)) is not None
 

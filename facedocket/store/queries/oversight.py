@@ -8,7 +8,18 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from facedocket.store.tables import Candidate, Consent, LegalHold, Request, Search, StoredImage, Subject, TemplateRow
+from facedocket.store.tables import (
+    Candidate,
+    Consent,
+    LegalHold,
+    Reembedding,
+    Request,
+    Search,
+    StagedTemplate,
+    StoredImage,
+    Subject,
+    TemplateRow,
+)
 from facedocket.vocab import PROBE_KINDS
 
 # --- legal holds -------------------------------------------------------------------------
@@ -173,14 +184,27 @@ def erase_subject_rows(session: Session, subject_id: int) -> tuple[list[int], di
     session.execute(delete(Consent).where(Consent.subject_id == subject_id))
     photos = int(session.execute(delete(StoredImage).where(StoredImage.subject_id == subject_id)).rowcount or 0)  # type: ignore[attr-defined]
     session.execute(delete(TemplateRow).where(TemplateRow.subject_id == subject_id))
+    staged = session.execute(delete(StagedTemplate).where(StagedTemplate.subject_id == subject_id))
     session.execute(delete(Subject).where(Subject.id == subject_id))
-    counts = {"templates": len(ids), "candidate_entries": len(candidates),
+    staged_count = int(getattr(staged, "rowcount", 0) or 0)  # templates a running re-embedding made
+    counts = {"templates": len(ids) + staged_count, "candidate_entries": len(candidates),
               "verifications_unlinked": int(verified), "consents": int(consents_), "photos": photos}  # fmt: skip
     return ids, counts
 
 
 def subject_templates(session: Session, subject_id: int) -> list[TemplateRow]:
     return list(session.scalars(select(TemplateRow).where(TemplateRow.subject_id == subject_id)))
+
+
+def staged_of_subject(session: Session, subject_id: int) -> list[tuple[StagedTemplate, str]]:
+    """A subject's templates made by an unfinished re-embedding, with its model id."""
+    query = (
+        select(StagedTemplate, Reembedding.model_id)
+        .join(Reembedding, Reembedding.id == StagedTemplate.reembedding_id)
+        .where(StagedTemplate.subject_id == subject_id)
+        .order_by(StagedTemplate.id)
+    )
+    return [(row, str(model)) for row, model in session.execute(query)]
 
 
 def appearances(session: Session, subject_id: int) -> list[tuple[Candidate, int, datetime]]:

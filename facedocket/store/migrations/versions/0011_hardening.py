@@ -3,7 +3,7 @@ the server secret) instead of an unsalted SHA-256, which a list of names could c
 Existing rows keep the SHA-256 they hold, marked ``sha256:``; new rows are ``hmac-sha256:``.
 
 Revision ID: 0011_hardening
-Revises: 0009_watchlists
+Revises: 0010_models
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_hardening"
-down_revision = "0009_watchlists"
+down_revision = "0010_models"
 branch_labels = None
 depends_on = None
 
