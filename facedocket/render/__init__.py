@@ -14,7 +14,7 @@ True
 stylesheet; extend it with ``{{ super() }}``; web pages replace the whole block with a link to
 the package's stylesheet, so their Content-Security-Policy needs no inline style), ``head``,
 ``body_attrs``, ``header``, ``nav``, ``main_attrs``, ``main`` and ``footer``. The filters
-(:mod:`facedocket.render.filters`) are ``when``, ``duration``, ``pct``, ``ci``, ``ratio``,
+(:mod:`facedocket.render.filters`) are ``when``, ``moment``, ``duration``, ``pct``, ``ci``, ``ratio``,
 ``thousands``, ``data_uri`` and ``spaced``.
 """
 

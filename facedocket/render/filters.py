@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 DASH = "—"
 """Shown for a date that is not set."""
@@ -19,6 +19,16 @@ DASH = "—"
 def when(value: datetime | None) -> str:
     """A date and time in ISO 8601 (as stored, with its offset), or a dash when not set."""
     return value.isoformat() if value else DASH
+
+
+def moment(value: datetime | None) -> str:
+    """A date and time to the second in UTC, for tables and lists (``when`` keeps the stored
+    precision and offset), or a dash when not set.
+
+    >>> moment(datetime(2026, 12, 1, 18, 20, 35, 610943, tzinfo=UTC))
+    '2026-12-01 18:20:35 UTC'
+    """
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else DASH
 
 
 def pct(rate: object) -> str:
@@ -89,6 +99,7 @@ def spaced(name: str) -> str:
 
 FILTERS: dict[str, Callable[..., str]] = {
     "when": when,
+    "moment": moment,
     "pct": pct,
     "ci": ci,
     "ratio": ratio,
@@ -99,4 +110,4 @@ FILTERS: dict[str, Callable[..., str]] = {
 }
 """Every filter, by the name templates use."""
 
-__all__ = ["DASH", "FILTERS", "ci", "data_uri", "duration", "pct", "ratio", "spaced", "thousands", "when"]
+__all__ = ["DASH", "FILTERS", "ci", "data_uri", "duration", "moment", "pct", "ratio", "spaced", "thousands", "when"]

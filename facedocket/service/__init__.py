@@ -29,7 +29,7 @@ from facedocket.service.alerts import ALERT_LABEL, AlertInfo, Alerts
 from facedocket.service.audit import AuditLog, EventInfo
 from facedocket.service.comparison import CandidateView, Comparisons, Workspace
 from facedocket.service.context import Clock, Context, system_clock
-from facedocket.service.deployments import DeploymentDraft, DeploymentInfo, Deployments
+from facedocket.service.deployments import DeploymentDraft, DeploymentInfo, Deployments, WatchlistFloor
 from facedocket.service.enrolment import EnrolItem, Enrolment, EnrolmentReport, Outcome, read_source
 from facedocket.service.evaluation import EvaluationRecord, EvaluationResult, Evaluations, EvaluationSpec
 from facedocket.service.galleries import Galleries, GalleryInfo, SubjectInfo
@@ -210,6 +210,7 @@ __all__ = [
     "SignedIn",
     "SubjectInfo",
     "UserInfo",
+    "WatchlistFloor",
     "WatchlistInfo",
     "WebUser",
     "WorkerStatus",

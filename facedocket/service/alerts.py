@@ -31,6 +31,7 @@ from facedocket.governance.watchlists import expected_false_alerts_per_hour, fal
 from facedocket.service import images
 from facedocket.service.context import SYSTEM, Area, Context
 from facedocket.service.inputs import text
+from facedocket.store.queries import accounts as account_queries
 from facedocket.store.queries import alerts as queries
 from facedocket.store.queries import deployments as deployment_queries
 from facedocket.store.tables import Alert, Deployment, Incident, WatchlistEntry
@@ -85,6 +86,9 @@ class AlertInfo:
     decided: datetime | None
     reason: str
     incident_id: int | None
+    subject_id: int | None = None
+    """The watchlist entry's person record (its kept photos: :meth:`Photos.of_subjects`)."""
+    decided_by_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,18 +109,21 @@ class HitContext:
 
 def _infos(session: Session, rows: list[Alert]) -> list[AlertInfo]:
     deployments, entries, references, galleries, incidents = queries.context(session, rows)
-    return [_info(a, deployments[a.deployment_id], entries[a.entry_id], references, galleries, incidents) for a in rows]
+    names = account_queries.usernames(session, {a.decided_by for a in rows if a.decided_by is not None})
+    return [_info(a, deployments[a.deployment_id], entries[a.entry_id], references, galleries, incidents, names)
+            for a in rows]  # fmt: skip
 
 
 def _info(a: Alert, d: Deployment, e: WatchlistEntry, references: dict[int, str], galleries: dict[int, str],
-          incidents: dict[int, int]) -> AlertInfo:  # fmt: skip
+          incidents: dict[int, int], names: dict[int, str]) -> AlertInfo:  # fmt: skip
     return AlertInfo(
         a.id, ALERT_LABEL, a.status, a.deployment_id, d.name, d.site, d.place, a.entry_id, e.status,
         references.get(e.subject_id) if e.subject_id is not None else None, e.reason, e.incident_reference, e.expires,
         a.gallery_id, galleries.get(a.gallery_id, ""), a.score, a.threshold, a.model_id, a.entries,
         a.false_alert_probability, a.faces_per_hour, a.expected_false_alerts_per_hour, list(a.matches), a.track_id,
         a.video_time, a.frame_time, a.latency_s, a.quality, list(a.box), a.image_id is not None, a.repeats,
-        a.created, a.last_seen, a.decided_by, a.decided, a.reason, incidents.get(a.id),
+        a.created, a.last_seen, a.decided_by, a.decided, a.reason, incidents.get(a.id), e.subject_id,
+        names.get(a.decided_by, "") if a.decided_by is not None else "",
     )  # fmt: skip
 
 

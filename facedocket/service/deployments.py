@@ -32,12 +32,13 @@ from sqlalchemy.orm import Session
 from facedocket.errors import Conflict, Forbidden, InvalidInput, NotFound, PolicyDenied
 from facedocket.governance import windows as window_rules
 from facedocket.governance.permissions import Actor, require
-from facedocket.governance.rules import Failure, Verdict, floor_score
+from facedocket.governance.rules import Failure, Verdict, floor_fmr, floor_score
 from facedocket.governance.watchlists import DeploymentFacts, check_deployment, deployment_checklist
 from facedocket.service.context import SYSTEM, Area, Who
 from facedocket.service.galleries import owned_gallery
 from facedocket.service.inputs import text
 from facedocket.service.policy import ActivePolicy, policy_of
+from facedocket.store.queries import accounts as account_queries
 from facedocket.store.queries import deployments as queries
 from facedocket.store.queries import galleries as gallery_queries
 from facedocket.store.queries import watchlists as watchlist_queries
@@ -98,6 +99,18 @@ class DeploymentInfo:
     entries: int
     run_id: int | None
     checklist: list[Verdict] = field(default_factory=list)
+    created_by: int | None = None
+    created_by_name: str = ""
+    authorised_by_name: str = ""
+
+
+@dataclass(frozen=True)
+class WatchlistFloor:
+    """The loosest threshold the policy lets a deployment match at (``score``, for the
+    template model in use) and the false-match rate it stands for (``fmr``)."""
+
+    score: float
+    fmr: float
 
 
 @dataclass(frozen=True)
@@ -193,6 +206,17 @@ class Deployments(Area):
             row.authorised, row.authorised_by, row.authorisation_reference = self.clock(), actor.user_id, reference
             self.ctx.audit(session, actor, "deployment.authorised", "deployment", row.id, {"reference": reference})
             return self._info(session, row)
+
+    def floor(self, actor: Actor) -> WatchlistFloor | None:
+        """The active policy's watchlist floor (None: no policy, or one whose floor the model
+        card cannot resolve; the gate then says why)."""
+        require(actor, "deployment.read")
+        with self.ctx.read() as session:
+            active = policy_of(session, actor.agency_id)
+        score = _floor(active)
+        if active is None or score is None:
+            return None
+        return WatchlistFloor(score, floor_fmr(active.profile, "watchlist"))
 
     def list_deployments(self, actor: Actor) -> list[DeploymentInfo]:
         require(actor, "deployment.read")
@@ -380,12 +404,14 @@ class Deployments(Area):
         active = policy_of(session, row.agency_id)
         facts = self.facts(session, row, now)
         run = queries.open_run(session, row.id)
+        names = account_queries.usernames(session, {i for i in (row.created_by, row.authorised_by) if i is not None})
         return DeploymentInfo(
             row.id, row.name, redact(row.source), row.source_kind, row.site, row.place, list(row.windows),
             row.timezone, list(row.watchlists), row.threshold, _floor(active), row.dpia_reference, row.signage,
             row.authorised, row.authorised_by, row.authorisation_reference, row.status, facts.window_open,
             facts.entries, run.id if run else None, deployment_checklist(active.profile if active else None, facts),
+            row.created_by, names.get(row.created_by or -1, ""), names.get(row.authorised_by or -1, ""),
         )  # fmt: skip
 
 
-__all__ = ["RECHECK_S", "DeploymentDraft", "DeploymentInfo", "Deployments", "RunInfo", "redact"]
+__all__ = ["RECHECK_S", "DeploymentDraft", "DeploymentInfo", "Deployments", "RunInfo", "WatchlistFloor", "redact"]

@@ -43,6 +43,7 @@ from facedocket.governance.permissions import Actor, require
 from facedocket.governance.retention import photos_kept
 from facedocket.oversight.evaluation import list_identities
 from facedocket.service.context import Area
+from facedocket.service.files import FileStore
 from facedocket.service.galleries import owned_gallery
 from facedocket.service.indexes import bump
 from facedocket.service.inputs import birth_year, text
@@ -57,6 +58,26 @@ from facedocket.vision.pipeline import FoundFace, ImageResult
 from facedocket.vocab import ENROLMENT_OUTCOMES as OUTCOMES
 
 OUTCOME_COLUMNS = ("source", "subject", "outcome", "detail", "template_id", "sha256")
+
+
+def keep_photos(files: FileStore, session: Session, agency_id: int, row: TemplateRow, found: FoundFace,
+                photo: tuple[bytes, tuple[int, int]]) -> int:  # fmt: skip
+    """Keep a template's source photo (``photo``: its bytes and decoded size) and aligned
+    face crop, encrypted, in the caller's transaction; returns how many files. Used by
+    enrolment and by watchlist entries."""
+    data, (width, height) = photo
+    face = found.face
+    meta = {"box": face.box.as_list(), "landmarks": [[round(x, 1), round(y, 1)] for x, y in face.landmarks],
+            "width": width, "height": height, "quality": round(row.quality, 4)}  # fmt: skip
+    links: dict[str, int | None] = {"gallery_id": row.gallery_id, "subject_id": row.subject_id,
+                                    "template_id": row.id}  # fmt: skip
+    files.seal(session, agency_id, "enrolment-source", data, meta=meta, **links)  # type: ignore[arg-type]
+    if found.chip is None:
+        return 1
+    crop = encode_jpeg(found.chip)
+    size = {"width": int(found.chip.shape[1]), "height": int(found.chip.shape[0])}
+    files.seal(session, agency_id, "enrolment-crop", crop, media_type="image/jpeg", meta=size, **links)
+    return 2
 
 
 @dataclass(frozen=True)
@@ -368,21 +389,7 @@ class Enrolment(Area):
 
     def _keep_photos(self, session: Session, actor: Actor, row: TemplateRow, found: FoundFace,
                      photo: tuple[bytes, tuple[int, int]]) -> int:  # fmt: skip
-        """Keep a template's source photo and face crop, encrypted; returns how many files."""
-        data, (width, height) = photo
-        face = found.face
-        meta = {"box": face.box.as_list(), "landmarks": [[round(x, 1), round(y, 1)] for x, y in face.landmarks],
-                "width": width, "height": height, "quality": round(row.quality, 4)}  # fmt: skip
-        links: dict[str, int | None] = {"gallery_id": row.gallery_id, "subject_id": row.subject_id,
-                                        "template_id": row.id}  # fmt: skip
-        self.ctx.files.seal(session, actor.agency_id, "enrolment-source", data, meta=meta, **links)  # type: ignore[arg-type]
-        if found.chip is None:
-            return 1
-        crop = encode_jpeg(found.chip)
-        size = {"width": int(found.chip.shape[1]), "height": int(found.chip.shape[0])}
-        self.ctx.files.seal(session, actor.agency_id, "enrolment-crop", crop, media_type="image/jpeg", meta=size,
-                            **links)  # fmt: skip
-        return 2
+        return keep_photos(self.ctx.files, session, actor.agency_id, row, found, photo)
 
     def _record_failures(self, actor: Actor, gallery_id: int, outcomes: list[Outcome]) -> None:
         failed = [o for o in outcomes if o.outcome not in ("enrolled", "already-enrolled")]

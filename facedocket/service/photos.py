@@ -104,6 +104,18 @@ class Photos(Area):
             require(actor, "photo.read", actor.side(gallery.agency_id))
             return [photo_info(row) for row in queries.of_subject(session, subject_id)]
 
+    def of_subjects(self, actor: Actor, subject_ids: list[int]) -> dict[int, list[PhotoInfo]]:
+        """The enrolment photos and crops the actor's agency keeps of several subjects (a
+        watchlist's entries, the people its alerts name), without their bytes, by subject id.
+        Looking at one is :meth:`open_file` (recorded)."""
+        require(actor, "photo.read")
+        with self.ctx.read() as session:
+            rows = queries.of_subjects(session, actor.agency_id, subject_ids)
+        found: dict[int, list[PhotoInfo]] = {}
+        for row in rows:
+            found.setdefault(int(row.subject_id or 0), []).append(photo_info(row))
+        return found
+
     def open_file(self, actor: Actor, file_id: int) -> FileContent:
         """A kept file's bytes, if the actor may see it; the view is recorded (``probe.viewed``,
         ``document.viewed`` or ``photo.viewed``). Anything else is NotFound."""

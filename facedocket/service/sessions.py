@@ -203,9 +203,11 @@ class Sessions(Area):
         return Actor(user.id, user.username, user.agency_id, user.role, bool(agency and agency.is_operator),
                      must_change=must_change)  # fmt: skip
 
-    def current(self, secret: str | None) -> WebUser:
+    def current(self, secret: str | None, active: bool = True) -> WebUser:
         """Who the session with ``secret`` stands for; Unauthorized when there is none, or it
-        ended (sign-out, idle, too old, deactivated, password changed)."""
+        ended (sign-out, idle, too old, deactivated, password changed). ``active=False`` for
+        what a page asks by itself (a live queue's polling): it does not count as the
+        person's activity, so an unattended screen still reaches the idle timeout."""
         if not secret or len(secret) > 200:
             raise Unauthorized("not signed in")
         with self.ctx.read() as session:
@@ -221,7 +223,7 @@ class Sessions(Area):
             if row is not None and row.ended is None:
                 self._end(row.id, why)
             raise Unauthorized("your session has ended; sign in again" if row else "not signed in")
-        if seen:
+        if seen and active:
             self._touch(web_user.session_id)
         return web_user
 

@@ -8,7 +8,10 @@ policy asks for it (``watchlists.entry_approval``) an entry waits for a second p
 supervisor other than whoever added it, before it is matched. An entry whose expiry passed
 leaves the list at once (deployments match only unexpired active entries); the retention run
 marks it expired and deletes its templates and subject record. Removing an entry deletes
-them at once. Adding, approving, refusing, expiring and removing are audited.
+them at once. Where the watchlist keeps photos (its ``keep_photos`` setting, unless the
+policy forbids it) the entry's photo and aligned face crop are kept encrypted, as enrolment
+keeps them, for the people who check its alerts; they go with the subject record. Adding,
+approving, refusing, expiring and removing are audited.
 
 Example::
 
@@ -27,12 +30,15 @@ from sqlalchemy.orm import Session
 
 from facedocket.errors import Conflict, Forbidden, InvalidInput, NoFaceFound, NotFound, PolicyDenied
 from facedocket.governance.permissions import Actor, require
+from facedocket.governance.retention import photos_kept
 from facedocket.governance.watchlists import EntryFacts, check_entry
 from facedocket.service.context import SYSTEM, Area, Context
+from facedocket.service.enrolment import keep_photos
 from facedocket.service.galleries import Galleries, GalleryInfo, owned_gallery
 from facedocket.service.indexes import bump
 from facedocket.service.inputs import text
-from facedocket.service.policy import policy_of
+from facedocket.service.policy import ActivePolicy, policy_of
+from facedocket.store.queries import accounts as account_queries
 from facedocket.store.queries import enrolment as enrolment_queries
 from facedocket.store.queries import galleries as gallery_queries
 from facedocket.store.queries import oversight as oversight_queries
@@ -81,6 +87,12 @@ class EntryInfo:
     ended: datetime | None
     end_reason: str
     templates: int
+    standing: str = ""
+    """What the entry is now: its status, except that a pending or active entry whose expiry
+    passed is ``expired`` at once (deployments no longer match it), before the retention run
+    marks it so and deletes its template and photos."""
+    added_by_name: str = ""
+    approved_by_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,11 +103,15 @@ class WatchlistInfo:
     entries: dict[str, int] = field(default_factory=dict)
 
 
-def entry_info(entry: WatchlistEntry, reference: str | None, templates: int) -> EntryInfo:
+def entry_info(entry: WatchlistEntry, reference: str | None, templates: int, now: datetime | None = None,
+               names: dict[int, str] | None = None) -> EntryInfo:  # fmt: skip
+    names = names or {}
+    lapsed = now is not None and entry.status in queries.LIVE and entry.expires <= now
     return EntryInfo(
         entry.id, entry.gallery_id, entry.subject_id, reference, entry.reason, entry.incident_reference,
         entry.evidence_notes, entry.authorised_by, entry.authorised_at, entry.added_by, entry.added, entry.expires,
         entry.status, entry.approved_by, entry.approved, entry.ended, entry.end_reason, templates,
+        "expired" if lapsed else entry.status, names.get(entry.added_by, ""), names.get(entry.approved_by or -1, ""),
     )  # fmt: skip
 
 
@@ -178,7 +194,7 @@ class Watchlists(Area):
         and raised (PolicyDenied, every failed rule)."""
         require(actor, "watchlist.add")
         clean = self._clean(draft)
-        face = self._face(photo) if photo is not None else None
+        face, size = self._face(photo) if photo is not None else (None, (0, 0))
         refused: list[tuple[str, str]] = []
         with self.ctx.write() as session:
             gallery = self._watchlist(session, actor, gallery_id)
@@ -195,7 +211,8 @@ class Watchlists(Area):
                                {"failed": [r for r, _ in refused], "why": [w for _, w in refused],
                                 "reason": clean.reason})  # fmt: skip
             else:
-                entry, added = self._write_entry(session, actor, gallery_id, clean, face, expires, now)
+                entry, added, template = self._write_entry(session, actor, gallery_id, clean, face, expires, now)
+                kept = self._keep(session, actor, active, gallery, template, face, photo, size)
                 approval = active is not None and active.profile.watchlists.entry_approval
                 entry.status = "pending" if approval else "active"
                 entry.policy_name, entry.policy_sha256 = (active.profile.name, active.sha256) if active else ("", "")
@@ -205,7 +222,7 @@ class Watchlists(Area):
                                {"gallery_id": gallery_id, "subject_id": entry.subject_id, "reason": entry.reason,
                                 "incident_reference": entry.incident_reference, "authorised_by": entry.authorised_by,
                                 "expires": expires.isoformat(), "status": entry.status,
-                                "template_ids": [t for t, _ in added]})  # fmt: skip
+                                "template_ids": [t for t, _ in added], "photos_kept": kept})  # fmt: skip
                 info = self._infos(session, [entry])[0]
         if refused:
             raise PolicyDenied(refused)
@@ -263,8 +280,20 @@ class Watchlists(Area):
             draft.expires,
         )
 
-    def _face(self, photo: bytes) -> FoundFace:
-        """The face of an entry's photo (the largest), made into a template."""
+    def _keep(self, session: Session, actor: Actor, active: ActivePolicy | None, gallery: Gallery,
+              template: TemplateRow | None, face: FoundFace | None, photo: bytes | None,
+              size: tuple[int, int]) -> int:  # fmt: skip
+        """Keep the entry's photo and aligned face crop (encrypted) for the people who check its
+        alerts, when the watchlist keeps photos and the policy allows it; how many files."""
+        if template is None or face is None or photo is None:
+            return 0
+        if not photos_kept(active.profile if active else None, gallery.keep_photos):
+            return 0
+        return keep_photos(self.ctx.files, session, actor.agency_id, template, face, (photo, size))
+
+    def _face(self, photo: bytes) -> tuple[FoundFace, tuple[int, int]]:
+        """The face of an entry's photo (the largest), made into a template, and the photo's
+        decoded size."""
         pipeline = self.ctx.pipeline.for_model(WATCHLIST_MODEL_ID)
         result = next(iter(pipeline.run_many([("watchlist photo", photo)], batch_size=1)))
         if result.invalid:
@@ -276,12 +305,16 @@ class Watchlists(Area):
             raise InvalidInput(f"the photo shows {len(result.faces)} faces; crop it to the person")
         if best.template.quality < self.ctx.settings.enrol_min_quality:
             raise InvalidInput(f"the face's quality {best.template.quality:.2f} is below the enrolment minimum")
-        return best
+        return best, result.size
 
     def _write_entry(
         self, session: Session, actor: Actor, gallery_id: int, draft: EntryDraft, face: FoundFace | None,
         expires: datetime, now: datetime,
-    ) -> tuple[WatchlistEntry, list[tuple[int, np.ndarray]]]:  # fmt: skip
+    ) -> tuple[WatchlistEntry, list[tuple[int, np.ndarray]], TemplateRow | None]:  # fmt: skip
+        """The entry (pending), its subject (new, or an existing one of the list) and, from a
+        photo not seen before, its template; returns the entry, (template id, vector) added,
+        and the template row."""
+        template: TemplateRow | None = None
         subject = gallery_queries.subject_by_reference(session, gallery_id, draft.reference)
         if subject is None:
             if face is None:
@@ -306,6 +339,7 @@ class Watchlists(Area):
             session.add(row)
             session.flush()
             added.append((row.id, vector))
+            template = row
         elif gallery_queries.subject_template_count(session, subject.id) == 0:
             raise InvalidInput(f"subject {draft.reference!r} holds no template; give a photo of the person")
         entry = WatchlistEntry(
@@ -316,7 +350,7 @@ class Watchlists(Area):
         )  # fmt: skip
         session.add(entry)
         session.flush()
-        return entry, added
+        return entry, added, template
 
     def _watchlist(self, session: Session, actor: Actor, gallery_id: int) -> Gallery:
         gallery = owned_gallery(session, actor, gallery_id)
@@ -333,7 +367,10 @@ class Watchlists(Area):
     def _infos(self, session: Session, rows: list[WatchlistEntry]) -> list[EntryInfo]:
         references = queries.references(session, [e.subject_id for e in rows])
         counts = queries.template_counts(session, [e.subject_id for e in rows])
-        return [entry_info(e, references.get(e.subject_id or -1), counts.get(e.subject_id or -1, 0)) for e in rows]
+        names = account_queries.usernames(session, {i for e in rows for i in (e.added_by, e.approved_by) if i})
+        now = self.clock()
+        return [entry_info(e, references.get(e.subject_id or -1), counts.get(e.subject_id or -1, 0), now, names)
+                for e in rows]  # fmt: skip
 
 
 __all__ = ["EntryDraft", "EntryInfo", "WatchlistInfo", "Watchlists", "end_entry", "entry_info", "expire_due"]

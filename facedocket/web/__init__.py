@@ -17,16 +17,17 @@ Example::
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from facedocket.web import admin, files, home, oversight, requests, review, signin
+from facedocket.web import admin, alerts, deployments, files, home, oversight, requests, review, signin, watchlists
 from facedocket.web.pages import error_page
 from facedocket.web.security import PasswordFirst, SecurityHeaders, SignInNeeded
 
-ROUTERS = (signin.router, home.router, requests.router, review.router, oversight.router, admin.router, files.router)
+ROUTERS = (signin.router, home.router, requests.router, review.router, alerts.router, watchlists.router,
+           deployments.router, oversight.router, admin.router, files.router)  # fmt: skip
 
 ENROL_PATH = r"^/galleries/\d+/enrol$"
 """The one page that takes large uploads (a zip or folder of photos)."""
@@ -45,7 +46,12 @@ def install_web(app: FastAPI) -> None:
 
 async def _sign_in(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SignInNeeded)
-    target = "/signin" if exc.next_url in ("", "/") else f"/signin?next={quote(exc.next_url, safe='')}"
+    next_url = exc.next_url
+    if request.headers.get("hx-request"):  # a fragment (a poll): come back to the page that asked for it
+        shown = urlsplit(request.headers.get("hx-current-url", ""))
+        if shown.path.startswith("/") and not shown.path.startswith("//"):
+            next_url = shown.path + (f"?{shown.query}" if shown.query else "")
+    target = "/signin" if next_url in ("", "/") else f"/signin?next={quote(next_url, safe='')}"
     return _go(request, target)
 
 

@@ -49,7 +49,10 @@ def home(request: Request, user: User) -> HTMLResponse:
     service = service_of(request)
     requests = service.requests.list_requests(user.actor, limit=200) if permits(user.actor, "request.read") else []
     cases = service.requests.list_cases(user.actor) if permits(user.actor, "request.file") else []
-    return page(request, "home.html", title="Start", lists=work_lists(user, requests), cases=cases[-20:][::-1])
+    waiting = len(service.alerts.list_alerts(user.actor, "pending", limit=1000)) \
+        if permits(user.actor, "alert.decide") else 0  # fmt: skip
+    return page(request, "home.html", title="Start", lists=work_lists(user, requests), cases=cases[-20:][::-1],
+                alerts_waiting=waiting)  # fmt: skip
 
 
 @router.get("/me")

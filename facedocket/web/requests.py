@@ -13,7 +13,6 @@ from starlette.datastructures import FormData
 
 from facedocket.errors import FaceDocketError, PolicyDenied
 from facedocket.governance.permissions import permits, require
-from facedocket.governance.rules import RULES
 from facedocket.render.filters import data_uri
 from facedocket.service import ProbeFaces, RequestDraft, WebUser
 from facedocket.vision.images import encode_jpeg, scaled
@@ -21,24 +20,16 @@ from facedocket.vocab import LEGAL_BASES, OFFENCE_CATEGORIES, PROBE_SOURCES, REQ
 from facedocket.web import forms
 from facedocket.web.home import awaits_decision, searchable
 from facedocket.web.pages import blocking, page
+from facedocket.web.refusals import REQUEST_WORDS, failures
 from facedocket.web.security import DOCUMENT_POLICY, checked_form, current_user, service_of
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[WebUser, Depends(current_user)]
 
-RULE_WORDS: dict[str, str] = {}
-for _rule in RULES:
-    RULE_WORDS[_rule.name] = f"{RULE_WORDS[_rule.name]} / {_rule.words}" if _rule.name in RULE_WORDS else _rule.words
-RULE_WORDS["policy"] = "A policy profile is active."
 PREVIEW_SIDE = 800
 FILING_FIELDS = ("case_id", "case_number", "offence_category", "description", "legal_basis", "document_type",
                  "document_reference", "document_issuer", "document_date", "justification", "probe_source",
                  "target_agency_id", "probe_face")  # fmt: skip
-
-
-def failures(error: PolicyDenied) -> list[dict[str, str]]:
-    """Each failed rule of a refusal: its name, what it asks, and why it failed."""
-    return [{"rule": rule, "words": RULE_WORDS.get(rule, rule), "why": why} for rule, why in error.failures]
 
 
 @router.get("/requests")
@@ -106,7 +97,7 @@ async def file_request(request: Request, user: User) -> Response:
     try:
         info = await _file(request, user, form, values)
     except PolicyDenied as refused:
-        context = _filing_context(request, user, values, error=str(refused), failed=failures(refused))
+        context = _filing_context(request, user, values, error=str(refused), failed=failures(refused, REQUEST_WORDS))
         return page(request, "file.html", status=403, **context)
     except FaceDocketError as error:
         context = _filing_context(request, user, values, error=str(error))
@@ -191,7 +182,7 @@ async def search(request: Request, request_id: int, user: User) -> Response:
         await blocking(service_of(request).searches.search, user.actor, request_id, k=k, threshold=threshold)
     except PolicyDenied as refused:
         context = await blocking(_request_context, request, user, request_id, error=str(refused),
-                                 failed=failures(refused))  # fmt: skip
+                                 failed=failures(refused, REQUEST_WORDS))  # fmt: skip
         return page(request, "request.html", status=403, **context)
     except FaceDocketError as error:
         context = await blocking(_request_context, request, user, request_id, error=str(error))
@@ -213,7 +204,7 @@ async def submit(request: Request, request_id: int, user: User) -> Response:
         await blocking(service_of(request).requests.submit_request, user.actor, request_id)
     except PolicyDenied as refused:
         context = await blocking(_request_context, request, user, request_id, error=str(refused),
-                                 failed=failures(refused))  # fmt: skip
+                                 failed=failures(refused, REQUEST_WORDS))  # fmt: skip
         return page(request, "request.html", status=403, **context)
     return RedirectResponse(f"/requests/{request_id}", status_code=303)
 

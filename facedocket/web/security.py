@@ -60,8 +60,19 @@ def service_of(request: Request) -> Service:
 def current_user(request: Request) -> WebUser:
     """The signed-in person (a dependency of every page); sign-in first otherwise, and a
     temporary password's session goes to the password page."""
+    return _signed_in(request, active=True)
+
+
+def polling_user(request: Request) -> WebUser:
+    """As :func:`current_user`, for what a page asks by itself (a live queue's or a worker's
+    status polling): it does not count as the person's activity, so the idle timeout still
+    ends the session of an unattended screen."""
+    return _signed_in(request, active=False)
+
+
+def _signed_in(request: Request, active: bool) -> WebUser:
     try:
-        user = service_of(request).signin.current(request.cookies.get(SESSION_COOKIE))
+        user = service_of(request).signin.current(request.cookies.get(SESSION_COOKIE), active=active)
     except Unauthorized:
         raise SignInNeeded(request.url.path + (f"?{request.url.query}" if request.url.query else "")) from None
     request.state.web_user = user

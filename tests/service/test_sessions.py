@@ -89,6 +89,28 @@ def test_sessions_end_and_everything_is_recorded(service_factory: ServiceFactory
     assert {e.details["why"] for e in outs} >= {"idle timeout", "signed out"}
 
 
+def test_what_a_page_asks_by_itself_does_not_keep_a_session_alive(service_factory: ServiceFactory) -> None:
+    """A live queue polls the server; its polls (``active=False``) are not the person's
+    activity, so an unattended screen still reaches the idle timeout; the person's own
+    requests keep the session alive."""
+    world, clock = _with_clock(service_factory)
+    signin, examiner = world.service.signin, world.operator.examiner
+    idle = timedelta(minutes=world.service.settings.session_idle_minutes)
+    temporary = signin.set_password(world.admin, examiner.user_id)
+    first = signin.sign_in(examiner.username, temporary)
+    signin.change_password(first.secret, "", OWN)
+    polled, used = first.secret, signin.sign_in(examiner.username, OWN).secret
+    for secret, active in ((polled, False), (used, True)):
+        assert signin.current(secret, active=active).actor.user_id == examiner.user_id
+    clock.now += idle / 2
+    for secret, active in ((polled, False), (used, True)):
+        assert signin.current(secret, active=active).actor.user_id == examiner.user_id
+    clock.now += idle / 2 + timedelta(minutes=1)
+    with pytest.raises(Unauthorized, match="ended"):
+        signin.current(polled, active=False)
+    assert signin.current(used, active=False).actor.user_id == examiner.user_id
+
+
 def test_failed_sign_ins_back_off_whoever_the_name_is(service_factory: ServiceFactory) -> None:
     world, clock = _with_clock(service_factory)
     signin, settings = world.service.signin, world.service.settings

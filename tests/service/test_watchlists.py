@@ -118,14 +118,45 @@ def test_expired_entries_leave_the_list_and_retention_deletes_their_templates(
     service.watchlists.approve_entry(shop.manager, entry.id)
     deployment = service.deployments.create_deployment(shop.supervisor, shop.draft())
     assert deployment.entries == 1
+    assert service.photos.of_subjects(shop.examiner, [entry.subject_id])  # its photo and face crop, kept
     clock.offset = timedelta(days=3)
     assert service.deployments.get_deployment(shop.examiner, deployment.id).entries == 0, "left the list at once"
+    lapsed = service.watchlists.get_entry(shop.examiner, entry.id)
+    assert (lapsed.status, lapsed.standing) == ("active", "expired"), "shown as gone before the retention run"
     report = service.oversight.retention_run(None)
     assert report.deleted["watchlist_entries"] == [entry.id]
     ended = service.watchlists.get_entry(shop.examiner, entry.id)
     assert ended.status == "expired" and ended.templates == 0 and ended.subject_id is None and ended.reference is None
     assert service.galleries.get_gallery(shop.admin, shop.watchlist).subjects == 0
+    assert service.photos.of_subjects(shop.examiner, [lapsed.subject_id or 0]) == {}, "its photos went with it"
     assert shop.events("watchlist.entry_expired")[0]["details"]["templates"] == 1  # type: ignore[index]
+
+
+def test_an_entrys_photo_is_kept_for_the_people_who_check_its_alerts(service: Service) -> None:
+    """The entry's photo and aligned face crop are kept encrypted (as enrolment keeps them)
+    while the watchlist keeps photos; reading them is the permission table's; removing the
+    entry deletes them."""
+    shop = Shop(service)
+    data = photo(PERSON, 1).read_bytes()
+    entry = service.watchlists.add_entry(shop.examiner, shop.watchlist, _entry(), data)
+    assert entry.added_by_name == "guard" and entry.standing == "pending"
+    assert shop.events("watchlist.entry_added")[0]["details"]["photos_kept"] == 2  # type: ignore[index]
+    assert entry.subject_id is not None
+    kept = service.photos.of_subjects(shop.examiner, [entry.subject_id])[entry.subject_id]
+    assert sorted(p.kind for p in kept) == ["enrolment-crop", "enrolment-source"]
+    source = next(p for p in kept if p.kind == "enrolment-source")
+    assert service.photos.open_file(shop.examiner, source.id).data == data and source.meta["width"] > 0
+    assert shop.events("photo.viewed")[0]["details"]["file_id"] == source.id  # type: ignore[index]
+    with pytest.raises(Forbidden):
+        service.photos.of_subjects(shop.requester, [entry.subject_id])
+    approved = service.watchlists.approve_entry(shop.manager, entry.id)
+    assert approved.approved_by_name == "manager" and approved.standing == "active"
+    service.watchlists.remove_entry(shop.supervisor, entry.id, "the ban order was lifted")
+    assert service.photos.of_subjects(shop.examiner, [entry.subject_id]) == {}
+    service.galleries.set_keep_photos(shop.supervisor, shop.watchlist, False)
+    other = service.watchlists.add_entry(shop.examiner, shop.watchlist, _entry(reference="Adrien_Brody"),
+                                         photo("Adrien_Brody", 1).read_bytes())  # fmt: skip
+    assert other.templates == 1 and service.photos.of_subjects(shop.examiner, [other.subject_id or 0]) == {}
 
 
 def test_removing_an_entry_deletes_its_templates(service: Service) -> None:
@@ -171,7 +202,8 @@ def test_the_gate_names_every_missing_safeguard(service: Service) -> None:
     ready = service.deployments.create_deployment(shop.supervisor, shop.draft(name="ready"))
     with pytest.raises(Forbidden, match="set up"):  # four eyes: never the supervisor who set it up
         service.deployments.authorise(shop.supervisor, ready.id, "AUTH-2026-11")
-    service.deployments.authorise(shop.manager, ready.id, "AUTH-2026-11")
+    authorised = service.deployments.authorise(shop.manager, ready.id, "AUTH-2026-11")
+    assert (authorised.created_by_name, authorised.authorised_by_name) == ("sup", "manager")  # names for the pages
     run = service.deployments.start(shop.examiner, ready.id)
     assert run.source_kind == "rtsp" and run.threshold == pytest.approx(0.945818, abs=1e-6)
     assert service.deployments.get_deployment(shop.examiner, ready.id).status == "running"
@@ -187,6 +219,8 @@ def test_the_threshold_is_never_below_the_watchlist_floor(service: Service) -> N
     assert shop.events("deployment.refused")[0]["details"]["stage"] == "create"  # type: ignore[index]
     strict = service.deployments.create_deployment(shop.supervisor, shop.draft(threshold=0.95))
     assert strict.threshold == 0.95 and strict.floor == pytest.approx(0.945818, abs=1e-6)
+    floor = service.deployments.floor(shop.examiner)  # what the web UI's form shows before any deployment
+    assert floor is not None and floor.score == strict.floor and floor.fmr == 1e-4
 
 
 def test_a_long_list_at_a_low_threshold_is_refused_for_its_false_alerts(service: Service) -> None:

@@ -243,3 +243,45 @@ def test_an_emergency_request_whose_deadline_passes_is_purged(
     screenshot(supervisor, "supervisor-emergency-expired")
     actions = [e.action for e in world.service.audit.list_audit(world.actor("auditor"), object_id=str(request_id))]
     assert "request.expired" in actions and "request.purged" in actions
+
+
+def test_a_deployment_refused_at_its_start_shows_each_failed_rule(
+    world: World, people: Callable[[World], Browsing], screenshot: Shot
+) -> None:
+    """Massachusetts forbids live video and watchlist alerts: a deployment can be described,
+    but the gate refuses its start and the page lists every rule that failed, in plain words."""
+    browsing = people(world)
+    supervisor = browsing.as_("supervisor")
+    supervisor.get_by_role("navigation", name="Main").get_by_role("link", name="Watchlists").click()
+    supervisor.get_by_label("Name").fill("front door list")
+    supervisor.get_by_label("Source").fill("incident reports")
+    supervisor.get_by_role("button", name="Create the watchlist").click()
+    expect(supervisor.locator("h1")).to_have_text("Watchlist front door list")
+    supervisor.get_by_role("navigation", name="Main").get_by_role("link", name="Deployments").click()
+    supervisor.get_by_label("Name", exact=True).fill("front door camera")
+    supervisor.get_by_label("Video source").fill("rtsp://camera.local/front-door")
+    supervisor.get_by_label("Site", exact=True).fill("Headquarters")
+    supervisor.get_by_label("Place the camera looks at").fill("front door, outside")
+    supervisor.get_by_label("front door list").check()
+    supervisor.get_by_role("button", name="Describe the deployment").click()
+    expect(supervisor.get_by_role("status")).to_contain_text("The deployment is described")
+    deployment_id = int(supervisor.url.split("?")[0].rsplit("/", 1)[1])
+
+    examiner = browsing.as_("examiner")
+    examiner.goto(f"{world.url}/deployments/{deployment_id}")
+    examiner.get_by_role("button", name="Start").click()
+    expect(examiner.get_by_role("alert")).to_contain_text("the policy refuses this")
+    gate = world.service.deployments.get_deployment(world.actor("examiner"), deployment_id)
+    expected = [v for v in gate.checklist if v.state == "failed"]
+    assert {v.why for v in expected} >= {"watchlist alerts are forbidden by this policy: no watchlist is kept or "
+                                         "matched", "live video is forbidden by this policy"}  # fmt: skip
+    failed = examiner.locator("ul.failed-rules li")
+    expect(failed).to_have_count(len(expected))
+    for item, verdict in zip(failed.all(), expected, strict=True):
+        expect(item).to_contain_text(verdict.words)
+        expect(item).to_contain_text(verdict.why)
+    expect(examiner.locator("#worker-state")).to_have_text("stopped")
+    assert_accessible(examiner)
+    screenshot(examiner, "examiner-deployment-refused")
+    refused = world.service.audit.list_audit(world.actor("auditor"), action="deployment.refused")
+    assert refused and refused[0].details["stage"] == "start"

@@ -21,6 +21,7 @@ from .browser import assert_accessible
 from .world import DEV, Browsing, World, running_world
 
 Shot = Callable[[Page, str], Path]
+VIDEO = ("Alert queue", "Watchlists", "Deployments")  # the video side's screens (empty here: Massachusetts)
 EVALUATED = ["Aaron_Peirsol", "Abdullah", "Abel_Pacheco", "Ahmed_Chalabi", "Ai_Sugiyama", "Adel_Al-Jubeir"]
 
 
@@ -129,14 +130,24 @@ def test_each_role_sees_only_its_menu_and_every_screen_passes_axe(
             "File a request",
             "Approval inbox",
             "Search and review",
+            *VIDEO,
             "Evaluations",
             "Galleries",
             "Users",
             "Policy",
         },
-        "examiner": {"Requests", "File a request", "Search and review", "Policy"},
-        "auditor": {"Requests", "Audit log", "Evaluations", "Transparency reports", "Users", "Policy"},
-        "admin": {"Requests", "Audit log", "Evaluations", "Transparency reports", "Users", "Galleries", "Policy"},
+        "examiner": {"Requests", "File a request", "Search and review", *VIDEO, "Policy"},
+        "auditor": {"Requests", *VIDEO, "Audit log", "Evaluations", "Transparency reports", "Users", "Policy"},
+        "admin": {
+            "Requests",
+            *VIDEO,
+            "Audit log",
+            "Evaluations",
+            "Transparency reports",
+            "Users",
+            "Galleries",
+            "Policy",
+        },
     }
     seen: set[str] = set()
     for role, items in expected.items():
@@ -154,7 +165,8 @@ def test_each_role_sees_only_its_menu_and_every_screen_passes_axe(
             assert_accessible(page)
             screenshot(page, name)
     requester = browsing.as_("requester")
-    for forbidden in ("/audit", "/admin/users", "/evaluations", "/reports?period=2026"):
+    for forbidden in ("/audit", "/admin/users", "/evaluations", "/reports?period=2026", "/alerts", "/watchlists",
+                      "/deployments"):  # fmt: skip
         answer = requester.goto(world.url + forbidden)
         assert answer is not None and answer.status == 403, forbidden
         expect(requester.get_by_role("alert")).to_contain_text("requester is requester")

@@ -108,9 +108,10 @@ def add_person(service: Service, admin, username: str, role: str, passwords: dic
 
 @contextmanager
 def running_world(home: Path, pipeline: FacePipeline, policy: str, prefix: str = "",
-                  extra: dict[str, str] | None = None) -> Iterator[World]:  # fmt: skip
+                  extra: dict[str, str] | None = None, enrol: bool = True) -> Iterator[World]:  # fmt: skip
     """A server whose agency works under ``policy`` (a shipped profile's name), with people
-    named ``<prefix><role>`` (and ``extra``: username -> role) and the gallery enrolled."""
+    named ``<prefix><role>`` (and ``extra``: username -> role) and, with ``enrol``, the
+    booking gallery enrolled (``gallery_id`` 0 without)."""
     settings = Settings(home=home, jitter=False)
     clock = MovableClock()
     service = open_service(settings, clock=clock, pipeline=pipeline)
@@ -122,13 +123,16 @@ def running_world(home: Path, pipeline: FacePipeline, policy: str, prefix: str =
     for username, role in named.items():
         add_person(service, admin, username, role, passwords)
         roles[username] = role
-    gallery = service.galleries.create_gallery(admin, "booking", "county booking photos 2015-2024",
-                                               "criminal investigations")  # fmt: skip
-    report = service.enrolment.enroll(admin, gallery.id, enrol_items())
-    assert report.counts["enrolled"] == sum(map(len, ENROLLED.values())) + len(SECOND_RECORD[2]), report.counts
+    gallery_id = 0
+    if enrol:
+        gallery = service.galleries.create_gallery(admin, "booking", "county booking photos 2015-2024",
+                                                   "criminal investigations")  # fmt: skip
+        report = service.enrolment.enroll(admin, gallery.id, enrol_items())
+        assert report.counts["enrolled"] == sum(map(len, ENROLLED.values())) + len(SECOND_RECORD[2]), report.counts
+        gallery_id = gallery.id
     try:
         with serve(create_app(settings, service)) as server:
-            yield World(server, service, clock, gallery.id, passwords, roles)
+            yield World(server, service, clock, gallery_id, passwords, roles)
     finally:
         service.close()
 

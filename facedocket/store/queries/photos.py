@@ -30,6 +30,16 @@ def of_subject(session: Session, subject_id: int) -> list[StoredImage]:
     return list(session.scalars(query.order_by(StoredImage.id)))
 
 
+def of_subjects(session: Session, agency_id: int, subject_ids: Iterable[int]) -> list[StoredImage]:
+    """The enrolment photos and crops of several subjects, kept by ``agency_id``, oldest first."""
+    ids = sorted(set(subject_ids))
+    if not ids:
+        return []
+    query = select(StoredImage).where(StoredImage.subject_id.in_(ids), StoredImage.agency_id == agency_id,
+                                      StoredImage.kind.in_(ENROLMENT_PHOTO_KINDS))  # fmt: skip
+    return list(session.scalars(query.order_by(StoredImage.id)))
+
+
 def of_templates(session: Session, template_ids: Iterable[int]) -> list[StoredImage]:
     """The enrolment photos and crops the given templates were made from."""
     ids = sorted(set(template_ids))

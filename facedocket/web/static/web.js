@@ -15,12 +15,36 @@
       tag === "SELECT" || target.isContentEditable;
   }
 
+  // The alert queue: n / p move to the next / previous alert (its card takes the focus; Tab
+  // then reaches its reason and buttons).
+  function stepAlert(forward) {
+    var cards = Array.prototype.slice.call(document.querySelectorAll("[data-queue] article[data-alert]"));
+    if (!cards.length) return false;
+    var at = cards.indexOf(document.activeElement && document.activeElement.closest("article[data-alert]"));
+    var next = at < 0 ? (forward ? 0 : cards.length - 1) : Math.min(Math.max(at + (forward ? 1 : -1), 0), cards.length - 1);
+    cards[next].focus();
+    cards[next].scrollIntoView({ block: "start" });
+    return true;
+  }
+
+  // The live queue's long-poll: if the server could not be reached, ask again in 5 s.
+  function retryPoll(event) {
+    var poller = event.detail && event.detail.elt;
+    if (poller && poller.hasAttribute("data-poller")) {
+      window.setTimeout(function () { if (poller.isConnected) htmx.trigger(poller, "retry"); }, 5000);
+    }
+  }
+  document.addEventListener("htmx:sendError", retryPoll);
+  document.addEventListener("htmx:responseError", retryPoll);
+
   // The comparison view: n / ArrowRight next candidate, p / ArrowLeft previous, 1-3 choose a
   // disposition, l toggles the landmarks. Keys typed into a field are left alone.
   document.addEventListener("keydown", function (event) {
     if (event.altKey || event.ctrlKey || event.metaKey || typing(event.target)) return;
     var key = event.key;
-    if (key === "n" || key === "ArrowRight" || key === "p" || key === "ArrowLeft") {
+    if ((key === "n" || key === "p") && document.querySelector("[data-queue]")) {
+      if (stepAlert(key === "n")) event.preventDefault();
+    } else if (key === "n" || key === "ArrowRight" || key === "p" || key === "ArrowLeft") {
       var link = document.querySelector(key === "n" || key === "ArrowRight" ? "a[rel=next]" : "a[rel=prev]");
       if (link) { event.preventDefault(); window.location.assign(link.href); }
     } else if (/^[1-9]$/.test(key)) {
