@@ -37,6 +37,12 @@ def _count(shop: Shop, table: type) -> int:
         return int(session.scalar(select(func.count()).select_from(table)) or 0)
 
 
+def _crops(shop: Shop) -> int:
+    """Alert crops kept (the watchlist entries' own photos are kept beside them)."""
+    with shop.service.sessions() as session:
+        return int(session.scalar(select(func.count()).where(StoredImage.kind == "alert-crop")) or 0)
+
+
 def test_listed_people_become_alerts_and_nobody_else(watched: tuple[Shop, RunSummary], cast: scenes.Cast) -> None:
     shop, summary = watched
     assert summary.reason == "the source ended" and summary.faces == 3 and summary.repeats == 0
@@ -58,7 +64,8 @@ def test_listed_people_become_alerts_and_nobody_else(watched: tuple[Shop, RunSum
         hours = session.scalars(select(FaceCount)).all()
         kinds = set(session.scalars(select(StoredImage.kind)))
     assert sum(h.faces for h in hours) == 3, "faces seen: only counts, per deployment and hour"
-    assert kinds == {"alert-crop"} and _count(shop, StoredImage) == 2
+    assert kinds == {"alert-crop", "enrolment-source", "enrolment-crop"} and _crops(shop) == 2
+    assert _count(shop, StoredImage) == 2 + 2 * len(shop.entries), "besides the crops, only the entries' photos"
 
 
 def test_the_crop_is_encrypted_at_rest_and_its_look_is_recorded(watched: tuple[Shop, RunSummary]) -> None:
@@ -111,7 +118,7 @@ def test_retention_purges_dismissed_alerts_then_old_incidents(watched: tuple[Sho
     shop.clock.advance(days=31)
     report = shop.service.oversight.retention_run(None)
     assert report.deleted["unconfirmed_alerts"] == [second] and "incident_records" not in report.deleted
-    assert _count(shop, Alert) == 1 and _count(shop, StoredImage) == 1
+    assert _count(shop, Alert) == 1 and _crops(shop) == 1
     with pytest.raises(NotFound):
         shop.service.alerts.get_alert(shop.examiner, second)
     shop.clock.advance(days=335)
