@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from facedocket.api.deps import ActorDep, IdPath, ServiceDep
-from facedocket.api.schemas import CaseCreate, CasePublic, CasesPublic, error_responses
+from facedocket.api.request_schemas import CaseCreate, CasePublic, CasesPublic
+from facedocket.api.schemas import error_responses
 
 router = APIRouter(tags=["cases"], responses=error_responses(401, 403, 422))
 

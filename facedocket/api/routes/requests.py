@@ -16,8 +16,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from pydantic import StringConstraints
 
 from facedocket.api.deps import ActorDep, DecodesDep, IdPath, ServiceDep, SettingsDep, parse_ids, text_form, text_query
-from facedocket.api.schemas import (
-    ChecklistPublic,
+from facedocket.api.request_schemas import (
     ConcludeCreate,
     DecisionCreate,
     RequestPublic,
@@ -28,10 +27,9 @@ from facedocket.api.schemas import (
     SearchCreate,
     SearchesPublic,
     SearchPublic,
-    VerdictPublic,
     VerificationCreate,
-    error_responses,
 )
+from facedocket.api.schemas import ChecklistPublic, VerdictPublic, error_responses
 from facedocket.api.uploads import read_upload
 from facedocket.service import RequestDraft
 from facedocket.service.inputs import MAX_ID

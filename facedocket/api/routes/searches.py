@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from facedocket.api.deps import ActorDep, IdPath, ServiceDep
-from facedocket.api.schemas import SearchesPublic, SearchPublic, error_responses
+from facedocket.api.request_schemas import SearchesPublic, SearchPublic
+from facedocket.api.schemas import error_responses
 
 router = APIRouter(tags=["searches"], responses=error_responses(401, 403, 422))
 
