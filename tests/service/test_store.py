@@ -15,9 +15,11 @@ from alembic.script import ScriptDirectory
 
 from facedocket.service import Service
 from facedocket.store import db
-from facedocket.store.tables import Agency, Base
+from facedocket.store.queries import galleries as gallery_queries
+from facedocket.store.tables import Agency, Base, Subject
 
 from .conftest import ServiceFactory
+from .support import World
 
 
 def _head() -> str:
@@ -144,3 +146,21 @@ def test_erasure_hashes_are_marked_by_kind_through_0011(empty_database_url: str,
         assert conn.execute(sa.text("SELECT reference_sha256 FROM erasure")).scalar() == digest
     command.upgrade(config, "head")
     engine.dispose()
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"])
+def test_locking_a_gallery_does_not_wait_for_rows_that_reference_it(world: World) -> None:
+    """A row that references the gallery, inserted by a transaction still open (a search's
+    candidates, say), holds a KEY SHARE lock on the gallery row. Enrolment's lock must not
+    wait for it: with FOR UPDATE it did, and under 30 searching clients those locks never
+    all ended, so enrolment waited up to 88 s (issue 11's soak on PostgreSQL)."""
+    service = world.service
+    gallery_id = world.gallery.id
+    with service.sessions() as holder, holder.begin():
+        holder.add(Subject(gallery_id=gallery_id, reference="referencing", created=datetime.now(UTC),
+                           last_interaction=datetime.now(UTC)))  # fmt: skip
+        holder.flush()  # the insert's KEY SHARE lock on the gallery row stays until this block ends
+        with service.sessions() as locker, locker.begin():
+            locker.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+            assert gallery_queries.lock_gallery(locker, gallery_id) is not None
+        holder.rollback()

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from facedocket.store.locks import NO_KEY_UPDATE
 from facedocket.store.tables import Agency, ApiToken, SignInAttempts, User, WebSession
 
 
@@ -19,7 +20,7 @@ def agency(session: Session, agency_id: int) -> Agency | None:
 
 
 def lock_agency(session: Session, agency_id: int) -> Agency | None:
-    return session.get(Agency, agency_id, with_for_update=True)
+    return session.get(Agency, agency_id, with_for_update=NO_KEY_UPDATE)
 
 
 def agencies(session: Session, only: int | None = None) -> list[Agency]:
@@ -62,7 +63,7 @@ def token(session: Session, token_id: int) -> ApiToken | None:
 
 
 def lock_token(session: Session, token_id: int) -> ApiToken | None:
-    return session.get(ApiToken, token_id, with_for_update=True)
+    return session.get(ApiToken, token_id, with_for_update=NO_KEY_UPDATE)
 
 
 def revoke_tokens(session: Session, user_id: int, moment: datetime, kind: str | None = None) -> int:
@@ -76,7 +77,7 @@ def revoke_tokens(session: Session, user_id: int, moment: datetime, kind: str | 
 def user_by_username(session: Session, username: str, lock: bool = False) -> User | None:
     query = select(User).where(User.username == username)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)
     return session.scalar(query)
 
 
@@ -94,7 +95,7 @@ def end_sessions(session: Session, user_id: int, moment: datetime, why: str, kee
 
 def attempts(session: Session, name_sha256: str, moment: datetime) -> SignInAttempts:
     """The failed-sign-in record of a username (made, empty, when there is none), locked."""
-    row = session.get(SignInAttempts, name_sha256, with_for_update=True)
+    row = session.get(SignInAttempts, name_sha256, with_for_update=NO_KEY_UPDATE)
     if row is None:
         row = SignInAttempts(name_sha256=name_sha256, failures=0, last=moment)
         session.add(row)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from facedocket.store.locks import NO_KEY_UPDATE
 from facedocket.store.tables import Alert, Deployment, Gallery, Incident, StoredImage, Subject, WatchlistEntry
 
 
@@ -18,7 +19,7 @@ def alert(session: Session, alert_id: int) -> Alert | None:
 def lock_alert(session: Session, alert_id: int) -> Alert | None:
     if not 1 <= alert_id <= 2**63 - 1:
         return None
-    return session.get(Alert, alert_id, with_for_update=True, populate_existing=True)
+    return session.get(Alert, alert_id, with_for_update=NO_KEY_UPDATE, populate_existing=True)
 
 
 def alerts(

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from facedocket.store.locks import NO_KEY_UPDATE
 from facedocket.store.tables import Deployment, DeploymentRun, FaceCount, User
 
 
@@ -19,7 +20,7 @@ def lock_deployment(session: Session, deployment_id: int) -> Deployment | None:
     """The deployment row, locked for the transaction and read afresh."""
     if not 1 <= deployment_id <= 2**63 - 1:
         return None
-    return session.get(Deployment, deployment_id, with_for_update=True, populate_existing=True)
+    return session.get(Deployment, deployment_id, with_for_update=NO_KEY_UPDATE, populate_existing=True)
 
 
 def by_name(session: Session, agency_id: int, name: str) -> Deployment | None:
@@ -63,7 +64,7 @@ def runs_between(session: Session, deployment_id: int, start: datetime, end: dat
 
 def add_faces(session: Session, deployment_id: int, agency_id: int, hour: datetime, faces: int) -> None:
     """Add ``faces`` to the deployment's count for ``hour`` (a row per deployment and hour)."""
-    row = session.get(FaceCount, (deployment_id, hour), with_for_update=True)
+    row = session.get(FaceCount, (deployment_id, hour), with_for_update=NO_KEY_UPDATE)
     if row is None:
         session.add(FaceCount(deployment_id=deployment_id, hour=hour, agency_id=agency_id, faces=faces))
     else:

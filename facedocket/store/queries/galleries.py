@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from facedocket.store.locks import NO_KEY_UPDATE
 from facedocket.store.tables import Gallery, GalleryShare, StoredImage, Subject, TemplateRow
 
 
@@ -15,7 +16,7 @@ def gallery(session: Session, gallery_id: int) -> Gallery | None:
 def lock_gallery(session: Session, gallery_id: int) -> Gallery | None:
     """The gallery row, locked for the rest of the transaction (FOR UPDATE on PostgreSQL;
     SQLite's write transaction holds the whole database)."""
-    return session.get(Gallery, gallery_id, with_for_update=True, populate_existing=True)
+    return session.get(Gallery, gallery_id, with_for_update=NO_KEY_UPDATE, populate_existing=True)
 
 
 def shared_with(session: Session, gallery_id: int, agency_id: int) -> bool:

@@ -15,7 +15,7 @@ def registered(session: Session) -> list[RegisteredModel]:
 def model(session: Session, model_id: str, lock: bool = False) -> RegisteredModel | None:
     query = select(RegisteredModel).where(RegisteredModel.model_id == model_id)
     if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
     return session.scalar(query)
 
 

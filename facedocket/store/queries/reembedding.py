@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from facedocket.store.locks import NO_KEY_UPDATE
 from facedocket.store.tables import Reembedding, StagedTemplate, TemplateRow
 
 
@@ -16,12 +17,12 @@ def running(session: Session, gallery_id: int, lock: bool = False) -> Reembeddin
     """The gallery's unfinished re-embedding, if any (``lock``: FOR UPDATE on PostgreSQL)."""
     query = select(Reembedding).where(Reembedding.gallery_id == gallery_id, Reembedding.state == "running")
     if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
     return session.scalar(query)
 
 
 def job(session: Session, job_id: int, lock: bool = False) -> Reembedding | None:
-    return session.get(Reembedding, job_id, with_for_update=lock, populate_existing=lock)
+    return session.get(Reembedding, job_id, with_for_update=NO_KEY_UPDATE if lock else False, populate_existing=lock)
 
 
 def templates_by_photo(session: Session, gallery_id: int, shas: list[str]) -> dict[str, tuple[int, int, list[Any]]]:

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from facedocket.store.locks import NO_KEY_UPDATE
 from facedocket.store.tables import Candidate, Case, Request, Search, StoredImage
 from facedocket.vocab import PROBE_KINDS
 
@@ -27,7 +28,7 @@ def lock_request(session: Session, request_id: int) -> Request | None:
     """The request row, locked until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite's
     write transaction holds the database's write lock already). Read afresh, never from the
     session's cache."""
-    return session.get(Request, request_id, with_for_update=True, populate_existing=True)
+    return session.get(Request, request_id, with_for_update=NO_KEY_UPDATE, populate_existing=True)
 
 
 def requests_of(session: Session, agency_id: int, status: str | None, limit: int) -> list[Request]:

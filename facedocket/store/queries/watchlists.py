@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from facedocket.store.locks import NO_KEY_UPDATE
 from facedocket.store.tables import Gallery, Subject, TemplateRow, WatchlistEntry
 
 LIVE = ("pending", "active")
@@ -19,7 +20,7 @@ def entry(session: Session, entry_id: int) -> WatchlistEntry | None:
 
 def lock_entry(session: Session, entry_id: int) -> WatchlistEntry | None:
     """The entry, locked for the transaction (FOR UPDATE on PostgreSQL)."""
-    return session.get(WatchlistEntry, entry_id, with_for_update=True, populate_existing=True)
+    return session.get(WatchlistEntry, entry_id, with_for_update=NO_KEY_UPDATE, populate_existing=True)
 
 
 def live_entry_of(session: Session, subject_id: int) -> WatchlistEntry | None:
@@ -112,7 +113,7 @@ def due_entries(session: Session, agency_id: int, now: datetime) -> list[Watchli
     query = select(WatchlistEntry).where(
         WatchlistEntry.agency_id == agency_id, WatchlistEntry.status.in_(LIVE), WatchlistEntry.expires <= now
     )
-    return list(session.scalars(query.order_by(WatchlistEntry.id).with_for_update()))
+    return list(session.scalars(query.order_by(WatchlistEntry.id).with_for_update(key_share=True)))
 
 
 __all__ = [
