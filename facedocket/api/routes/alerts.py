@@ -32,7 +32,7 @@ STREAM_S = 300.0
 """Longest one event stream stays open; a client (EventSource) reconnects with Last-Event-ID."""
 
 
-@router.get("/alerts")
+@router.get("/alerts", responses=error_responses(400))
 def list_alerts(
     actor: ActorDep,
     service: ServiceDep,
