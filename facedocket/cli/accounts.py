@@ -97,7 +97,7 @@ def user_activation(ctx: click.Context, user_id: int, token: str | None, as_json
 
 
 @user.command("password")
-@click.argument("user_id", type=int)
+@click.argument("user_id", type=ID)
 @click.option("--password", default=None,
               help="The temporary password (it must pass the password policy); default a random one.")  # fmt: skip
 @token_option

@@ -203,7 +203,7 @@ def _status_line(info: RequestInfo, verb: str) -> str:
               help="Gallery name or id to search (repeatable); not for requests to another agency.")  # fmt: skip
 @click.option("--probe-source", type=click.Choice(PROBE_SOURCES), default="still-image", show_default=True,
               help="Where the probe photo comes from.")  # fmt: skip
-@click.option("--to-agency", "to_agency", type=int, help="Address the request to this agency's face-search unit.")
+@click.option("--to-agency", "to_agency", type=ID, help="Address the request to this agency's face-search unit.")
 @click.option("--submit", is_flag=True, help="Submit it at once (otherwise it stays a draft).")
 @token_option
 @json_option
@@ -402,7 +402,7 @@ def request_reviews(ctx: click.Context, request_id: int, token: str | None, as_j
 
 @request_group.command("conclude")
 @click.argument("request_id", type=ID)
-@click.option("--release", "release", type=int, multiple=True,
+@click.option("--release", "release", type=ID, multiple=True,
               help="Candidate id to release to the requester (repeatable); default: the possible matches.")  # fmt: skip
 @token_option
 @json_option

@@ -11,9 +11,10 @@ from typing import Any
 import click
 
 from facedocket.cli import cli
-from facedocket.cli.common import MOMENT, _echo_json, _when, echo, write_private_bytes
+from facedocket.cli.common import ID, MOMENT, _echo_json, _when, echo, write_private_bytes
 from facedocket.cli.service import _actor, _plain, _service, _show, json_option, token_option
 from facedocket.service import AlertInfo, DeploymentDraft, DeploymentInfo, EntryDraft, EntryInfo
+from facedocket.service.inputs import MAX_ID
 from facedocket.vocab import ALERT_STATES, ENTRY_STATES, WATCHLIST_REASONS
 
 # --- watchlists -----------------------------------------------------------------------------
@@ -93,7 +94,7 @@ def watchlist_add(
 
 
 @watchlist_group.command("approve")
-@click.argument("entry_id", type=int)
+@click.argument("entry_id", type=ID)
 @token_option
 @json_option
 @click.pass_context
@@ -104,7 +105,7 @@ def watchlist_approve(ctx: click.Context, entry_id: int, token: str | None, as_j
 
 
 @watchlist_group.command("remove")
-@click.argument("entry_id", type=int)
+@click.argument("entry_id", type=ID)
 @click.option("--reason", required=True, help="Why the entry is removed (recorded).")
 @token_option
 @json_option
@@ -264,8 +265,8 @@ def _alert_line(a: AlertInfo) -> str:
 
 @alert_group.command("list")
 @click.option("--status", type=click.Choice(ALERT_STATES), help="Only alerts in this state.")
-@click.option("--deployment", "deployment_id", type=int, help="Only this deployment's alerts (id).")
-@click.option("--after", type=int, default=0, help="Only alerts with a higher id.")
+@click.option("--deployment", "deployment_id", type=ID, help="Only this deployment's alerts (id).")
+@click.option("--after", type=click.IntRange(0, MAX_ID), default=0, help="Only alerts with a higher id.")
 @click.option("--wait", type=float, default=0.0, help="Wait up to this many seconds (60 at most) for a new one.")
 @token_option
 @json_option
@@ -282,7 +283,7 @@ def alert_list(ctx: click.Context, status: str | None, deployment_id: int | None
 
 
 @alert_group.command("show")
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", type=ID)
 @token_option
 @click.pass_context
 def alert_show(ctx: click.Context, alert_id: int, token: str | None) -> None:
@@ -291,7 +292,7 @@ def alert_show(ctx: click.Context, alert_id: int, token: str | None) -> None:
 
 
 @alert_group.command("crop")
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", type=ID)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="JPEG file to write.")
 @token_option
 @click.pass_context
@@ -302,7 +303,7 @@ def alert_crop(ctx: click.Context, alert_id: int, out: Path, token: str | None) 
 
 
 @alert_group.command("confirm")
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", type=ID)
 @click.option("--reason", required=True, help="What the person checked (recorded).")
 @token_option
 @json_option
@@ -314,7 +315,7 @@ def alert_confirm(ctx: click.Context, alert_id: int, reason: str, token: str | N
 
 
 @alert_group.command("dismiss")
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", type=ID)
 @click.option("--reason", required=True, help="Why it is a false alert (recorded).")
 @token_option
 @json_option
