@@ -6,7 +6,7 @@ Transactions come in two kinds. :meth:`Context.read` is a session for reading.
 :meth:`Context.write` is one write transaction that commits or rolls back as a whole; on
 SQLite it begins ``IMMEDIATE`` (the write lock is taken at the start, so a row read inside is
 the row the transaction changes), on PostgreSQL the operation locks its row with
-``SELECT … FOR UPDATE`` (``store/queries``). An operation re-reads its row inside the write
+``SELECT … FOR NO KEY UPDATE`` (``store/queries``, ``store/locks.py``). An operation re-reads its row inside the write
 transaction and re-checks permission, state and policy there, next to the write and its
 audit event.
 

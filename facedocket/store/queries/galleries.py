@@ -14,7 +14,7 @@ def gallery(session: Session, gallery_id: int) -> Gallery | None:
 
 
 def lock_gallery(session: Session, gallery_id: int) -> Gallery | None:
-    """The gallery row, locked for the rest of the transaction (FOR UPDATE on PostgreSQL;
+    """The gallery row, locked for the rest of the transaction (FOR NO KEY UPDATE on PostgreSQL;
     SQLite's write transaction holds the whole database)."""
     return session.get(Gallery, gallery_id, with_for_update=NO_KEY_UPDATE, populate_existing=True)
 

@@ -14,7 +14,7 @@ from facedocket.store.tables import Reembedding, StagedTemplate, TemplateRow
 
 
 def running(session: Session, gallery_id: int, lock: bool = False) -> Reembedding | None:
-    """The gallery's unfinished re-embedding, if any (``lock``: FOR UPDATE on PostgreSQL)."""
+    """The gallery's unfinished re-embedding, if any (``lock``: FOR NO KEY UPDATE on PostgreSQL)."""
     query = select(Reembedding).where(Reembedding.gallery_id == gallery_id, Reembedding.state == "running")
     if lock:
         query = query.with_for_update(key_share=True).execution_options(populate_existing=True)

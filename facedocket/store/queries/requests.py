@@ -25,7 +25,7 @@ def request(session: Session, request_id: int) -> Request | None:
 
 
 def lock_request(session: Session, request_id: int) -> Request | None:
-    """The request row, locked until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite's
+    """The request row, locked until the transaction ends (PostgreSQL ``FOR NO KEY UPDATE``; SQLite's
     write transaction holds the database's write lock already). Read afresh, never from the
     session's cache."""
     return session.get(Request, request_id, with_for_update=NO_KEY_UPDATE, populate_existing=True)

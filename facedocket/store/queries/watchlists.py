@@ -19,7 +19,7 @@ def entry(session: Session, entry_id: int) -> WatchlistEntry | None:
 
 
 def lock_entry(session: Session, entry_id: int) -> WatchlistEntry | None:
-    """The entry, locked for the transaction (FOR UPDATE on PostgreSQL)."""
+    """The entry, locked for the transaction (FOR NO KEY UPDATE on PostgreSQL)."""
     return session.get(WatchlistEntry, entry_id, with_for_update=NO_KEY_UPDATE, populate_existing=True)
 
 
