@@ -3,10 +3,13 @@ their ground truth, and a watchlist made from the listed people's *other* photo.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import scenes
+from streams import TsServer
 
 from facedocket.types import Template
 from facedocket.video.watchlist import Watchlist
@@ -61,3 +64,18 @@ def walk_scene(cast: scenes.Cast) -> scenes.Scene:
 @pytest.fixture(scope="session")
 def walk_video(walk_scene: scenes.Scene, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return scenes.render(walk_scene, tmp_path_factory.mktemp("video") / "walk.mp4")
+
+
+@pytest.fixture
+def ts_server(walk_scene: scenes.Scene, tmp_path: Path) -> Iterator[TsServer]:
+    """A live camera: the walk scene as MPEG-TS over HTTP from 127.0.0.1, cut after two
+    fifths on the first connection (tests/video/streams.py)."""
+    path = scenes.render(walk_scene, tmp_path / "walk.ts", codec="mpeg2video", gop=12)
+    data = path.read_bytes()
+    server = TsServer(data, cut=len(data) * 2 // 5 // 188 * 188)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)

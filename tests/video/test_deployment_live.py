@@ -5,8 +5,6 @@ their alerts, and the run ends recorded when the camera stays gone."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,23 +17,10 @@ from facedocket.video.source import SourceOptions, VideoReader
 from facedocket.vision.pipeline import FacePipeline
 
 
-@pytest.fixture
-def camera(walk_scene: scenes.Scene, tmp_path: Path) -> Iterator[TsServer]:
-    path = scenes.render(walk_scene, tmp_path / "walk.ts", codec="mpeg2video", gop=12)
-    data = path.read_bytes()
-    server = TsServer(data, cut=len(data) * 2 // 5 // 188 * 188)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-
-
 def test_a_live_deployment_reconnects_and_keeps_alerting(
-    camera: TsServer, tmp_path: Path, pipeline: FacePipeline, cast: scenes.Cast
+    ts_server: TsServer, tmp_path: Path, pipeline: FacePipeline, cast: scenes.Cast
 ) -> None:
-    url = f"http://127.0.0.1:{camera.server_address[1]}/live.ts"
+    url = f"http://127.0.0.1:{ts_server.server_address[1]}/live.ts"
     shop = stock(open_shop(tmp_path / "home", pipeline), cast)
     deployment = shop.deployment("camera 1", url)
     assert deployment.source_kind == "http"

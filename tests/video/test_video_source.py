@@ -4,7 +4,6 @@ local server that drops the connection mid-stream."""
 from __future__ import annotations
 
 import itertools
-import threading
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,19 +115,6 @@ def test_reconnect_after_a_failed_open_then_frames_resume(walk_video: Path) -> N
 
 
 # --- a live stream from a local HTTP server -------------------------------------------------
-
-
-@pytest.fixture
-def ts_server(walk_scene: scenes.Scene, tmp_path: Path) -> Iterator[TsServer]:
-    path = scenes.render(walk_scene, tmp_path / "walk.ts", codec="mpeg2video", gop=12)
-    data = path.read_bytes()
-    server = TsServer(data, cut=len(data) * 2 // 5 // 188 * 188)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
 
 
 def test_live_stream_survives_a_dropped_connection(
