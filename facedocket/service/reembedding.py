@@ -218,7 +218,7 @@ class Reembedding(Area):
                     raise
                 continue
             report.embedded += len(rows)
-            report.failed.update(r.outcome for r in rows if r.vector is None)
+            report.failed += Counter(r.outcome for r in rows if r.vector is None)
             return
 
     def _staged_row(self, job: Job, sha: str, owner: tuple[int, int, list[Any]], result: ImageResult) -> StagedTemplate:
