@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +58,18 @@ class Box:
 
     def as_list(self) -> list[float]:
         return [round(self.left, 1), round(self.top, 1), round(self.right, 1), round(self.bottom, 1)]
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two boxes given as (left, top, right, bottom); 0 when
+    either is not four numbers or they do not overlap."""
+    if len(a) != 4 or len(b) != 4:
+        return 0.0
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from facedocket.store.queries import galleries as gallery_queries
 from facedocket.store.queries import reembedding as queries
 from facedocket.store.tables import Reembedding as Job
 from facedocket.store.tables import StagedTemplate, TemplateRow
+from facedocket.types import box_iou
 from facedocket.vision.images import sha256_hex
 from facedocket.vision.models import WATCHLIST_MODEL_ID
 from facedocket.vision.pipeline import FacePipeline, FoundFace, ImageResult
@@ -100,16 +101,6 @@ class ReembedReport:
                 "failed": dict(sorted(self.failed.items())), "skipped": self.skipped,
                 "dropped_without_photo": self.dropped_without_photo, "templates": self.templates,
                 "seconds": round(self.seconds, 3)}  # fmt: skip
-
-
-def _iou(a: list[float], b: list[float]) -> float:
-    if len(a) != 4 or len(b) != 4:
-        return 0.0
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 class Reembedding(Area):
@@ -239,9 +230,9 @@ class Reembedding(Area):
             return None, "invalid-image", result.error
         if not result.faces:
             return None, "no-face", "no face found"
-        face = max(result.faces, key=lambda f: _iou(f.face.box.as_list(), box)) if box else result.best
+        face = max(result.faces, key=lambda f: box_iou(f.face.box.as_list(), box)) if box else result.best
         assert face is not None
-        if box and _iou(face.face.box.as_list(), box) < MIN_OVERLAP:
+        if box and box_iou(face.face.box.as_list(), box) < MIN_OVERLAP:
             return None, "no-face", "the enrolled face was not found again"
         floor = self.ctx.settings.enrol_min_quality
         if face.template.quality < floor:

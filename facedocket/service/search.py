@@ -62,7 +62,7 @@ from facedocket.store.queries import galleries as gallery_queries
 from facedocket.store.queries import requests as request_queries
 from facedocket.store.queries import searches as queries
 from facedocket.store.tables import Candidate, Gallery, Request, Search
-from facedocket.types import Template
+from facedocket.types import Template, box_iou
 from facedocket.vision.models import default_threshold
 from facedocket.vocab import LEAD_LABEL
 
@@ -322,7 +322,7 @@ class Searches(Area):
                 f"request {plan.request_id} is for face {plan.probe_face} of its probe, chosen when it was filed; "
                 "a search under it uses that face (file a new request for another)"
             )
-        overlaps = [_iou(f.face.box.as_list(), plan.probe_box) for f in found]
+        overlaps = [box_iou(f.face.box.as_list(), plan.probe_box) for f in found]
         if not overlaps or max(overlaps) < 0.5:
             raise NoFaceFound(f"the face chosen when request {plan.request_id} was filed is not found in its probe")
         return found[overlaps.index(max(overlaps))].template
@@ -493,15 +493,6 @@ class Searches(Area):
             return expected_false_candidates(model_id, score, size) if usable[model_id] else None
 
         return estimate
-
-
-def _iou(a: list[float], b: list[float]) -> float:
-    """Intersection over union of two boxes (left, top, right, bottom)."""
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _uses(galleries: list[Gallery], probes: dict[str, _Probe], sizes: dict[int, int]) -> list[ModelUse]:
