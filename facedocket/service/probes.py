@@ -53,9 +53,6 @@ def analyse(pipeline: FacePipeline, data: bytes) -> AnalysedProbe:
     return AnalysedProbe(image.width, image.height, tuple(pipeline.analyse(image)))
 
 
-Faces = AnalysedProbe
-
-
 class ProbeCache:
     """A bounded, expiring map of (probe SHA-256, model) -> its faces (see the module docstring)."""
 
@@ -63,12 +60,12 @@ class ProbeCache:
         self.size = size
         self.ttl = ttl
         self.clock = clock
-        self._entries: OrderedDict[Key, tuple[datetime, Faces]] = OrderedDict()
+        self._entries: OrderedDict[Key, tuple[datetime, AnalysedProbe]] = OrderedDict()
         self._making: dict[Key, threading.Lock] = {}
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, key: Key, make: Callable[[], Faces]) -> Faces:
+    def get(self, key: Key, make: Callable[[], AnalysedProbe]) -> AnalysedProbe:
         """The faces of the probe ``key``: kept ones, or ``make()`` (kept when it returns;
         an error is raised to the caller and nothing is kept)."""
         if self.size <= 0:
@@ -111,7 +108,7 @@ class ProbeCache:
         with self._lock:
             return len(self._entries)
 
-    def _fresh(self, key: Key) -> Faces | None:
+    def _fresh(self, key: Key) -> AnalysedProbe | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
